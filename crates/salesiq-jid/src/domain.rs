@@ -56,7 +56,10 @@ pub fn check_domain(domain: &str) -> Result<&str, Error> {
     }
     if let Some(inner) = domain.strip_prefix('[') {
         let ok = inner.strip_suffix(']').is_some_and(|ip| {
-            ip.contains(':') && ip.chars().all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
+            ip.contains(':')
+                && ip
+                    .chars()
+                    .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
         });
         return if ok {
             Ok(domain)
@@ -98,21 +101,36 @@ mod tests {
 
     #[test]
     fn domains() {
-        assert_eq!(check_domain("salesiq.zoho.com").unwrap(), "salesiq.zoho.com");
+        assert_eq!(
+            check_domain("salesiq.zoho.com").unwrap(),
+            "salesiq.zoho.com"
+        );
         assert_eq!(check_domain("localhost.").unwrap(), "localhost");
         assert_eq!(check_domain("127.0.0.1").unwrap(), "127.0.0.1");
         assert_eq!(check_domain("[::1]").unwrap(), "[::1]");
         assert_eq!(check_domain("例え.jp").unwrap(), "例え.jp");
         assert_eq!(issue(""), ErrorKind::EmptyDomain);
         assert_eq!(issue("."), ErrorKind::EmptyDomain);
-        assert_eq!(issue("a..b"), ErrorKind::InvalidDomain(DomainIssue::EmptyLabel));
-        assert_eq!(issue("-a.b"), ErrorKind::InvalidDomain(DomainIssue::HyphenAtEdge));
+        assert_eq!(
+            issue("a..b"),
+            ErrorKind::InvalidDomain(DomainIssue::EmptyLabel)
+        );
+        assert_eq!(
+            issue("-a.b"),
+            ErrorKind::InvalidDomain(DomainIssue::HyphenAtEdge)
+        );
         assert_eq!(
             issue("a_b.com"),
             ErrorKind::InvalidDomain(DomainIssue::InvalidChar('_'))
         );
-        assert_eq!(issue("[::1"), ErrorKind::InvalidDomain(DomainIssue::BadIpLiteral));
-        assert_eq!(issue("[zz]"), ErrorKind::InvalidDomain(DomainIssue::BadIpLiteral));
+        assert_eq!(
+            issue("[::1"),
+            ErrorKind::InvalidDomain(DomainIssue::BadIpLiteral)
+        );
+        assert_eq!(
+            issue("[zz]"),
+            ErrorKind::InvalidDomain(DomainIssue::BadIpLiteral)
+        );
         assert_eq!(
             issue(&"a".repeat(64)),
             ErrorKind::InvalidDomain(DomainIssue::LabelTooLong)
@@ -126,7 +144,10 @@ mod tests {
     fn portals() {
         assert!(check_portal("acme").is_ok());
         assert!(check_portal("zylker-corp_2.jp").is_ok());
-        assert_eq!(*check_portal("").unwrap_err().kind(), ErrorKind::EmptyPortal);
+        assert_eq!(
+            *check_portal("").unwrap_err().kind(),
+            ErrorKind::EmptyPortal
+        );
         assert_eq!(
             *check_portal("ac me").unwrap_err().kind(),
             ErrorKind::InvalidPortalChar {

@@ -90,7 +90,10 @@ impl<'a> LoginId<'a> {
             None => None,
             Some(_) if domain.is_none() => {
                 let at = bare.len();
-                return Err(Error::new(ErrorKind::ResourceWithoutDomain, at..input.len()));
+                return Err(Error::new(
+                    ErrorKind::ResourceWithoutDomain,
+                    at..input.len(),
+                ));
             }
             Some(resource) => Some(check_resource(resource, bare.len() + 1)?),
         };
@@ -148,7 +151,8 @@ impl<'a> LoginId<'a> {
     /// Whether the domain is absent (a bare authcid) or equal to `domain`,
     /// ignoring ASCII case.
     pub fn is_for_domain(&self, domain: &str) -> bool {
-        self.domain.is_none_or(|own| own.eq_ignore_ascii_case(domain))
+        self.domain
+            .is_none_or(|own| own.eq_ignore_ascii_case(domain))
     }
 
     /// The owned, lower-cased `(portal, username)` pair: the key to store
@@ -182,9 +186,11 @@ fn split_localpart(local: &str) -> Result<(&str, Separator, usize), Error> {
         found = Some((at, separator, at + len));
     }
     match found {
-        Some((at, separator, username_start)) => {
-            Ok((local.get(..at).unwrap_or_default(), separator, username_start))
-        }
+        Some((at, separator, username_start)) => Ok((
+            local.get(..at).unwrap_or_default(),
+            separator,
+            username_start,
+        )),
         None => Err(Error::new(ErrorKind::NoSeparator, 0..local.len())),
     }
 }
@@ -324,7 +330,10 @@ mod tests {
     #[test]
     fn bare_authcid_and_resources() {
         let id = LoginId::parse("acme|alice.ops").unwrap();
-        assert_eq!((id.portal(), id.domain(), id.resource()), ("acme", None, None));
+        assert_eq!(
+            (id.portal(), id.domain(), id.resource()),
+            ("acme", None, None)
+        );
         assert!(id.is_for_domain("anything.example"));
         let id = LoginId::parse("acme|alice.ops@h.example/phone/with/slashes@and-at").unwrap();
         assert_eq!(id.resource(), Some("phone/with/slashes@and-at"));
@@ -346,7 +355,10 @@ mod tests {
         assert_eq!(err(""), (ErrorKind::Empty, 0..0));
         assert_eq!(err("alice.ops@x.example"), (ErrorKind::NoSeparator, 0..9));
         assert_eq!(err("a|b|alice.ops"), (ErrorKind::MultipleSeparators, 3..4));
-        assert_eq!(err(r"a|b\5calice.ops"), (ErrorKind::MultipleSeparators, 3..6));
+        assert_eq!(
+            err(r"a|b\5calice.ops"),
+            (ErrorKind::MultipleSeparators, 3..6)
+        );
         assert_eq!(err(r"acme\"), (ErrorKind::TruncatedEscape, 4..5));
         assert_eq!(err(r"acme\5"), (ErrorKind::TruncatedEscape, 4..6));
         assert_eq!(err(r"acme\@x.example"), (ErrorKind::TruncatedEscape, 4..5));
@@ -354,8 +366,14 @@ mod tests {
         assert_eq!(err("acme|@x.example"), (ErrorKind::EmptyUsername, 5..5));
         assert_eq!(err(r"acme\5c"), (ErrorKind::EmptyUsername, 7..7));
         assert_eq!(err("acme|alice.ops@"), (ErrorKind::EmptyDomain, 15..15));
-        assert_eq!(err("acme|alice.ops@x.example/"), (ErrorKind::EmptyResource, 25..25));
-        assert_eq!(err("acme|alice.ops/res"), (ErrorKind::ResourceWithoutDomain, 14..18));
+        assert_eq!(
+            err("acme|alice.ops@x.example/"),
+            (ErrorKind::EmptyResource, 25..25)
+        );
+        assert_eq!(
+            err("acme|alice.ops/res"),
+            (ErrorKind::ResourceWithoutDomain, 14..18)
+        );
     }
 
     #[test]

@@ -137,7 +137,10 @@ mod tests {
     #[test]
     fn names_the_length_rule_broken() {
         assert_eq!(kind("abcde"), ErrorKind::UsernameTooShort { len: 5 });
-        assert_eq!(kind(&"y".repeat(31)), ErrorKind::UsernameTooLong { len: 31 });
+        assert_eq!(
+            kind(&"y".repeat(31)),
+            ErrorKind::UsernameTooLong { len: 31 }
+        );
         assert_eq!(kind(""), ErrorKind::EmptyUsername);
         let err = Username::parse(&"y".repeat(40)).unwrap_err();
         assert_eq!(err.span(), 30..40);
