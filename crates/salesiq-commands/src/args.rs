@@ -181,7 +181,10 @@ fn is_atext(c: char) -> bool {
 fn check_url(text: &str) -> Result<(), Invalid> {
     let bad = |issue, span| Err((ErrorKind::InvalidUrl(issue), span));
     if text.len() > URL_MAX_LEN {
-        return bad(UrlIssue::TooLong, URL_MAX_LEN..text.len());
+        // The span starts at the first character that does not fit, which
+        // may begin before byte URL_MAX_LEN (found by the fuzzer).
+        let fits = (0..=URL_MAX_LEN).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
+        return bad(UrlIssue::TooLong, fits..text.len());
     }
     if let Some((i, ch)) = text.char_indices().find(|&(_, c)| c.is_control()) {
         return bad(UrlIssue::InvalidChar, i..i + ch.len_utf8());
