@@ -183,7 +183,7 @@ fn check_url(text: &str) -> Result<(), Invalid> {
     if text.len() > URL_MAX_LEN {
         // The span starts at the first character that does not fit, which
         // may begin before byte URL_MAX_LEN (found by the fuzzer).
-        let fits = (0..=URL_MAX_LEN).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
+        let fits = text.floor_char_boundary(URL_MAX_LEN);
         return bad(UrlIssue::TooLong, fits..text.len());
     }
     if let Some((i, ch)) = text.char_indices().find(|&(_, c)| c.is_control()) {

@@ -88,3 +88,8 @@ impl serde::Serialize for Input<'_> {
         }
     }
 }
+
+/// The README's Rust examples, run as doc tests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;

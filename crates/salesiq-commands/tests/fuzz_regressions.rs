@@ -5,7 +5,10 @@ mod round_trip;
 
 #[test]
 fn every_recorded_crash_now_passes() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fuzz/regressions/commands");
+    let dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fuzz/regressions/commands"
+    );
     let mut replayed = 0;
     for entry in std::fs::read_dir(dir).expect("the regression directory exists") {
         let path = entry.expect("readable directory").path();

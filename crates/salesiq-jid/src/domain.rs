@@ -52,7 +52,9 @@ pub fn check_domain(domain: &str) -> Result<&str, Error> {
         return Err(Error::new(ErrorKind::EmptyDomain, 0..0));
     }
     if domain.len() > DOMAIN_MAX_LEN {
-        return invalid(DomainIssue::TooLong, DOMAIN_MAX_LEN..domain.len());
+        // An IDN may hold a multi-byte character across the limit.
+        let fits = domain.floor_char_boundary(DOMAIN_MAX_LEN);
+        return invalid(DomainIssue::TooLong, fits..domain.len());
     }
     if let Some(inner) = domain.strip_prefix('[') {
         let ok = inner.strip_suffix(']').is_some_and(|ip| {
@@ -138,6 +140,10 @@ mod tests {
         let long = ["abc"; 64].join(".");
         assert_eq!(issue(&long), ErrorKind::InvalidDomain(DomainIssue::TooLong));
         assert_eq!(check_domain("ab.c d").unwrap_err().span(), 4..5);
+        // Byte 253 falls inside "é": the span starts at the character.
+        let idn = format!("{}.{}é", vec!["a".repeat(63); 3].join("."), "b".repeat(60));
+        assert_eq!(idn.len(), 254);
+        assert_eq!(check_domain(&idn).unwrap_err().span(), 252..254);
     }
 
     #[test]

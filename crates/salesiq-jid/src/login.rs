@@ -202,9 +202,12 @@ fn check_resource(resource: &str, start: usize) -> Result<&str, Error> {
     }
     if resource.len() > RESOURCE_MAX_LEN {
         let len = resource.len();
+        // The span starts at the first character that does not fit, which
+        // may begin before the limit (found by the fuzzer).
+        let fits = resource.floor_char_boundary(RESOURCE_MAX_LEN);
         return Err(Error::new(
             ErrorKind::ResourceTooLong { len },
-            start + RESOURCE_MAX_LEN..start + len,
+            start + fits..start + len,
         ));
     }
     if let Some((offset, ch)) = resource.char_indices().find(|&(_, c)| c.is_control()) {
@@ -409,6 +412,11 @@ mod tests {
         assert_eq!(
             err("acme|alice.ops@x.example/a\u{0}b"),
             (ErrorKind::InvalidResourceChar { ch: '\u{0}' }, 26..27)
+        );
+        let long = format!("acme|alice.ops@x.example/{}é", "r".repeat(1022));
+        assert_eq!(
+            err(&long),
+            (ErrorKind::ResourceTooLong { len: 1024 }, 1047..1049)
         );
         let long = format!("acme|alice.ops@x.example/{}", "r".repeat(1024));
         assert_eq!(err(&long).0, ErrorKind::ResourceTooLong { len: 1024 });

@@ -12,12 +12,20 @@ pub(crate) fn check(line: &str) {
     match parse(line) {
         Ok(Input::Command(command)) => {
             let canonical = command.to_string();
-            assert_eq!(parse(&canonical), Ok(Input::Command(command)), "{line:?} -> {canonical:?}");
+            assert_eq!(
+                parse(&canonical),
+                Ok(Input::Command(command)),
+                "{line:?} -> {canonical:?}"
+            );
         }
         Ok(Input::Text(text)) => assert!(line.ends_with(text), "{line:?} -> {text:?}"),
         Ok(_) => assert_eq!(line.trim().chars().count(), 1, "{line:?}"),
         Err(err) => {
-            assert!(line.get(err.span()).is_some(), "{line:?}: span {:?}", err.span());
+            assert!(
+                line.get(err.span()).is_some(),
+                "{line:?}: span {:?}",
+                err.span()
+            );
             for locale in [Locale::En, Locale::Ja] {
                 assert!(!err.display(locale).to_string().is_empty());
             }

@@ -11,7 +11,11 @@ pub(crate) fn check(input: &str) {
     let id = match LoginId::parse(input) {
         Ok(id) => id,
         Err(err) => {
-            assert!(input.get(err.span()).is_some(), "{input:?}: span {:?}", err.span());
+            assert!(
+                input.get(err.span()).is_some(),
+                "{input:?}: span {:?}",
+                err.span()
+            );
             return;
         }
     };
@@ -24,6 +28,10 @@ pub(crate) fn check(input: &str) {
         id.domain().map(str::to_ascii_lowercase),
         "{input:?} -> {canonical:?}"
     );
-    assert_eq!(again.resource(), id.resource(), "{input:?} -> {canonical:?}");
+    assert_eq!(
+        again.resource(),
+        id.resource(),
+        "{input:?} -> {canonical:?}"
+    );
     assert_eq!(again.to_string(), canonical, "{input:?}");
 }
