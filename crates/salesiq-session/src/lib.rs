@@ -6,5 +6,40 @@
 //! This crate knows nothing of XMPP: it speaks in its own ids and events, and
 //! a transport (such as `salesiq-xmpp`) plugs in at that seam.
 //!
-//! **Status:** not built yet. The chat-domain issue delivers it; until then
-//! the crate is empty on purpose so that the workspace has its final shape.
+//! **Status:** the seams the XMPP transport needs have landed:
+//! [`Authenticator`] (who may log in), [`Directory`] (whom an operator
+//! sees) and [`MemoryAccounts`], an in-memory implementation of both. The
+//! chat domain itself (chats, routing, commands, the SQLite store) follows.
+//!
+//! # Async trait methods
+//!
+//! Every embedder trait is dyn-compatible and held as `Arc<dyn Trait>`; its
+//! async methods return a [`BoxFuture`]. Implement them with
+//! `Box::pin(async move { ... })`.
+//!
+//! ```
+//! use salesiq_jid::LoginId;
+//! use salesiq_session::{Account, Authenticator, MemoryAccounts};
+//!
+//! # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+//! # rt.block_on(async {
+//! let accounts = MemoryAccounts::new().with_account(
+//!     Account::new("demo", Some("alice.ops"), "Alice", "alice@demo.example"),
+//!     "s3cret",
+//! );
+//! let login = LoginId::parse("demo|alice.ops@salesiq.zoho.com")?.key();
+//! let alice = accounts.check_password(&login, "s3cret").await;
+//! assert_eq!(alice.map(|a| a.display_name).as_deref(), Ok("Alice"));
+//! # Ok::<(), salesiq_jid::Error>(())
+//! # }).unwrap();
+//! ```
+
+mod auth;
+mod directory;
+mod future;
+mod memory;
+
+pub use auth::{Account, AuthError, Authenticator, ScramCredentials, ScramHash};
+pub use directory::{COLLEAGUES_GROUP, Contact, Directory};
+pub use future::BoxFuture;
+pub use memory::MemoryAccounts;

@@ -1,0 +1,45 @@
+//! Whom an operator sees: the `Directory` seam.
+
+use std::fmt;
+
+use crate::auth::Account;
+use crate::future::BoxFuture;
+
+/// A contact on an operator's list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Contact {
+    /// Who it is, in the transport's terms: for a colleague the login key
+    /// `portal|username`, lower case. Unique within the portal and made of
+    /// characters a JID localpart may hold.
+    pub id: String,
+    /// The name to show.
+    pub name: String,
+    /// The roster group, e.g. "Colleagues".
+    pub group: String,
+}
+
+impl Contact {
+    /// A contact with that id, name and group.
+    pub fn new(id: &str, name: &str, group: &str) -> Self {
+        Self {
+            id: id.to_owned(),
+            name: name.to_owned(),
+            group: group.to_owned(),
+        }
+    }
+}
+
+/// The name of the roster group colleagues appear in.
+pub const COLLEAGUES_GROUP: &str = "Colleagues";
+
+/// Names the contacts of an operator: their roster, and so whom their
+/// presence reaches and whom they may message. Supplied by the embedder (or
+/// the session layer) as `Arc<dyn Directory>`.
+///
+/// Contacts never cross portals: an implementation returns only contacts of
+/// `account.portal`, and the transport refuses anything addressed elsewhere.
+pub trait Directory: Send + Sync + fmt::Debug {
+    /// The contacts of `account`, not including the account itself.
+    fn contacts<'a>(&'a self, account: &'a Account) -> BoxFuture<'a, Vec<Contact>>;
+}
