@@ -39,7 +39,11 @@ fn bench_group(c: &mut Criterion, name: &str, lines: &[&str]) {
 fn commands(c: &mut Criterion) {
     let corpus = corpus();
     bench_group(c, "mixed corpus", &corpus);
-    let commands: Vec<&str> = corpus.iter().copied().filter(|line| line.starts_with(['#', '＃'])).collect();
+    let commands: Vec<&str> = corpus
+        .iter()
+        .copied()
+        .filter(|line| line.starts_with(['#', '＃']))
+        .collect();
     bench_group(c, "command lines only", &commands);
 }
 

@@ -127,7 +127,11 @@ pub enum Tokens<'a> {
 pub fn naive_split_whitespace(line: &str) -> Tokens<'_> {
     let mut words = line.split_whitespace();
     match words.next().and_then(|word| word.strip_prefix('#')) {
-        Some(word) => Tokens::Command { word, first: words.next(), second: words.next() },
+        Some(word) => Tokens::Command {
+            word,
+            first: words.next(),
+            second: words.next(),
+        },
         None => Tokens::Text(line),
     }
 }
@@ -157,25 +161,57 @@ mod tests {
     fn the_corpus_is_the_promised_mix() {
         let corpus = corpus();
         assert_eq!(corpus, super::corpus(), "deterministic");
-        let commands = corpus.iter().filter(|line| line.trim_start().starts_with(['#', '＃'])).count();
-        let japanese = corpus.iter().filter(|line| line.chars().any(|c| c > '\u{3000}')).count();
+        let commands = corpus
+            .iter()
+            .filter(|line| line.trim_start().starts_with(['#', '＃']))
+            .count();
+        let japanese = corpus
+            .iter()
+            .filter(|line| line.chars().any(|c| c > '\u{3000}'))
+            .count();
         let share = |n: usize| n * 100 / corpus.len();
-        assert!((25..=35).contains(&share(commands)), "{}% commands", share(commands));
+        assert!(
+            (25..=35).contains(&share(commands)),
+            "{}% commands",
+            share(commands)
+        );
         assert!(share(japanese) >= 15, "{}% Japanese", share(japanese));
         // Our parser accepts the commands except the deliberate mistakes.
-        let refused: Vec<_> = COMMANDS.iter().filter(|line| parse(line).is_err()).collect();
-        assert_eq!(refused, [&"#e 20", &"#p www.example.com", &"#tranfer bob@demo.example"]);
-        assert!(TEXTS.iter().all(|line| matches!(parse(line), Ok(Input::Text(_)))));
+        let refused: Vec<_> = COMMANDS
+            .iter()
+            .filter(|line| parse(line).is_err())
+            .collect();
+        assert_eq!(
+            refused,
+            [
+                &"#e 20",
+                &"#p www.example.com",
+                &"#tranfer bob@demo.example"
+            ]
+        );
+        assert!(
+            TEXTS
+                .iter()
+                .all(|line| matches!(parse(line), Ok(Input::Text(_))))
+        );
     }
 
     #[test]
     fn the_baselines_tokenize_alike() {
         for line in corpus() {
-            assert_eq!(naive_split_whitespace(line), regex_captures(line), "{line:?}");
+            assert_eq!(
+                naive_split_whitespace(line),
+                regex_captures(line),
+                "{line:?}"
+            );
         }
         assert_eq!(
             naive_split_whitespace("#t bob@demo.example VIP"),
-            Tokens::Command { word: "t", first: Some("bob@demo.example"), second: Some("VIP") }
+            Tokens::Command {
+                word: "t",
+                first: Some("bob@demo.example"),
+                second: Some("VIP")
+            }
         );
     }
 }
