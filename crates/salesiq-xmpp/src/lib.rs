@@ -1,7 +1,56 @@
-//! The XMPP client-to-server transport of salesiq-gateway: TCP listeners with
-//! STARTTLS (port 6222) and direct TLS (port 6223), SASL, resource binding,
-//! roster, presence and message routing, mapping JIDs to session ids.
+//! The XMPP client-to-server transport of salesiq-gateway: operators log in
+//! from any Jabber client on the STARTTLS port (6222 by default) or the
+//! direct-TLS port (6223, XEP-0368), as `portal|username@domain`.
 //!
-//! **Status:** not built yet. The XMPP transport issue delivers it; until
-//! then the crate is empty on purpose so that the workspace has its final
-//! shape.
+//! The transport knows JIDs and stanzas; who may log in and whom an operator
+//! sees come from the session layer's [`Authenticator`] and [`Directory`].
+//!
+//! [`Authenticator`]: salesiq_session::Authenticator
+//! [`Directory`]: salesiq_session::Directory
+//!
+//! # What it does
+//!
+//! * RFC 6120 stream negotiation: TLS is required (STARTTLS, or direct TLS);
+//!   SASL SCRAM-SHA-256, SCRAM-SHA-1 (by rsasl) and PLAIN, only inside TLS;
+//!   resource binding, client-chosen or generated; a second session on the
+//!   same full JID replaces the first, which is closed with `<conflict/>`.
+//! * The login is parsed with `salesiq-jid`: `portal|username`,
+//!   `portal\username` and `portal\5cusername`, bare or with the domain.
+//!   An account without a username is refused, after its password checked
+//!   out, with a `<text>` telling the operator to create one.
+//! * Messages, presence and iq are routed among operators of one portal
+//!   only, as the directory names them; everything else is answered
+//!   `<service-unavailable/>`, so nothing reveals another portal.
+//! * The roster is the directory's (read-only, subscriptions both ways);
+//!   XEP-0199 ping; XEP-0030 disco advertising exactly what is implemented.
+//!
+//! # Limits and errors
+//!
+//! Each is a [`Config`] field: the stanza size (`<policy-violation/>`), the
+//! negotiation time (`<connection-timeout/>`), connections in all and per
+//! IP, failed logins per IP. Malformed XML is `<not-well-formed/>`;
+//! comments, processing instructions, DTDs and entities are
+//! `<restricted-xml/>`; stanzas before authentication `<not-authorized/>`;
+//! SASL before TLS `<encryption-required/>`; shutdown `<system-shutdown/>`.
+//! A TLS ClientHello on the STARTTLS port is closed quietly.
+//!
+//! **Not yet:** XEP-0198 stream management, XEP-0280 carbons, XEP-0054
+//! vCards, XEP-0115 caps and the hookup to the chat domain follow.
+
+mod config;
+mod error;
+mod negotiation;
+mod ns;
+mod router;
+mod sasl;
+mod server;
+mod session;
+mod stanza;
+mod stream;
+mod tls;
+mod xml;
+
+pub use config::Config;
+pub use error::{Error, StanzaErrorCondition, StreamErrorCondition};
+pub use server::Server;
+pub use tls::TlsIdentity;

@@ -1,0 +1,70 @@
+//! What an embedder can set, with safe defaults.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Server settings. Every limit is explicit, with a default that suits one
+/// machine serving a few thousand operators.
+///
+/// ```
+/// use salesiq_xmpp::Config;
+///
+/// let mut config = Config::new("salesiq.example.com");
+/// config.starttls_addr = Some("127.0.0.1:0".parse().unwrap());
+/// config.direct_tls_addr = None; // no direct-TLS port
+/// assert_eq!(config.max_stanza_bytes, 256 * 1024);
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Config {
+    /// The domain operators log in to, as in `portal|user@domain`.
+    /// Default `salesiq.zoho.com`.
+    pub domain: String,
+    /// Where the STARTTLS listener binds; `None` for none. Default
+    /// `127.0.0.1:6222`.
+    pub starttls_addr: Option<SocketAddr>,
+    /// Where the direct-TLS (XEP-0368) listener binds; `None` for none.
+    /// Default `127.0.0.1:6223`.
+    pub direct_tls_addr: Option<SocketAddr>,
+    /// The largest stanza (or stream header) accepted, in bytes; larger
+    /// ones close the stream with `<policy-violation/>`. Default 256 KiB.
+    pub max_stanza_bytes: usize,
+    /// How long a client may take from connecting to a bound resource;
+    /// then `<connection-timeout/>`. Default 30 s.
+    pub negotiation_timeout: Duration,
+    /// Connections open at once, in all. Default 20,000.
+    pub max_connections: usize,
+    /// Connections open at once from one IP address. Default 100.
+    pub max_connections_per_ip: usize,
+    /// Failed logins from one IP address after which further attempts
+    /// from it are refused for [`Config::auth_throttle_window`]. Default 5.
+    pub max_auth_failures: u32,
+    /// How long failed logins are remembered. Default 60 s.
+    pub auth_throttle_window: Duration,
+}
+
+impl Config {
+    /// The defaults, for `domain`.
+    pub fn new(domain: &str) -> Self {
+        Self {
+            domain: domain.to_ascii_lowercase(),
+            ..Self::default()
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            domain: "salesiq.zoho.com".into(),
+            starttls_addr: Some(SocketAddr::from(([127, 0, 0, 1], 6222))),
+            direct_tls_addr: Some(SocketAddr::from(([127, 0, 0, 1], 6223))),
+            max_stanza_bytes: 256 * 1024,
+            negotiation_timeout: Duration::from_secs(30),
+            max_connections: 20_000,
+            max_connections_per_ip: 100,
+            max_auth_failures: 5,
+            auth_throttle_window: Duration::from_secs(60),
+        }
+    }
+}

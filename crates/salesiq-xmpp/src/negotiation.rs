@@ -1,0 +1,364 @@
+//! From TCP accept to a bound resource (RFC 6120, sections 4 to 7): stream
+//! headers, STARTTLS, SASL, resource binding.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use minidom::Element;
+use salesiq_session::Account;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio::time::{Instant, timeout_at};
+
+use crate::error::{StanzaErrorCondition, StreamErrorCondition};
+use crate::ns;
+use crate::router::Mailbox;
+use crate::sasl::{SaslExchange, SaslFailure, SaslReply, mechanisms};
+use crate::server::Shared;
+use crate::session::Session;
+use crate::stanza::{error_reply, iq_result};
+use crate::stream::{Closing, XmlStream};
+use crate::xml::StreamEvent;
+
+/// The first byte of a TLS record carrying a handshake (a ClientHello).
+const TLS_HANDSHAKE: u8 = 0x16;
+
+/// Failed SASL attempts on one stream before it is closed (RFC 6120,
+/// section 6.4.5: at least 2, at most 5).
+const SASL_RETRIES: u32 = 3;
+
+/// Serves a connection to the STARTTLS port.
+pub(crate) async fn serve_starttls(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr) {
+    let deadline = Instant::now() + shared.config.negotiation_timeout;
+    let domain = shared.config.domain.clone();
+    // A client trying direct TLS here (slixmpp does, first) gets the
+    // connection closed, without XML it would not understand.
+    let mut first = [0u8; 1];
+    match timeout_at(deadline, tcp.peek(&mut first)).await {
+        Ok(Ok(1)) if first[0] != TLS_HANDSHAKE => {}
+        Ok(_) => return,
+        Err(_) => {
+            XmlStream::new(tcp, 0)
+                .finish(
+                    Closing::error(StreamErrorCondition::ConnectionTimeout),
+                    &domain,
+                )
+                .await;
+            return;
+        }
+    }
+    let mut plain = XmlStream::new(tcp, shared.config.max_stanza_bytes);
+    match timeout_at(deadline, starttls(&shared, &mut plain)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(closing)) => return plain.finish(closing, &domain).await,
+        Err(_) => {
+            let timeout = Closing::error(StreamErrorCondition::ConnectionTimeout);
+            return plain.finish(timeout, &domain).await;
+        }
+    }
+    let Ok(Ok(tls)) = timeout_at(deadline, shared.acceptor.accept(plain.into_inner())).await else {
+        return;
+    };
+    let stream = XmlStream::new(tls, shared.config.max_stanza_bytes);
+    secured(shared, stream, peer, deadline).await;
+}
+
+/// Serves a connection to the direct-TLS port (XEP-0368).
+pub(crate) async fn serve_direct_tls(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr) {
+    let deadline = Instant::now() + shared.config.negotiation_timeout;
+    let Ok(Ok(tls)) = timeout_at(deadline, shared.acceptor.accept(tcp)).await else {
+        return;
+    };
+    let stream = XmlStream::new(tls, shared.config.max_stanza_bytes);
+    secured(shared, stream, peer, deadline).await;
+}
+
+/// Authentication and binding over TLS, then the session.
+async fn secured<S>(
+    shared: Arc<Shared>,
+    mut stream: XmlStream<S>,
+    peer: SocketAddr,
+    deadline: Instant,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+{
+    let domain = shared.config.domain.clone();
+    let bound = timeout_at(deadline, async {
+        let account = authenticate(&shared, &mut stream, peer).await?;
+        stream.restart();
+        bind(&shared, &mut stream, account).await
+    })
+    .await;
+    match bound {
+        Ok(Ok(session)) => session.run(stream).await,
+        Ok(Err(closing)) => stream.finish(closing, &domain).await,
+        Err(_) => {
+            let timeout = Closing::error(StreamErrorCondition::ConnectionTimeout);
+            stream.finish(timeout, &domain).await;
+        }
+    }
+}
+
+/// Reads the client's stream header and answers with ours.
+async fn open<S: AsyncRead + AsyncWrite + Unpin>(
+    shared: &Shared,
+    stream: &mut XmlStream<S>,
+) -> Result<(), Closing> {
+    let header = match stream.next().await? {
+        StreamEvent::Header(header) => header,
+        _ => return Err(Closing::error(StreamErrorCondition::NotWellFormed)),
+    };
+    let domain = &shared.config.domain;
+    stream.send_header(domain).await?;
+    if !header.is_stream {
+        return Err(Closing::error(StreamErrorCondition::InvalidNamespace));
+    }
+    if header.version.as_deref() != Some("1.0") {
+        return Err(Closing::error(StreamErrorCondition::UnsupportedVersion));
+    }
+    match header.to.as_deref() {
+        Some(to) if to.trim_end_matches('.').eq_ignore_ascii_case(domain) => Ok(()),
+        Some(to) => Err(Closing::Error(
+            StreamErrorCondition::HostUnknown,
+            Some(format!("this server is {domain}, not {to}")),
+        )),
+        None => Err(Closing::Error(
+            StreamErrorCondition::HostUnknown,
+            Some(format!("say to='{domain}' in the stream header")),
+        )),
+    }
+}
+
+/// A stanza before authentication closes the stream (RFC 6120, 4.9.3.12);
+/// any other unexpected element is unsupported.
+fn unexpected(element: &Element) -> Closing {
+    let is_stanza =
+        element.ns() == ns::CLIENT && matches!(element.name(), "message" | "presence" | "iq");
+    if is_stanza {
+        Closing::Error(
+            StreamErrorCondition::NotAuthorized,
+            Some("log in first".into()),
+        )
+    } else {
+        Closing::error(StreamErrorCondition::UnsupportedStanzaType)
+    }
+}
+
+/// The plaintext stream: only STARTTLS may happen (it is required).
+async fn starttls(shared: &Shared, stream: &mut XmlStream<TcpStream>) -> Result<(), Closing> {
+    open(shared, stream).await?;
+    let required = Element::builder("starttls", ns::TLS)
+        .append(Element::bare("required", ns::TLS))
+        .build();
+    stream.send_stream_element("features", &[required]).await?;
+    loop {
+        let element = stream.next_element().await?;
+        if element.is("starttls", ns::TLS) {
+            return stream.send(&Element::bare("proceed", ns::TLS)).await;
+        }
+        if element.is("auth", ns::SASL) {
+            // RFC 6120, 6.4.5: no credentials on an unencrypted stream.
+            stream
+                .send(&sasl_failure(
+                    SaslFailure::EncryptionRequired,
+                    Some("use STARTTLS first"),
+                ))
+                .await?;
+            continue;
+        }
+        return Err(unexpected(&element));
+    }
+}
+
+fn sasl_failure(failure: SaslFailure, text: Option<&str>) -> Element {
+    let mut element =
+        Element::builder("failure", ns::SASL).append(Element::bare(failure.as_str(), ns::SASL));
+    if let Some(text) = text {
+        element = element.append(Element::builder("text", ns::SASL).append(text).build());
+    }
+    element.build()
+}
+
+fn sasl_text(element: &Element) -> Option<String> {
+    Some(element.text()).filter(|text| !text.is_empty())
+}
+
+/// SASL over TLS; returns the authenticated account.
+async fn authenticate<S: AsyncRead + AsyncWrite + Unpin>(
+    shared: &Shared,
+    stream: &mut XmlStream<S>,
+    peer: SocketAddr,
+) -> Result<Account, Closing> {
+    open(shared, stream).await?;
+    let offered = mechanisms(shared.authenticator.as_ref());
+    let list = offered.iter().map(|name| {
+        Element::builder("mechanism", ns::SASL)
+            .append(*name)
+            .build()
+    });
+    let mechanisms = Element::builder("mechanisms", ns::SASL)
+        .append_all(list)
+        .build();
+    stream
+        .send_stream_element("features", &[mechanisms])
+        .await?;
+    let mut failures = 0;
+    loop {
+        let element = stream.next_element().await?;
+        if !element.is("auth", ns::SASL) {
+            return Err(unexpected(&element));
+        }
+        if shared.throttle.is_blocked(peer.ip()) {
+            let text = "too many failed logins from your address; try again later";
+            stream
+                .send(&sasl_failure(SaslFailure::TemporaryAuthFailure, Some(text)))
+                .await?;
+            continue;
+        }
+        let mechanism = element.attr("mechanism").unwrap_or_default();
+        let exchange = SaslExchange::start(
+            mechanism,
+            shared.authenticator.clone(),
+            &shared.config.domain,
+            shared.secret,
+        );
+        let mut exchange = match exchange {
+            Ok(exchange) => exchange,
+            Err(failure) => {
+                stream.send(&sasl_failure(failure, None)).await?;
+                continue;
+            }
+        };
+        let mut reply = exchange.step(sasl_text(&element).as_deref()).await;
+        let failure = loop {
+            match reply {
+                SaslReply::Challenge(data) => {
+                    stream
+                        .send(&Element::builder("challenge", ns::SASL).append(data).build())
+                        .await?;
+                    let response = stream.next_element().await?;
+                    if response.is("abort", ns::SASL) {
+                        break (SaslFailure::Aborted, None);
+                    }
+                    if !response.is("response", ns::SASL) {
+                        return Err(unexpected(&response));
+                    }
+                    reply = exchange.step(Some(&response.text())).await;
+                }
+                SaslReply::Success { account, .. } if account.username.is_none() => {
+                    let text = format!(
+                        "the account {} has no username yet: create one on the Jabber settings page, \
+                         then sign in as portal|username@{}",
+                        account.email, shared.config.domain
+                    );
+                    break (SaslFailure::NotAuthorized, Some(text));
+                }
+                SaslReply::Success {
+                    account,
+                    additional_data,
+                } => {
+                    let mut success = Element::builder("success", ns::SASL);
+                    if let Some(data) = additional_data {
+                        success = success.append(data);
+                    }
+                    stream.send(&success.build()).await?;
+                    return Ok(account);
+                }
+                SaslReply::Failure(failure, text) => {
+                    if failure == SaslFailure::NotAuthorized {
+                        shared.throttle.record_failure(peer.ip());
+                    }
+                    break (failure, text);
+                }
+            }
+        };
+        stream
+            .send(&sasl_failure(failure.0, failure.1.as_deref()))
+            .await?;
+        failures += 1;
+        if failures >= SASL_RETRIES {
+            return Err(Closing::error(StreamErrorCondition::NotAuthorized));
+        }
+    }
+}
+
+/// Resource binding (RFC 6120, section 7); returns the live session.
+async fn bind<S: AsyncRead + AsyncWrite + Unpin>(
+    shared: &Arc<Shared>,
+    stream: &mut XmlStream<S>,
+    account: Account,
+) -> Result<Session, Closing> {
+    open(shared, stream).await?;
+    let session = Element::builder("session", ns::SESSION)
+        .append(Element::bare("optional", ns::SESSION))
+        .build();
+    stream
+        .send_stream_element("features", &[Element::bare("bind", ns::BIND), session])
+        .await?;
+    let bare = format!(
+        "{}|{}@{}",
+        account.portal,
+        account.username.as_deref().unwrap_or_default(),
+        shared.config.domain
+    );
+    loop {
+        let element = stream.next_element().await?;
+        let is_iq = element.is("iq", ns::CLIENT);
+        let Some(request) = element
+            .get_child("bind", ns::BIND)
+            .filter(|_| is_iq && element.attr("type") == Some("set"))
+        else {
+            if is_iq {
+                stream
+                    .send(&error_reply(&element, StanzaErrorCondition::NotAllowed))
+                    .await?;
+                continue;
+            }
+            return Err(unexpected(&element));
+        };
+        let wanted = request
+            .get_child("resource", ns::BIND)
+            .map(|r| r.text().trim().to_owned());
+        let resource = match wanted.filter(|r| !r.is_empty()) {
+            Some(resource) if valid_resource(&resource) => resource,
+            Some(_) => {
+                stream
+                    .send(&error_reply(&element, StanzaErrorCondition::BadRequest))
+                    .await?;
+                continue;
+            }
+            None => format!("salesiq-{:016x}", rand::random::<u64>()),
+        };
+        let (mailbox, inbox) = tokio::sync::mpsc::unbounded_channel();
+        let connection = shared.next_connection();
+        if let Some(replaced) = shared
+            .router
+            .bind(&bare, &resource, connection, mailbox.clone())
+        {
+            replace(&replaced);
+        }
+        let full = format!("{bare}/{resource}");
+        let jid = Element::builder("jid", ns::BIND)
+            .append(full.as_str())
+            .build();
+        let bind = Element::builder("bind", ns::BIND).append(jid).build();
+        let result = iq_result(&element, Some(bind));
+        let session =
+            Session::new(shared.clone(), account, bare, resource, connection, inbox).await;
+        stream.send(&result).await?;
+        return Ok(session);
+    }
+}
+
+fn replace(old: &Mailbox) {
+    let text = Some("you logged in again with the same resource elsewhere".to_owned());
+    let _ = old.send(crate::router::Outbound::Close(
+        StreamErrorCondition::Conflict,
+        text,
+    ));
+}
+
+/// A resource: 1 to 1023 bytes, no control characters.
+fn valid_resource(resource: &str) -> bool {
+    resource.len() <= salesiq_jid::RESOURCE_MAX_LEN && !resource.chars().any(char::is_control)
+}

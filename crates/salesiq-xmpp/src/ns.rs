@@ -1,0 +1,26 @@
+//! The XML namespaces the server speaks.
+
+/// RFC 6120 client stanzas.
+pub(crate) const CLIENT: &str = "jabber:client";
+/// The stream element.
+pub(crate) const STREAM: &str = "http://etherx.jabber.org/streams";
+/// Stream errors.
+pub(crate) const STREAM_ERRORS: &str = "urn:ietf:params:xml:ns:xmpp-streams";
+/// Stanza errors.
+pub(crate) const STANZA_ERRORS: &str = "urn:ietf:params:xml:ns:xmpp-stanzas";
+/// STARTTLS.
+pub(crate) const TLS: &str = "urn:ietf:params:xml:ns:xmpp-tls";
+/// SASL.
+pub(crate) const SASL: &str = "urn:ietf:params:xml:ns:xmpp-sasl";
+/// Resource binding.
+pub(crate) const BIND: &str = "urn:ietf:params:xml:ns:xmpp-bind";
+/// The legacy session establishment of RFC 3921.
+pub(crate) const SESSION: &str = "urn:ietf:params:xml:ns:xmpp-session";
+/// RFC 6121 roster.
+pub(crate) const ROSTER: &str = "jabber:iq:roster";
+/// XEP-0199 ping.
+pub(crate) const PING: &str = "urn:xmpp:ping";
+/// XEP-0030 service discovery, info.
+pub(crate) const DISCO_INFO: &str = "http://jabber.org/protocol/disco#info";
+/// XEP-0030 service discovery, items.
+pub(crate) const DISCO_ITEMS: &str = "http://jabber.org/protocol/disco#items";

@@ -1,0 +1,132 @@
+//! Who is connected: bare JID -> resources, each with the channel its
+//! connection task reads and its current presence.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use minidom::Element;
+use tokio::sync::mpsc;
+
+use crate::error::StreamErrorCondition;
+
+/// What a connection task is told to do by others.
+#[derive(Debug)]
+pub(crate) enum Outbound {
+    /// Write this stanza to the client.
+    Stanza(Element),
+    /// Close the stream with this error (e.g. `<conflict/>`).
+    Close(StreamErrorCondition, Option<String>),
+}
+
+pub(crate) type Mailbox = mpsc::UnboundedSender<Outbound>;
+
+#[derive(Debug)]
+struct Resource {
+    name: String,
+    connection: u64,
+    mailbox: Mailbox,
+    /// The last broadcast available presence; `None` until the initial one.
+    presence: Option<Element>,
+}
+
+/// The routing table. Its lock is never held across an await.
+#[derive(Debug, Default)]
+pub(crate) struct Router {
+    sessions: Mutex<HashMap<String, Vec<Resource>>>,
+}
+
+impl Router {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<Resource>>> {
+        self.sessions.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Binds `resource` of `bare` to a connection; returns the mailbox of
+    /// the connection it replaces, which must be closed with `<conflict/>`.
+    pub(crate) fn bind(
+        &self,
+        bare: &str,
+        resource: &str,
+        connection: u64,
+        mailbox: Mailbox,
+    ) -> Option<Mailbox> {
+        let mut sessions = self.lock();
+        let resources = sessions.entry(bare.to_owned()).or_default();
+        let replaced = resources
+            .iter()
+            .position(|r| r.name == resource)
+            .map(|i| resources.swap_remove(i).mailbox);
+        resources.push(Resource {
+            name: resource.to_owned(),
+            connection,
+            mailbox,
+            presence: None,
+        });
+        replaced
+    }
+
+    /// Removes the binding of `connection`, if it still holds `resource`;
+    /// returns whether it had sent available presence.
+    pub(crate) fn unbind(&self, bare: &str, resource: &str, connection: u64) -> bool {
+        let mut sessions = self.lock();
+        let Some(resources) = sessions.get_mut(bare) else {
+            return false;
+        };
+        let Some(i) = resources
+            .iter()
+            .position(|r| r.name == resource && r.connection == connection)
+        else {
+            return false;
+        };
+        let was_available = resources.swap_remove(i).presence.is_some();
+        if resources.is_empty() {
+            sessions.remove(bare);
+        }
+        was_available
+    }
+
+    /// Records the current presence of a resource (`None`: unavailable).
+    pub(crate) fn set_presence(
+        &self,
+        bare: &str,
+        resource: &str,
+        connection: u64,
+        presence: Option<Element>,
+    ) {
+        if let Some(r) = self.lock().get_mut(bare).and_then(|rs| {
+            rs.iter_mut()
+                .find(|r| r.name == resource && r.connection == connection)
+        }) {
+            r.presence = presence;
+        }
+    }
+
+    /// The mailbox of one resource.
+    pub(crate) fn resource(&self, bare: &str, resource: &str) -> Option<Mailbox> {
+        self.lock()
+            .get(bare)
+            .and_then(|rs| rs.iter().find(|r| r.name == resource))
+            .map(|r| r.mailbox.clone())
+    }
+
+    /// The resources of `bare` that sent available presence, with their
+    /// names, mailboxes and presence.
+    pub(crate) fn available(&self, bare: &str) -> Vec<(String, Mailbox, Element)> {
+        self.lock()
+            .get(bare)
+            .map(|rs| {
+                rs.iter()
+                    .filter_map(|r| Some((r.name.clone(), r.mailbox.clone(), r.presence.clone()?)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Every mailbox, to tell all connections something (shutdown).
+    pub(crate) fn all(&self) -> Vec<Mailbox> {
+        self.lock()
+            .values()
+            .flatten()
+            .map(|r| r.mailbox.clone())
+            .collect()
+    }
+}

@@ -1,0 +1,137 @@
+//! Logging in with a real XMPP client library (tokio-xmpp) over real TCP
+//! and TLS, on both ports, with every localpart form and mechanism.
+
+mod support;
+
+use support::{Mode, Raw, TestServer};
+use tokio_xmpp::error::{AuthError, Error};
+use tokio_xmpp::parsers::sasl::DefinedCondition;
+
+const FORMS: [&str; 4] = [
+    "demo|alice.ops@salesiq.zoho.com",
+    r"demo\alice.ops@salesiq.zoho.com",
+    r"demo\5calice.ops@salesiq.zoho.com",
+    "DEMO|Alice.Ops@salesiq.zoho.com",
+];
+
+fn refused(result: Result<(), Error>) -> DefinedCondition {
+    match result {
+        Err(Error::Auth(AuthError::Fail(condition))) => condition,
+        other => panic!("expected a SASL failure, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_form_every_mechanism_both_ports() {
+    let server = TestServer::start().await;
+    for mode in [Mode::StartTls, Mode::DirectTls] {
+        for jid in FORMS {
+            for mechanism in ["SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN"] {
+                let result = server
+                    .login_once(jid, "s3cret", mode, Some(mechanism))
+                    .await;
+                assert!(result.is_ok(), "{mode:?} {jid} {mechanism}: {result:?}");
+            }
+        }
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_binds_the_resource_it_asks_for_or_gets_one() {
+    let server = TestServer::start().await;
+    let chosen = server
+        .client(
+            "demo|alice.ops@salesiq.zoho.com/IM+ Android",
+            "s3cret",
+            Mode::StartTls,
+        )
+        .await;
+    assert_eq!(
+        chosen.bound_jid().map(ToString::to_string).as_deref(),
+        Some("demo|alice.ops@salesiq.zoho.com/IM+ Android")
+    );
+    let generated = server
+        .client(
+            r"Demo\5cBob.Ops@salesiq.zoho.com",
+            "hunter22",
+            Mode::DirectTls,
+        )
+        .await;
+    let bound = generated
+        .bound_jid()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    assert!(
+        bound.starts_with("demo|bob.ops@salesiq.zoho.com/salesiq-"),
+        "{bound}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_passwords_and_unknown_logins_are_not_authorized() {
+    let server = TestServer::start_with(|c| c.max_auth_failures = 100).await;
+    for mechanism in ["SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN"] {
+        for (jid, password) in [
+            ("demo|alice.ops@salesiq.zoho.com", "wrong"),
+            ("demo|nobody.here@salesiq.zoho.com", "s3cret"),
+            // The same username in another portal has another password.
+            ("acme|alice.ops@salesiq.zoho.com", "s3cret"),
+        ] {
+            let result = server
+                .login_once(jid, password, Mode::StartTls, Some(mechanism))
+                .await;
+            assert_eq!(
+                refused(result),
+                DefinedCondition::NotAuthorized,
+                "{jid} {mechanism}"
+            );
+        }
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_without_username_is_told_to_create_one() {
+    let server = TestServer::start().await;
+    let jid = "demo|carol.smith@salesiq.zoho.com";
+    for mechanism in ["SCRAM-SHA-256", "PLAIN"] {
+        let result = server
+            .login_once(jid, "carolpw", Mode::DirectTls, Some(mechanism))
+            .await;
+        assert_eq!(
+            refused(result),
+            DefinedCondition::NotAuthorized,
+            "{mechanism}"
+        );
+    }
+    // The reason, in the <text> a client shows (PLAIN: "\0demo|carol.smith\0carolpw").
+    let mut raw = Raw::secured(&server).await;
+    raw.send(support::HEADER).await;
+    raw.read_until("</stream:features>").await;
+    raw.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGRlbW98Y2Fyb2wuc21pdGgAY2Fyb2xwdw==</auth>")
+        .await;
+    let reply = raw.read_until("</failure>").await;
+    assert!(reply.contains("<not-authorized"), "{reply}");
+    assert!(reply.contains("has no username yet: create one"), "{reply}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_failures_from_one_address_are_throttled() {
+    let server = TestServer::start_with(|c| c.max_auth_failures = 3).await;
+    let alice = "demo|alice.ops@salesiq.zoho.com";
+    for _ in 0..3 {
+        let result = server
+            .login_once(alice, "wrong", Mode::StartTls, Some("PLAIN"))
+            .await;
+        assert_eq!(refused(result), DefinedCondition::NotAuthorized);
+    }
+    // Now even the right password is refused from 127.0.0.1 for a while.
+    let result = server
+        .login_once(alice, "s3cret", Mode::StartTls, Some("PLAIN"))
+        .await;
+    assert_eq!(refused(result), DefinedCondition::TemporaryAuthFailure);
+    server.stop().await;
+}

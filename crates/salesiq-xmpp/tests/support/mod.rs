@@ -1,0 +1,452 @@
+//! A server on 127.0.0.1:0 with demo accounts, a real XMPP client
+//! (tokio-xmpp) that trusts its self-signed certificate, and raw sockets
+//! for what a well-behaved client never sends.
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used)] // shared by the test files, each using a part
+
+use std::borrow::Cow;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use salesiq_session::{Account, MemoryAccounts};
+use salesiq_xmpp::{Config, Server, TlsIdentity};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufStream};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
+use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
+use tokio_xmpp::connect::ServerConnector;
+use tokio_xmpp::error::{Error, ProtocolError};
+use tokio_xmpp::jid::Jid;
+use tokio_xmpp::parsers::starttls;
+use tokio_xmpp::xmlstream::{
+    PendingFeaturesRecv, ReadError, StreamHeader, Timeouts, XmppStream, XmppStreamElement,
+    initiate_stream,
+};
+use tokio_xmpp::{Client, Event};
+
+pub const DOMAIN: &str = "salesiq.zoho.com";
+/// How long any single step of a test may take before it fails.
+pub const STEP: Duration = Duration::from_secs(20);
+
+/// The demo portal `demo` (alice, bob, carol without a username) and a
+/// second portal `acme` with its own alice.
+pub fn accounts() -> Arc<MemoryAccounts> {
+    Arc::new(
+        MemoryAccounts::new()
+            .with_account(
+                Account::new("demo", Some("alice.ops"), "Alice", "alice@demo.example"),
+                "s3cret",
+            )
+            .with_account(
+                Account::new("demo", Some("bob.ops"), "Bob", "bob@demo.example"),
+                "hunter22",
+            )
+            .with_account(
+                Account::new("demo", None, "Carol", "carol.smith@demo.example"),
+                "carolpw",
+            )
+            .with_account(
+                Account::new(
+                    "acme",
+                    Some("alice.ops"),
+                    "Acme Alice",
+                    "alice@acme.example",
+                ),
+                "acmepw",
+            ),
+    )
+}
+
+/// A running server; stops when dropped or with [`TestServer::stop`].
+pub struct TestServer {
+    pub starttls: SocketAddr,
+    pub direct_tls: SocketAddr,
+    pub certificate: Vec<u8>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        let mut config = Config::new(DOMAIN);
+        config.starttls_addr = Some("127.0.0.1:0".parse().unwrap());
+        config.direct_tls_addr = Some("127.0.0.1:0".parse().unwrap());
+        adjust(&mut config);
+        let identity = TlsIdentity::self_signed(DOMAIN).unwrap();
+        let certificate = identity.certificate_der().to_vec();
+        let accounts = accounts();
+        let server = Server::bind(config, identity, accounts.clone(), accounts)
+            .await
+            .unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let starttls = server.starttls_addr().unwrap();
+        let direct_tls = server.direct_tls_addr().unwrap();
+        let task = tokio::spawn(server.run(async {
+            let _ = stopped.await;
+        }));
+        Self {
+            starttls,
+            direct_tls,
+            certificate,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    /// Shuts the server down and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            tokio::time::timeout(STEP, task).await.unwrap().unwrap();
+        }
+    }
+
+    pub fn tls_config(&self) -> Arc<ClientConfig> {
+        let mut roots = RootCertStore::empty();
+        roots
+            .add(CertificateDer::from(self.certificate.clone()))
+            .unwrap();
+        Arc::new(
+            ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_root_certificates(roots)
+                .with_no_client_auth(),
+        )
+    }
+
+    pub fn connector(&self, mode: Mode) -> Connector {
+        let addr = match mode {
+            Mode::StartTls => self.starttls,
+            Mode::DirectTls => self.direct_tls,
+        };
+        Connector {
+            addr,
+            tls: self.tls_config(),
+            mode,
+        }
+    }
+
+    /// A logged-in client, once it is online.
+    pub async fn client(&self, jid: &str, password: &str, mode: Mode) -> Client {
+        let jid = Jid::new(jid).unwrap();
+        let mut client =
+            Client::new_with_connector(jid, password, self.connector(mode), Timeouts::tight());
+        match tokio::time::timeout(STEP, client.next()).await.unwrap() {
+            Some(Event::Online { .. }) => client,
+            other => panic!("not online: {other:?}"),
+        }
+    }
+
+    /// One SASL attempt with the given mechanism only (none: the client's
+    /// choice); `Ok` once the server said success.
+    pub async fn login_once(
+        &self,
+        jid: &str,
+        password: &str,
+        mode: Mode,
+        mechanism: Option<&str>,
+    ) -> Result<(), Error> {
+        let jid = Jid::new(jid).unwrap();
+        let connector = self.connector(mode);
+        let (pending, binding) = connector
+            .connect(
+                &jid,
+                tokio_xmpp::parsers::ns::JABBER_CLIENT,
+                Timeouts::tight(),
+            )
+            .await?;
+        let (features, stream) = pending
+            .recv_features::<tokio_xmpp::xmlstream::FallibleStreamElement>()
+            .await?;
+        let mut offered = features.sasl_mechanisms;
+        if let Some(mechanism) = mechanism {
+            assert!(
+                offered.contains(mechanism),
+                "{mechanism} is not offered: {offered:?}"
+            );
+            offered.retain(|m| m == mechanism);
+        }
+        let credentials = sasl::common::Credentials::default()
+            .with_username(jid.node().unwrap().as_str())
+            .with_password(password)
+            .with_channel_binding(binding);
+        tokio_xmpp::client_login(stream, offered, credentials)
+            .await
+            .map(drop)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    StartTls,
+    DirectTls,
+}
+
+/// Dials a fixed address with our own rustls configuration (tokio-xmpp's
+/// connectors only trust the system roots). STARTTLS follows tokio-xmpp's
+/// own `connect/starttls.rs`.
+#[derive(Clone, Debug)]
+pub struct Connector {
+    addr: SocketAddr,
+    tls: Arc<ClientConfig>,
+    mode: Mode,
+}
+
+impl ServerConnector for Connector {
+    type Stream = BufStream<TlsStream<TcpStream>>;
+
+    async fn connect(
+        &self,
+        jid: &Jid,
+        ns: &'static str,
+        timeouts: Timeouts,
+    ) -> Result<
+        (
+            PendingFeaturesRecv<Self::Stream>,
+            sasl::common::ChannelBinding,
+        ),
+        Error,
+    > {
+        let domain = jid.domain().as_str();
+        let header = || StreamHeader {
+            to: Some(Cow::Borrowed(domain)),
+            from: None,
+            id: None,
+        };
+        let tcp = TcpStream::connect(self.addr).await?;
+        let tcp = match self.mode {
+            Mode::DirectTls => tcp,
+            Mode::StartTls => {
+                let plain = initiate_stream(BufStream::new(tcp), ns, header(), timeouts).await?;
+                let (features, mut stream): (_, XmppStream<BufStream<TcpStream>>) =
+                    plain.recv_features().await?;
+                if !features.can_starttls() {
+                    return Err(Error::Protocol(ProtocolError::NoTls));
+                }
+                stream
+                    .send(&XmppStreamElement::Starttls(starttls::Nonza::Request(
+                        starttls::Request,
+                    )))
+                    .await?;
+                loop {
+                    match stream
+                        .next()
+                        .await
+                        .map(|v| v.and_then(|v| v.into_read_error()))
+                    {
+                        Some(Ok(XmppStreamElement::Starttls(starttls::Nonza::Proceed(_)))) => break,
+                        Some(Ok(_)) | Some(Err(ReadError::SoftTimeout)) => (),
+                        Some(Err(ReadError::HardError(e))) => return Err(e.into()),
+                        Some(Err(ReadError::ParseError(e))) => {
+                            return Err(
+                                std::io::Error::new(std::io::ErrorKind::InvalidData, e).into()
+                            );
+                        }
+                        None | Some(Err(ReadError::StreamFooterReceived)) => {
+                            return Err(Error::Disconnected);
+                        }
+                    }
+                }
+                stream.into_inner().into_inner()
+            }
+        };
+        let name = ServerName::try_from(domain.to_owned())
+            .map_err(|e| Error::Io(std::io::Error::new(std::io::ErrorKind::InvalidInput, e)))?;
+        let tls = TlsConnector::from(self.tls.clone())
+            .connect(name, tcp)
+            .await?;
+        let pending = initiate_stream(BufStream::new(tls), ns, header(), timeouts).await?;
+        Ok((pending, sasl::common::ChannelBinding::None))
+    }
+}
+
+/// A logged-in client and the stanzas it received while a test waited for
+/// something else.
+pub struct Operator {
+    pub client: Client,
+    pub jid: String,
+    inbox: std::collections::VecDeque<tokio_xmpp::Stanza>,
+}
+
+impl Operator {
+    pub async fn login(server: &TestServer, jid: &str, password: &str, mode: Mode) -> Self {
+        let client = server.client(jid, password, mode).await;
+        Self {
+            client,
+            jid: jid.to_owned(),
+            inbox: Default::default(),
+        }
+    }
+
+    /// Waits for the next stanza.
+    pub async fn next(&mut self) -> tokio_xmpp::Stanza {
+        if let Some(stanza) = self.inbox.pop_front() {
+            return stanza;
+        }
+        loop {
+            match tokio::time::timeout(STEP, self.client.next())
+                .await
+                .unwrap()
+            {
+                Some(Event::Stanza(stanza)) => return stanza,
+                Some(_) => continue,
+                None => panic!("client stream ended"),
+            }
+        }
+    }
+
+    /// Waits for the next message, keeping anything else for later.
+    pub async fn next_message(&mut self) -> tokio_xmpp::parsers::message::Message {
+        let queued = self
+            .inbox
+            .iter()
+            .position(|s| matches!(s, tokio_xmpp::Stanza::Message(_)));
+        if let Some(tokio_xmpp::Stanza::Message(m)) = queued.and_then(|i| self.inbox.remove(i)) {
+            return m;
+        }
+        loop {
+            match tokio::time::timeout(STEP, self.client.next())
+                .await
+                .unwrap()
+            {
+                Some(Event::Stanza(tokio_xmpp::Stanza::Message(m))) => return m,
+                Some(Event::Stanza(other)) => self.inbox.push_back(other),
+                Some(_) => continue,
+                None => panic!("client stream ended"),
+            }
+        }
+    }
+
+    pub async fn send(&mut self, stanza: impl Into<tokio_xmpp::Stanza>) {
+        self.client.send_stanza(stanza.into()).await.unwrap();
+    }
+
+    /// Sends an iq and waits for its answer, keeping other stanzas.
+    pub async fn iq(
+        &mut self,
+        to: Option<&str>,
+        request: tokio_xmpp::IqRequest,
+    ) -> tokio_xmpp::IqResponse {
+        let to = to.map(|to| Jid::new(to).unwrap());
+        let token = self.client.send_iq(to, request).await;
+        tokio::pin!(token);
+        tokio::time::timeout(STEP, async {
+            loop {
+                tokio::select! {
+                    response = &mut token => return response.unwrap(),
+                    event = self.client.next() => match event {
+                        Some(Event::Stanza(stanza)) => self.inbox.push_back(stanza),
+                        Some(_) => {}
+                        None => panic!("client stream ended"),
+                    },
+                }
+            }
+        })
+        .await
+        .unwrap()
+    }
+
+    pub async fn end(self) {
+        let _ = tokio::time::timeout(STEP, self.client.send_end()).await;
+    }
+}
+
+/// Raw bytes over TCP (and TLS on demand), to send what no client would.
+pub struct Raw<S> {
+    pub io: S,
+    pub received: String,
+}
+
+pub const HEADER: &str = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' \
+    xmlns:stream='http://etherx.jabber.org/streams' to='salesiq.zoho.com' version='1.0'>";
+
+impl Raw<TcpStream> {
+    pub async fn connect(addr: SocketAddr) -> Self {
+        Self {
+            io: TcpStream::connect(addr).await.unwrap(),
+            received: String::new(),
+        }
+    }
+
+    /// STARTTLS then TLS, ready for the second stream header.
+    pub async fn secured(server: &TestServer) -> Raw<TlsStream<TcpStream>> {
+        let mut raw = Self::connect(server.starttls).await;
+        raw.send(HEADER).await;
+        raw.read_until("</stream:features>").await;
+        raw.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+            .await;
+        raw.read_until("<proceed").await;
+        raw.read_until(">").await;
+        let name = ServerName::try_from(DOMAIN).unwrap();
+        let tls = TlsConnector::from(server.tls_config())
+            .connect(name, raw.io)
+            .await
+            .unwrap();
+        Raw {
+            io: tls,
+            received: String::new(),
+        }
+    }
+}
+
+impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> Raw<S> {
+    pub async fn send(&mut self, text: &str) {
+        self.send_bytes(text.as_bytes()).await;
+    }
+
+    pub async fn send_bytes(&mut self, bytes: &[u8]) {
+        self.io.write_all(bytes).await.unwrap();
+        self.io.flush().await.unwrap();
+    }
+
+    /// Reads until `needle` arrived; returns everything read so far.
+    pub async fn read_until(&mut self, needle: &str) -> String {
+        tokio::time::timeout(STEP, async {
+            while !self.received.contains(needle) {
+                let mut buf = [0u8; 4096];
+                let n = self.io.read(&mut buf).await.unwrap_or(0);
+                assert!(n > 0, "closed before {needle:?}; got {:?}", self.received);
+                self.received.push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("no {needle:?} in {:?}", self.received));
+        self.received.clone()
+    }
+
+    /// Reads until the server closes the connection; returns everything.
+    pub async fn read_to_end(&mut self) -> String {
+        tokio::time::timeout(STEP, async {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = self.io.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+                self.received.push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("the server did not close; got {:?}", self.received));
+        self.received.clone()
+    }
+}
