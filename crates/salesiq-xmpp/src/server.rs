@@ -116,7 +116,10 @@ impl std::fmt::Debug for Shared {
 /// let config = Config::new("salesiq.zoho.com");
 /// let identity = TlsIdentity::self_signed(&config.domain)?;
 /// let server = Server::bind(config, identity, accounts.clone(), accounts).await?;
-/// server.run(async { let _ = tokio::signal::ctrl_c().await; }).await;
+/// let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+/// tokio::spawn(server.run(async { let _ = stopped.await; }));
+/// // ... later: close every stream with <system-shutdown/>.
+/// let _ = stop.send(());
 /// # Ok(()) }
 /// ```
 #[derive(Debug)]
