@@ -341,24 +341,56 @@ impl Operator {
         self.client.send_stanza(stanza.into()).await.unwrap();
     }
 
-    /// Sends an iq and waits for its answer, keeping other stanzas.
+    /// Sends an iq and waits for the answer with its id, keeping the
+    /// other stanzas that arrive meanwhile for later.
     pub async fn iq(
         &mut self,
         to: Option<&str>,
         request: tokio_xmpp::IqRequest,
     ) -> tokio_xmpp::IqResponse {
+        use tokio_xmpp::parsers::iq::Iq;
+        let id = format!("test-{:016x}", rand::random::<u64>());
+        let (payload, get) = match request {
+            tokio_xmpp::IqRequest::Get(payload) => (payload, true),
+            tokio_xmpp::IqRequest::Set(payload) => (payload, false),
+        };
         let to = to.map(|to| Jid::new(to).unwrap());
-        let token = self.client.send_iq(to, request).await;
-        tokio::pin!(token);
+        let iq = if get {
+            Iq::Get {
+                from: None,
+                to,
+                id: id.clone(),
+                payload,
+            }
+        } else {
+            Iq::Set {
+                from: None,
+                to,
+                id: id.clone(),
+                payload,
+            }
+        };
+        self.send(iq).await;
         tokio::time::timeout(STEP, async {
             loop {
-                tokio::select! {
-                    response = &mut token => return response.unwrap(),
-                    event = self.client.next() => match event {
-                        Some(Event::Stanza(stanza)) => self.inbox.push_back(stanza),
-                        Some(_) => {}
-                        None => panic!("client stream ended"),
-                    },
+                match self.client.next().await {
+                    Some(Event::Stanza(tokio_xmpp::Stanza::Iq(Iq::Result {
+                        id: got,
+                        payload,
+                        ..
+                    }))) if got == id => {
+                        return tokio_xmpp::IqResponse::Result(payload);
+                    }
+                    Some(Event::Stanza(tokio_xmpp::Stanza::Iq(Iq::Error {
+                        id: got,
+                        error,
+                        ..
+                    }))) if got == id => {
+                        return tokio_xmpp::IqResponse::Error(error);
+                    }
+                    Some(Event::Stanza(stanza)) => self.inbox.push_back(stanza),
+                    Some(_) => {}
+                    None => panic!("client stream ended"),
                 }
             }
         })
