@@ -1,6 +1,7 @@
 //! From TCP accept to a bound resource (RFC 6120, sections 4 to 7): stream
 //! headers, STARTTLS, SASL, resource binding.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -27,6 +28,25 @@ const TLS_HANDSHAKE: u8 = 0x16;
 /// section 6.4.5: at least 2, at most 5).
 const SASL_RETRIES: u32 = 3;
 
+/// Runs a negotiation step until it ends, the negotiation deadline passes
+/// (`<connection-timeout/>`) or the server shuts down
+/// (`<system-shutdown/>`).
+async fn bounded<T>(
+    shared: &Shared,
+    deadline: Instant,
+    step: impl Future<Output = Result<T, Closing>>,
+) -> Result<T, Closing> {
+    let mut shutdown = shared.shutdown.clone();
+    tokio::select! {
+        result = timeout_at(deadline, step) => {
+            result.unwrap_or_else(|_| Err(Closing::error(StreamErrorCondition::ConnectionTimeout)))
+        }
+        _ = shutdown.wait_for(|stopping| *stopping) => {
+            Err(Closing::error(StreamErrorCondition::SystemShutdown))
+        }
+    }
+}
+
 /// Serves a connection to the STARTTLS port.
 pub(crate) async fn serve_starttls(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr) {
     let deadline = Instant::now() + shared.config.negotiation_timeout;
@@ -34,31 +54,21 @@ pub(crate) async fn serve_starttls(shared: Arc<Shared>, tcp: TcpStream, peer: So
     // A client trying direct TLS here (slixmpp does, first) gets the
     // connection closed, without XML it would not understand.
     let mut first = [0u8; 1];
-    match timeout_at(deadline, tcp.peek(&mut first)).await {
-        Ok(Ok(1)) if first[0] != TLS_HANDSHAKE => {}
-        Ok(_) => return,
-        Err(_) => {
-            XmlStream::new(tcp, 0)
-                .finish(
-                    Closing::error(StreamErrorCondition::ConnectionTimeout),
-                    &domain,
-                )
-                .await;
-            return;
-        }
+    let peeked = bounded(&shared, deadline, async { Ok(tcp.peek(&mut first).await?) }).await;
+    match peeked {
+        Ok(1) if first[0] != TLS_HANDSHAKE => {}
+        Ok(_) | Err(Closing::Gone) => return,
+        Err(closing) => return XmlStream::new(tcp, 0).finish(closing, &domain).await,
     }
     let mut plain = XmlStream::new(tcp, shared.config.max_stanza_bytes);
-    match timeout_at(deadline, starttls(&shared, &mut plain)).await {
-        Ok(Ok(())) => {}
-        Ok(Err(closing)) => return plain.finish(closing, &domain).await,
-        Err(_) => {
-            let timeout = Closing::error(StreamErrorCondition::ConnectionTimeout);
-            return plain.finish(timeout, &domain).await;
-        }
+    if let Err(closing) = bounded(&shared, deadline, starttls(&shared, &mut plain)).await {
+        return plain.finish(closing, &domain).await;
     }
-    let Ok(Ok(tls)) = timeout_at(deadline, shared.acceptor.accept(plain.into_inner())).await else {
-        return;
-    };
+    let tcp = plain.into_inner();
+    let accepted = bounded(&shared, deadline, async {
+        Ok(shared.acceptor.accept(tcp).await?)
+    });
+    let Ok(tls) = accepted.await else { return };
     let stream = XmlStream::new(tls, shared.config.max_stanza_bytes);
     secured(shared, stream, peer, deadline).await;
 }
@@ -66,9 +76,10 @@ pub(crate) async fn serve_starttls(shared: Arc<Shared>, tcp: TcpStream, peer: So
 /// Serves a connection to the direct-TLS port (XEP-0368).
 pub(crate) async fn serve_direct_tls(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr) {
     let deadline = Instant::now() + shared.config.negotiation_timeout;
-    let Ok(Ok(tls)) = timeout_at(deadline, shared.acceptor.accept(tcp)).await else {
-        return;
-    };
+    let accepted = bounded(&shared, deadline, async {
+        Ok(shared.acceptor.accept(tcp).await?)
+    });
+    let Ok(tls) = accepted.await else { return };
     let stream = XmlStream::new(tls, shared.config.max_stanza_bytes);
     secured(shared, stream, peer, deadline).await;
 }
@@ -82,20 +93,15 @@ async fn secured<S>(
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
-    let domain = shared.config.domain.clone();
-    let bound = timeout_at(deadline, async {
+    let bound = bounded(&shared, deadline, async {
         let account = authenticate(&shared, &mut stream, peer).await?;
         stream.restart();
         bind(&shared, &mut stream, account).await
     })
     .await;
     match bound {
-        Ok(Ok(session)) => session.run(stream).await,
-        Ok(Err(closing)) => stream.finish(closing, &domain).await,
-        Err(_) => {
-            let timeout = Closing::error(StreamErrorCondition::ConnectionTimeout);
-            stream.finish(timeout, &domain).await;
-        }
+        Ok(session) => session.run(stream).await,
+        Err(closing) => stream.finish(closing, &shared.config.domain).await,
     }
 }
 

@@ -441,6 +441,34 @@ impl Raw<TcpStream> {
     }
 }
 
+impl Raw<TlsStream<TcpStream>> {
+    /// Logged in with SASL PLAIN (`base64("\0login\0password")`) and bound
+    /// to `resource`: an established session, raw.
+    pub async fn logged_in(server: &TestServer, plain: &str, resource: &str) -> Self {
+        let mut raw = Raw::secured(server).await;
+        raw.send(HEADER).await;
+        raw.read_until("</stream:features>").await;
+        raw.send(&format!(
+            "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>{plain}</auth>"
+        ))
+        .await;
+        raw.read_until("<success").await;
+        raw.received.clear();
+        raw.send(HEADER).await;
+        raw.read_until("</stream:features>").await;
+        raw.send(&format!(
+            "<iq type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>{resource}</resource></bind></iq>"
+        ))
+        .await;
+        raw.read_until("</iq>").await;
+        raw.received.clear();
+        raw
+    }
+}
+
+/// `base64("\0demo|alice.ops\0s3cret")`: Alice's PLAIN initial response.
+pub const ALICE_PLAIN: &str = "AGRlbW98YWxpY2Uub3BzAHMzY3JldA==";
+
 impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> Raw<S> {
     pub async fn send(&mut self, text: &str) {
         self.send_bytes(text.as_bytes()).await;
