@@ -41,6 +41,10 @@ pub struct Config {
     pub max_auth_failures: u32,
     /// How long failed logins are remembered. Default 60 s.
     pub auth_throttle_window: Duration,
+    /// How long a session whose connection dropped waits to be resumed
+    /// (XEP-0198) before it ends; stanzas for it are kept meanwhile.
+    /// Default 300 s.
+    pub resumption_timeout: Duration,
 }
 
 impl Config {
@@ -65,6 +69,7 @@ impl Default for Config {
             max_connections_per_ip: 100,
             max_auth_failures: 5,
             auth_throttle_window: Duration::from_secs(60),
+            resumption_timeout: Duration::from_secs(300),
         }
     }
 }

@@ -23,6 +23,12 @@
 //!   `<service-unavailable/>`, so nothing reveals another portal.
 //! * The roster is the directory's (read-only, subscriptions both ways);
 //!   XEP-0199 ping; XEP-0030 disco advertising exactly what is implemented.
+//! * XEP-0198 stream management with resumption: a session whose
+//!   connection drops keeps its resource, presence and everything sent to
+//!   it for [`Config::resumption_timeout`]; the client resumes on a new
+//!   connection and gets whatever it had not acknowledged, in order. When
+//!   the time passes, senders of unacknowledged messages get
+//!   `<recipient-unavailable/>` back.
 //!
 //! # Limits and errors
 //!
@@ -34,8 +40,8 @@
 //! SASL before TLS `<encryption-required/>`; shutdown `<system-shutdown/>`.
 //! A TLS ClientHello on the STARTTLS port is closed quietly.
 //!
-//! **Not yet:** XEP-0198 stream management, XEP-0280 carbons, XEP-0054
-//! vCards, XEP-0115 caps and the hookup to the chat domain follow.
+//! **Not yet:** XEP-0280 carbons, XEP-0054 vCards, XEP-0115 caps and the
+//! hookup to the chat domain follow.
 
 mod config;
 mod error;
@@ -45,6 +51,7 @@ mod router;
 mod sasl;
 mod server;
 mod session;
+mod sm;
 mod stanza;
 mod stream;
 mod tls;

@@ -13,12 +13,13 @@ use tokio::time::{Instant, timeout_at};
 
 use crate::error::{StanzaErrorCondition, StreamErrorCondition};
 use crate::ns;
-use crate::router::Mailbox;
+use crate::router::{Mailbox, Outbound};
 use crate::sasl::{SaslExchange, SaslFailure, SaslReply, mechanisms};
 use crate::server::Shared;
 use crate::session::Session;
+use crate::sm;
 use crate::stanza::{error_reply, iq_result};
-use crate::stream::{Closing, XmlStream};
+use crate::stream::{Closing, ServerTls, XmlStream};
 use crate::xml::StreamEvent;
 
 /// The first byte of a TLS record carrying a handshake (a ClientHello).
@@ -84,15 +85,13 @@ pub(crate) async fn serve_direct_tls(shared: Arc<Shared>, tcp: TcpStream, peer: 
     secured(shared, stream, peer, deadline).await;
 }
 
-/// Authentication and binding over TLS, then the session.
-async fn secured<S>(
+/// Authentication and binding (or resumption) over TLS, then the session.
+async fn secured(
     shared: Arc<Shared>,
-    mut stream: XmlStream<S>,
+    mut stream: XmlStream<ServerTls>,
     peer: SocketAddr,
     deadline: Instant,
-) where
-    S: AsyncRead + AsyncWrite + Unpin + Send,
-{
+) {
     let bound = bounded(&shared, deadline, async {
         let account = authenticate(&shared, &mut stream, peer).await?;
         stream.restart();
@@ -100,7 +99,22 @@ async fn secured<S>(
     })
     .await;
     match bound {
-        Ok(session) => session.run(stream).await,
+        Ok(Bound::Session(session)) => session.run(stream).await,
+        Ok(Bound::Resume(mailbox, h)) => {
+            // The parked session takes the stream over; if it just ended,
+            // the client must start afresh.
+            if let Err(tokio::sync::mpsc::error::SendError(Outbound::Resume(mut stream, _))) =
+                mailbox.send(Outbound::Resume(Box::new(stream), h))
+            {
+                let failed = Element::builder("failed", sm::NS)
+                    .append(Element::bare("item-not-found", ns::STANZA_ERRORS))
+                    .build();
+                let _ = stream.send(&failed).await;
+                stream
+                    .finish(Closing::PeerClosed, &shared.config.domain)
+                    .await;
+            }
+        }
         Err(closing) => stream.finish(closing, &shared.config.domain).await,
     }
 }
@@ -288,19 +302,32 @@ async fn authenticate<S: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
-/// Resource binding (RFC 6120, section 7); returns the live session.
+/// How negotiation ends.
+enum Bound {
+    /// A new session on a bound resource.
+    Session(Box<Session>),
+    /// A stream management resumption: the stream goes to the session
+    /// behind this mailbox, whose client had received `h` stanzas.
+    Resume(Mailbox, u32),
+}
+
+/// Resource binding (RFC 6120, section 7), or resumption of a session
+/// whose connection dropped (XEP-0198).
 async fn bind<S: AsyncRead + AsyncWrite + Unpin>(
     shared: &Arc<Shared>,
     stream: &mut XmlStream<S>,
     account: Account,
-) -> Result<Session, Closing> {
+) -> Result<Bound, Closing> {
     open(shared, stream).await?;
     let session = Element::builder("session", ns::SESSION)
         .append(Element::bare("optional", ns::SESSION))
         .build();
-    stream
-        .send_stream_element("features", &[Element::bare("bind", ns::BIND), session])
-        .await?;
+    let features = [
+        Element::bare("bind", ns::BIND),
+        session,
+        Element::bare("sm", sm::NS),
+    ];
+    stream.send_stream_element("features", &features).await?;
     let bare = format!(
         "{}|{}@{}",
         account.portal,
@@ -309,6 +336,27 @@ async fn bind<S: AsyncRead + AsyncWrite + Unpin>(
     );
     loop {
         let element = stream.next_element().await?;
+        if element.is("resume", sm::NS) {
+            let previd = element.attr("previd").unwrap_or_default();
+            let found = shared
+                .resumable
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(previd)
+                .cloned();
+            match (found, sm::h_of(&element)) {
+                (Some((owner, mailbox)), Some(h)) if owner == bare => {
+                    return Ok(Bound::Resume(mailbox, h));
+                }
+                _ => {
+                    let failed = Element::builder("failed", sm::NS)
+                        .append(Element::bare("item-not-found", ns::STANZA_ERRORS))
+                        .build();
+                    stream.send(&failed).await?;
+                    continue;
+                }
+            }
+        }
         let is_iq = element.is("iq", ns::CLIENT);
         let Some(request) = element
             .get_child("bind", ns::BIND)
@@ -349,19 +397,24 @@ async fn bind<S: AsyncRead + AsyncWrite + Unpin>(
             .build();
         let bind = Element::builder("bind", ns::BIND).append(jid).build();
         let result = iq_result(&element, Some(bind));
-        let session =
-            Session::new(shared.clone(), account, bare, resource, connection, inbox).await;
+        let session = Session::new(
+            shared.clone(),
+            account,
+            bare,
+            resource,
+            connection,
+            mailbox,
+            inbox,
+        )
+        .await;
         stream.send(&result).await?;
-        return Ok(session);
+        return Ok(Bound::Session(Box::new(session)));
     }
 }
 
 fn replace(old: &Mailbox) {
     let text = Some("you logged in again with the same resource elsewhere".to_owned());
-    let _ = old.send(crate::router::Outbound::Close(
-        StreamErrorCondition::Conflict,
-        text,
-    ));
+    let _ = old.send(Outbound::Close(StreamErrorCondition::Conflict, text));
 }
 
 /// A resource: 1 to 1023 bytes, no control characters.

@@ -16,6 +16,9 @@ pub(crate) enum Outbound {
     Stanza(Element),
     /// Close the stream with this error (e.g. `<conflict/>`).
     Close(StreamErrorCondition, Option<String>),
+    /// Carry on over this new stream (XEP-0198 resumption); the client
+    /// has received `h` of our stanzas.
+    Resume(Box<crate::stream::XmlStream<crate::stream::ServerTls>>, u32),
 }
 
 pub(crate) type Mailbox = mpsc::UnboundedSender<Outbound>;

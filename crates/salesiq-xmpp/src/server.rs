@@ -35,6 +35,8 @@ pub(crate) struct Shared {
     pub(crate) secret: [u8; 32],
     pub(crate) throttle: Throttle,
     pub(crate) shutdown: watch::Receiver<bool>,
+    /// Sessions that may be resumed (XEP-0198): id -> (bare JID, mailbox).
+    pub(crate) resumable: Mutex<HashMap<String, (String, crate::router::Mailbox)>>,
     next_connection: AtomicU64,
     per_ip: Mutex<HashMap<IpAddr, usize>>,
 }
@@ -157,6 +159,7 @@ impl Server {
             router: Router::default(),
             secret: rand::random(),
             shutdown: watch,
+            resumable: Mutex::new(HashMap::new()),
             next_connection: AtomicU64::new(1),
             per_ip: Mutex::new(HashMap::new()),
         });

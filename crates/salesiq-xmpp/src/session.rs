@@ -7,15 +7,15 @@ use std::sync::Arc;
 
 use minidom::Element;
 use salesiq_session::{Account, Contact};
-use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::error::{StanzaErrorCondition, StreamErrorCondition};
 use crate::ns;
-use crate::router::Outbound;
+use crate::router::{Mailbox, Outbound};
 use crate::server::Shared;
+use crate::sm::{self, StreamManagement};
 use crate::stanza::{Address, error_reply, iq_result, name, set_attr};
-use crate::stream::{Closing, XmlStream};
+use crate::stream::{Closing, ServerTls, XmlStream};
 use crate::xml::StreamEvent;
 
 /// The features `disco#info` on the server advertises: exactly what is
@@ -30,7 +30,9 @@ pub(crate) struct Session {
     resource: String,
     full: String,
     connection: u64,
+    mailbox: Mailbox,
     inbox: UnboundedReceiver<Outbound>,
+    sm: Option<StreamManagement>,
     contacts: Vec<Contact>,
     /// The bare JIDs of `contacts`, lower case.
     contact_jids: HashSet<String>,
@@ -48,6 +50,9 @@ impl std::fmt::Debug for Session {
 /// What handling a stanza leads to.
 type Handled = Result<(), Closing>;
 
+/// The stream of an authenticated connection.
+type Stream = XmlStream<ServerTls>;
+
 impl Session {
     pub(crate) async fn new(
         shared: Arc<Shared>,
@@ -55,6 +60,7 @@ impl Session {
         bare: String,
         resource: String,
         connection: u64,
+        mailbox: Mailbox,
         inbox: UnboundedReceiver<Outbound>,
     ) -> Self {
         let full = format!("{bare}/{resource}");
@@ -65,7 +71,9 @@ impl Session {
             resource,
             full,
             connection,
+            mailbox,
             inbox,
+            sm: None,
             contacts: Vec::new(),
             contact_jids: HashSet::new(),
             available: false,
@@ -84,15 +92,23 @@ impl Session {
             .collect();
     }
 
-    /// Serves the stream until it ends, then tells the contacts.
-    pub(crate) async fn run<S: AsyncRead + AsyncWrite + Unpin>(mut self, mut stream: XmlStream<S>) {
+    /// Serves the stream until it ends, then tells the contacts. With
+    /// resumption enabled, a dropped connection parks the session until the
+    /// client resumes it on a new one, or the resumption timeout passes.
+    pub(crate) async fn run(mut self, mut stream: Stream) {
         let mut shutdown = self.shared.shutdown.clone();
         let closing = loop {
             let result = tokio::select! {
                 _ = shutdown.changed() => Err(Closing::error(StreamErrorCondition::SystemShutdown)),
                 outbound = self.inbox.recv() => match outbound {
-                    Some(Outbound::Stanza(stanza)) => stream.send(&stanza).await,
+                    Some(Outbound::Stanza(stanza)) => self.deliver(&mut stream, stanza).await,
                     Some(Outbound::Close(condition, text)) => Err(Closing::Error(condition, text)),
+                    Some(Outbound::Resume(new, h)) => {
+                        // The client resumed elsewhere before we saw this
+                        // connection die: drop it quietly.
+                        drop(std::mem::replace(&mut stream, *new));
+                        self.resume(&mut stream, h).await
+                    }
                     None => Err(Closing::error(StreamErrorCondition::InternalServerError)),
                 },
                 event = stream.next() => match event {
@@ -102,10 +118,98 @@ impl Session {
                     Err(closing) => Err(closing),
                 },
             };
-            if let Err(closing) = result {
-                break closing;
+            match result {
+                Ok(()) => continue,
+                Err(Closing::Gone) if self.resumable() => match self.park(&mut shutdown).await {
+                    Some((new, h)) => {
+                        stream = new;
+                        if let Err(closing) = self.resume(&mut stream, h).await {
+                            break closing;
+                        }
+                    }
+                    None => break Closing::Gone,
+                },
+                Err(closing) => break closing,
             }
         };
+        self.end();
+        stream.finish(closing, &self.shared.config.domain).await;
+    }
+
+    fn resumable(&self) -> bool {
+        self.sm.as_ref().is_some_and(|sm| sm.id.is_some())
+    }
+
+    /// Waits, detached, for the client to resume; keeps what arrives for it.
+    async fn park(
+        &mut self,
+        shutdown: &mut tokio::sync::watch::Receiver<bool>,
+    ) -> Option<(Stream, u32)> {
+        let timeout = tokio::time::sleep(self.shared.config.resumption_timeout);
+        tokio::pin!(timeout);
+        loop {
+            tokio::select! {
+                () = &mut timeout => return None,
+                _ = shutdown.changed() => return None,
+                outbound = self.inbox.recv() => match outbound {
+                    Some(Outbound::Stanza(stanza)) => {
+                        if let Some(sm) = &mut self.sm {
+                            sm.push(stanza);
+                        }
+                    }
+                    Some(Outbound::Resume(new, h)) => return Some((*new, h)),
+                    Some(Outbound::Close(..)) | None => return None,
+                },
+            }
+        }
+    }
+
+    /// Carries on over a new stream: `<resumed/>`, then everything the
+    /// client has not acknowledged, in order.
+    async fn resume(&mut self, stream: &mut Stream, h: u32) -> Handled {
+        let Some(sm) = &mut self.sm else {
+            return Ok(());
+        };
+        sm.ack(h);
+        let resumed = Element::builder("resumed", sm::NS)
+            .attr(name("previd"), sm.id.clone().unwrap_or_default())
+            .attr(name("h"), sm.handled.to_string())
+            .build();
+        stream.send(&resumed).await?;
+        let pending: Vec<Element> = sm.unacked().cloned().collect();
+        for stanza in &pending {
+            stream.send(stanza).await?;
+        }
+        sm.requested = !pending.is_empty();
+        if sm.requested {
+            stream.send(&sm::request()).await?;
+        }
+        Ok(())
+    }
+
+    /// Writes a stanza to the client, counting it for stream management.
+    async fn deliver(&mut self, stream: &mut Stream, stanza: Element) -> Handled {
+        stream.send(&stanza).await?;
+        if let Some(sm) = &mut self.sm {
+            sm.push(stanza);
+            if !sm.requested {
+                sm.requested = true;
+                stream.send(&sm::request()).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The session is over: unbind, tell the contacts, give back what the
+    /// client never acknowledged.
+    fn end(&mut self) {
+        if let Some(id) = self.sm.as_ref().and_then(|sm| sm.id.as_ref()) {
+            self.shared
+                .resumable
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(id);
+        }
         let was_available = self
             .shared
             .router
@@ -117,14 +221,80 @@ impl Session {
                 .build();
             self.broadcast(&unavailable);
         }
-        stream.finish(closing, &self.shared.config.domain).await;
+        let unacked = self
+            .sm
+            .as_mut()
+            .map(StreamManagement::take_unacked)
+            .unwrap_or_default();
+        for stanza in unacked {
+            self.return_undelivered(&stanza);
+        }
     }
 
-    async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
-        &mut self,
-        stream: &mut XmlStream<S>,
-        mut stanza: Element,
-    ) -> Handled {
+    /// Tells the sender of a message the client never acknowledged that it
+    /// was not delivered (XEP-0198, section 5).
+    fn return_undelivered(&self, stanza: &Element) {
+        if stanza.name() != "message" || stanza.attr("type") == Some("error") {
+            return;
+        }
+        let Some(sender) = stanza.attr("from").and_then(Address::parse) else {
+            return;
+        };
+        let (Some(local), Some(resource)) = (sender.local, sender.resource) else {
+            return;
+        };
+        let bare = format!("{}@{}", local.to_lowercase(), sender.domain);
+        if let Some(mailbox) = self.shared.router.resource(&bare, resource) {
+            let bounce = error_reply(stanza, StanzaErrorCondition::RecipientUnavailable);
+            let _ = mailbox.send(Outbound::Stanza(bounce));
+        }
+    }
+
+    /// XEP-0198 nonzas: `<enable/>`, `<r/>`, `<a/>`.
+    async fn stream_management(&mut self, stream: &mut Stream, element: Element) -> Handled {
+        match (element.name(), &mut self.sm) {
+            ("enable", None) => {
+                let resume = matches!(element.attr("resume"), Some("true" | "1"));
+                let id = resume.then(|| format!("{:032x}", rand::random::<u128>()));
+                let mut enabled = Element::builder("enabled", sm::NS);
+                if let Some(id) = &id {
+                    let max = self.shared.config.resumption_timeout.as_secs().to_string();
+                    enabled = enabled
+                        .attr(name("id"), id.as_str())
+                        .attr(name("resume"), "true")
+                        .attr(name("max"), max);
+                    let entry = (self.bare.clone(), self.mailbox.clone());
+                    self.shared
+                        .resumable
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(id.clone(), entry);
+                }
+                self.sm = Some(StreamManagement::new(id));
+                stream.send(&enabled.build()).await
+            }
+            ("enable", Some(_)) => {
+                let failed = Element::builder("failed", sm::NS)
+                    .append(Element::bare("unexpected-request", ns::STANZA_ERRORS))
+                    .build();
+                stream.send(&failed).await
+            }
+            ("r", Some(sm)) => stream.send(&sm::answer(sm.handled)).await,
+            ("a", Some(sm)) => {
+                let h =
+                    sm::h_of(&element).ok_or(Closing::error(StreamErrorCondition::BadFormat))?;
+                sm.ack(h);
+                sm.requested = false;
+                Ok(())
+            }
+            _ => Err(Closing::error(StreamErrorCondition::UnsupportedStanzaType)),
+        }
+    }
+
+    async fn handle(&mut self, stream: &mut Stream, mut stanza: Element) -> Handled {
+        if stanza.ns() == sm::NS {
+            return self.stream_management(stream, stanza).await;
+        }
         if stanza.ns() != ns::CLIENT {
             return if matches!(stanza.name(), "message" | "presence" | "iq") {
                 Err(Closing::error(StreamErrorCondition::InvalidNamespace))
@@ -134,12 +304,16 @@ impl Session {
         }
         // RFC 6120, 8.1.2.1: the server stamps the sender's full JID.
         set_attr(&mut stanza, name("from"), &self.full);
-        match stanza.name() {
+        let handled = match stanza.name() {
             "message" => self.message(stream, stanza).await,
             "presence" => self.presence(stream, stanza).await,
             "iq" => self.iq(stream, stanza).await,
-            _ => Err(Closing::error(StreamErrorCondition::UnsupportedStanzaType)),
+            _ => return Err(Closing::error(StreamErrorCondition::UnsupportedStanzaType)),
+        };
+        if let Some(sm) = &mut self.sm {
+            sm.handled = sm.handled.wrapping_add(1);
         }
+        handled
     }
 
     /// Where a stanza addressed to `to` may go: `None` for the server
@@ -175,22 +349,19 @@ impl Session {
         }
     }
 
-    async fn bounce<S: AsyncRead + AsyncWrite + Unpin>(
-        stream: &mut XmlStream<S>,
+    async fn bounce(
+        &mut self,
+        stream: &mut Stream,
         stanza: &Element,
         condition: StanzaErrorCondition,
     ) -> Handled {
         if stanza.attr("type") == Some("error") {
             return Ok(()); // never answer an error with an error
         }
-        stream.send(&error_reply(stanza, condition)).await
+        self.deliver(stream, error_reply(stanza, condition)).await
     }
 
-    async fn message<S: AsyncRead + AsyncWrite + Unpin>(
-        &mut self,
-        stream: &mut XmlStream<S>,
-        mut message: Element,
-    ) -> Handled {
+    async fn message(&mut self, stream: &mut Stream, mut message: Element) -> Handled {
         // RFC 6121, 8.5.1: no `to` means the sender's own bare JID.
         let to = message
             .attr("to")
@@ -199,10 +370,11 @@ impl Session {
         let (bare, resource) = match self.target(Some(&to)) {
             Ok(Some(target)) => target,
             Ok(None) => {
-                return Self::bounce(stream, &message, StanzaErrorCondition::ServiceUnavailable)
+                return self
+                    .bounce(stream, &message, StanzaErrorCondition::ServiceUnavailable)
                     .await;
             }
-            Err(condition) => return Self::bounce(stream, &message, condition).await,
+            Err(condition) => return self.bounce(stream, &message, condition).await,
         };
         set_attr(&mut message, name("to"), &to);
         let router = &self.shared.router;
@@ -220,7 +392,9 @@ impl Session {
             })
             .collect();
         if recipients.is_empty() {
-            return Self::bounce(stream, &message, StanzaErrorCondition::ServiceUnavailable).await;
+            return self
+                .bounce(stream, &message, StanzaErrorCondition::ServiceUnavailable)
+                .await;
         }
         for (_, mailbox, _) in recipients {
             let _ = mailbox.send(Outbound::Stanza(message.clone()));
@@ -228,11 +402,7 @@ impl Session {
         Ok(())
     }
 
-    async fn presence<S: AsyncRead + AsyncWrite + Unpin>(
-        &mut self,
-        stream: &mut XmlStream<S>,
-        presence: Element,
-    ) -> Handled {
+    async fn presence(&mut self, stream: &mut Stream, presence: Element) -> Handled {
         let kind = presence.attr("type").unwrap_or("available");
         if let Some(to) = presence.attr("to") {
             // Directed presence to a contact.
@@ -261,14 +431,18 @@ impl Session {
                 self.broadcast(&presence);
                 if initial {
                     // The presence of everyone already online, as a probe would give.
+                    let mut online = Vec::new();
                     for bare in self.contact_jids.iter().chain(std::iter::once(&self.bare)) {
                         for (resource, _, mut theirs) in router.available(bare) {
                             if *bare == self.bare && resource == self.resource {
                                 continue;
                             }
                             set_attr(&mut theirs, name("to"), &self.full);
-                            stream.send(&theirs).await?;
+                            online.push(theirs);
                         }
+                    }
+                    for theirs in online {
+                        self.deliver(stream, theirs).await?;
                     }
                 }
                 Ok(())
@@ -303,15 +477,13 @@ impl Session {
         }
     }
 
-    async fn iq<S: AsyncRead + AsyncWrite + Unpin>(
-        &mut self,
-        stream: &mut XmlStream<S>,
-        iq: Element,
-    ) -> Handled {
+    async fn iq(&mut self, stream: &mut Stream, iq: Element) -> Handled {
         let kind = iq.attr("type").unwrap_or_default();
         let request = matches!(kind, "get" | "set");
         if !request && !matches!(kind, "result" | "error") {
-            return Self::bounce(stream, &iq, StanzaErrorCondition::BadRequest).await;
+            return self
+                .bounce(stream, &iq, StanzaErrorCondition::BadRequest)
+                .await;
         }
         match self.target(iq.attr("to")) {
             // To the server, or to our own account: the server answers.
@@ -324,22 +496,25 @@ impl Session {
                         Ok(())
                     }
                     None if request => {
-                        Self::bounce(stream, &iq, StanzaErrorCondition::ServiceUnavailable).await
+                        self.bounce(stream, &iq, StanzaErrorCondition::ServiceUnavailable)
+                            .await
                     }
                     None => Ok(()),
                 };
             }
             Ok(Some(_)) if request => {
-                return Self::bounce(stream, &iq, StanzaErrorCondition::ServiceUnavailable).await;
+                return self
+                    .bounce(stream, &iq, StanzaErrorCondition::ServiceUnavailable)
+                    .await;
             }
             Ok(Some(_)) => return Ok(()),
-            Err(condition) => return Self::bounce(stream, &iq, condition).await,
+            Err(condition) => return self.bounce(stream, &iq, condition).await,
         }
         if !request {
             return Ok(());
         }
         let reply = self.serve_iq(&iq, kind == "get").await;
-        stream.send(&reply).await
+        self.deliver(stream, reply).await
     }
 
     /// The server's own iq services.

@@ -10,6 +10,10 @@ use crate::error::StreamErrorCondition;
 use crate::stanza::to_bytes;
 use crate::xml::{StreamEvent, XmlReader};
 
+/// The byte stream of every authenticated connection, whichever port it
+/// came in on.
+pub(crate) type ServerTls = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+
 /// Why a stream ends.
 #[derive(Debug)]
 pub(crate) enum Closing {

@@ -127,14 +127,46 @@ impl TestServer {
     }
 
     pub fn connector(&self, mode: Mode) -> Connector {
-        let addr = match mode {
-            Mode::StartTls => self.starttls,
-            Mode::DirectTls => self.direct_tls,
-        };
         Connector {
-            addr,
+            addr: self.addr(mode),
             tls: self.tls_config(),
             mode,
+        }
+    }
+
+    pub fn addr(&self, mode: Mode) -> SocketAddr {
+        match mode {
+            Mode::StartTls => self.starttls,
+            Mode::DirectTls => self.direct_tls,
+        }
+    }
+
+    /// A client that reaches the server through `proxy`.
+    pub async fn client_via(
+        &self,
+        proxy: &Proxy,
+        jid: &str,
+        password: &str,
+        mode: Mode,
+    ) -> Operator {
+        let connector = Connector {
+            addr: proxy.addr,
+            tls: self.tls_config(),
+            mode,
+        };
+        let mut client = Client::new_with_connector(
+            Jid::new(jid).unwrap(),
+            password,
+            connector,
+            Timeouts::tight(),
+        );
+        match tokio::time::timeout(STEP, client.next()).await.unwrap() {
+            Some(Event::Online { .. }) => Operator {
+                client,
+                jid: jid.to_owned(),
+                inbox: Default::default(),
+            },
+            other => panic!("not online: {other:?}"),
         }
     }
 
@@ -400,6 +432,66 @@ impl Operator {
 
     pub async fn end(self) {
         let _ = tokio::time::timeout(STEP, self.client.send_end()).await;
+    }
+}
+
+/// A TCP proxy in front of the server whose connections a test can cut,
+/// as a mobile network does; it can also refuse new ones.
+pub struct Proxy {
+    pub addr: SocketAddr,
+    links: Arc<std::sync::Mutex<Vec<JoinHandle<()>>>>,
+    open: Arc<std::sync::atomic::AtomicBool>,
+    task: JoinHandle<()>,
+}
+
+impl Proxy {
+    pub async fn to(upstream: SocketAddr) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let links: Arc<std::sync::Mutex<Vec<JoinHandle<()>>>> = Arc::default();
+        let open = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let task = tokio::spawn({
+            let links = links.clone();
+            let open = open.clone();
+            async move {
+                while let Ok((mut client, _)) = listener.accept().await {
+                    if !open.load(std::sync::atomic::Ordering::SeqCst) {
+                        continue; // dropped: connection refused, in effect
+                    }
+                    let link = tokio::spawn(async move {
+                        if let Ok(mut server) = TcpStream::connect(upstream).await {
+                            let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                        }
+                    });
+                    links.lock().unwrap().push(link);
+                }
+            }
+        });
+        Self {
+            addr,
+            links,
+            open,
+            task,
+        }
+    }
+
+    /// Cuts every connection through the proxy, both ways, at once.
+    pub fn cut(&self) {
+        for link in self.links.lock().unwrap().drain(..) {
+            link.abort();
+        }
+    }
+
+    /// Whether new connections get through.
+    pub fn set_open(&self, open: bool) {
+        self.open.store(open, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.cut();
+        self.task.abort();
     }
 }
 
