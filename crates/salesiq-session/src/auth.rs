@@ -19,6 +19,34 @@ pub struct Account {
     pub display_name: String,
     /// The operator's e-mail address.
     pub email: String,
+    /// The operator's picture, shown to colleagues.
+    pub photo: Option<Photo>,
+}
+
+/// A picture: its MIME type and bytes.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Photo {
+    /// E.g. `image/png`.
+    pub mime_type: String,
+    /// The image itself.
+    pub data: Vec<u8>,
+}
+
+impl Photo {
+    /// A picture of that type.
+    pub fn new(mime_type: &str, data: Vec<u8>) -> Self {
+        Self {
+            mime_type: mime_type.to_owned(),
+            data,
+        }
+    }
+}
+
+impl fmt::Debug for Photo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Photo({}, {} bytes)", self.mime_type, self.data.len())
+    }
 }
 
 impl Account {
@@ -29,7 +57,14 @@ impl Account {
             username: username.map(str::to_ascii_lowercase),
             display_name: display_name.to_owned(),
             email: email.to_owned(),
+            photo: None,
         }
+    }
+
+    /// The same account with a picture.
+    pub fn with_photo(mut self, photo: Photo) -> Self {
+        self.photo = Some(photo);
+        self
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::auth::Account;
+use crate::auth::{Account, Photo};
 use crate::future::BoxFuture;
 
 /// A contact on an operator's list.
@@ -17,6 +17,8 @@ pub struct Contact {
     pub name: String,
     /// The roster group, e.g. "Colleagues".
     pub group: String,
+    /// The picture to show, if any.
+    pub photo: Option<Photo>,
 }
 
 impl Contact {
@@ -26,7 +28,16 @@ impl Contact {
             id: id.to_owned(),
             name: name.to_owned(),
             group: group.to_owned(),
+            photo: None,
         }
+    }
+}
+
+impl Contact {
+    /// The same contact with a picture.
+    pub fn with_photo(mut self, photo: Option<Photo>) -> Self {
+        self.photo = photo;
+        self
     }
 }
 

@@ -39,7 +39,7 @@ mod directory;
 mod future;
 mod memory;
 
-pub use auth::{Account, AuthError, Authenticator, ScramCredentials, ScramHash};
+pub use auth::{Account, AuthError, Authenticator, Photo, ScramCredentials, ScramHash};
 pub use directory::{COLLEAGUES_GROUP, Contact, Directory};
 pub use future::BoxFuture;
 pub use memory::MemoryAccounts;

@@ -155,7 +155,8 @@ impl Directory for MemoryAccounts {
                 .filter_map(|other| {
                     let username = other.username.as_deref()?;
                     let id = format!("{}|{username}", other.portal);
-                    Some(Contact::new(&id, &other.display_name, COLLEAGUES_GROUP))
+                    let contact = Contact::new(&id, &other.display_name, COLLEAGUES_GROUP);
+                    Some(contact.with_photo(other.photo.clone()))
                 })
                 .collect()
         })

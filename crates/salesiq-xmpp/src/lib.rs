@@ -40,10 +40,18 @@
 //! SASL before TLS `<encryption-required/>`; shutdown `<system-shutdown/>`.
 //! A TLS ClientHello on the STARTTLS port is closed quietly.
 //!
-//! **Not yet:** XEP-0280 carbons, XEP-0054 vCards, XEP-0115 caps and the
-//! hookup to the chat domain follow.
+//! * XEP-0280 carbons (an operator on phone and desktop at once sees both
+//!   sides everywhere; `<private/>` and `<no-copy/>` are honoured);
+//!   XEP-0085 chat states and any other payload pass through untouched;
+//!   XEP-0054 vCards of the operator and their contacts (name, e-mail,
+//!   photo; read-only); XEP-0115 capabilities of the server in its stream
+//!   features, the hash of exactly what disco#info says.
+//!
+//! **Not yet:** the hookup to the chat domain (visitors as contacts, `#`
+//! commands) arrives with `salesiq-session`'s `Gateway`.
 
 mod config;
+mod disco;
 mod error;
 mod negotiation;
 mod ns;

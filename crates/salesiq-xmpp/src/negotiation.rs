@@ -326,6 +326,7 @@ async fn bind<S: AsyncRead + AsyncWrite + Unpin>(
         Element::bare("bind", ns::BIND),
         session,
         Element::bare("sm", sm::NS),
+        crate::disco::caps_element(),
     ];
     stream.send_stream_element("features", &features).await?;
     let bare = format!(

@@ -24,3 +24,13 @@ pub(crate) const PING: &str = "urn:xmpp:ping";
 pub(crate) const DISCO_INFO: &str = "http://jabber.org/protocol/disco#info";
 /// XEP-0030 service discovery, items.
 pub(crate) const DISCO_ITEMS: &str = "http://jabber.org/protocol/disco#items";
+/// XEP-0280 message carbons.
+pub(crate) const CARBONS: &str = "urn:xmpp:carbons:2";
+/// XEP-0297 stanza forwarding.
+pub(crate) const FORWARD: &str = "urn:xmpp:forward:0";
+/// XEP-0334 message processing hints.
+pub(crate) const HINTS: &str = "urn:xmpp:hints";
+/// XEP-0054 vCards.
+pub(crate) const VCARD: &str = "vcard-temp";
+/// XEP-0115 entity capabilities.
+pub(crate) const CAPS: &str = "http://jabber.org/protocol/caps";

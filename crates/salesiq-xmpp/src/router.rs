@@ -30,6 +30,8 @@ struct Resource {
     mailbox: Mailbox,
     /// The last broadcast available presence; `None` until the initial one.
     presence: Option<Element>,
+    /// Whether it asked for XEP-0280 carbon copies.
+    carbons: bool,
 }
 
 /// The routing table. Its lock is never held across an await.
@@ -63,6 +65,7 @@ impl Router {
             connection,
             mailbox,
             presence: None,
+            carbons: false,
         });
         replaced
     }
@@ -119,6 +122,30 @@ impl Router {
             .map(|rs| {
                 rs.iter()
                     .filter_map(|r| Some((r.name.clone(), r.mailbox.clone(), r.presence.clone()?)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Turns XEP-0280 carbons on or off for one resource.
+    pub(crate) fn set_carbons(&self, bare: &str, resource: &str, connection: u64, enabled: bool) {
+        if let Some(r) = self.lock().get_mut(bare).and_then(|rs| {
+            rs.iter_mut()
+                .find(|r| r.name == resource && r.connection == connection)
+        }) {
+            r.carbons = enabled;
+        }
+    }
+
+    /// The resources of `bare` other than `except` that want carbons and
+    /// are available, with their names.
+    pub(crate) fn carbon_copies(&self, bare: &str, except: &str) -> Vec<(String, Mailbox)> {
+        self.lock()
+            .get(bare)
+            .map(|rs| {
+                rs.iter()
+                    .filter(|r| r.carbons && r.presence.is_some() && r.name != except)
+                    .map(|r| (r.name.clone(), r.mailbox.clone()))
                     .collect()
             })
             .unwrap_or_default()

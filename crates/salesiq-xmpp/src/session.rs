@@ -18,10 +18,6 @@ use crate::stanza::{Address, error_reply, iq_result, name, set_attr};
 use crate::stream::{Closing, ServerTls, XmlStream};
 use crate::xml::StreamEvent;
 
-/// The features `disco#info` on the server advertises: exactly what is
-/// implemented.
-const SERVER_FEATURES: &[&str] = &[ns::DISCO_INFO, ns::DISCO_ITEMS, ns::PING, ns::ROSTER];
-
 /// A bound resource of an authenticated operator.
 pub(crate) struct Session {
     shared: Arc<Shared>,
@@ -378,7 +374,15 @@ impl Session {
         };
         set_attr(&mut message, name("to"), &to);
         let router = &self.shared.router;
-        if let Some(mailbox) = resource.and_then(|r| router.resource(&bare, r)) {
+        if let Some((resource, mailbox)) =
+            resource.and_then(|r| Some((r, router.resource(&bare, r)?)))
+        {
+            if wants_carbons(&message) {
+                // XEP-0280: our other resources see what we sent, theirs
+                // what they received on this one.
+                self.carbon_copies(&self.bare.clone(), &self.resource.clone(), "sent", &message);
+                self.carbon_copies(&bare, resource, "received", &message);
+            }
             let _ = mailbox.send(Outbound::Stanza(message));
             return Ok(());
         }
@@ -396,10 +400,34 @@ impl Session {
                 .bounce(stream, &message, StanzaErrorCondition::ServiceUnavailable)
                 .await;
         }
+        if wants_carbons(&message) && bare != self.bare {
+            self.carbon_copies(&self.bare.clone(), &self.resource.clone(), "sent", &message);
+        }
         for (_, mailbox, _) in recipients {
             let _ = mailbox.send(Outbound::Stanza(message.clone()));
         }
         Ok(())
+    }
+
+    /// Sends `<sent/>` or `<received/>` carbon copies of `message` to the
+    /// resources of `bare`, other than `except`, that enabled carbons.
+    fn carbon_copies(&self, bare: &str, except: &str, direction: &str, message: &Element) {
+        for (resource, mailbox) in self.shared.router.carbon_copies(bare, except) {
+            let forwarded = Element::builder("forwarded", ns::FORWARD)
+                .append(message.clone())
+                .build();
+            let copy = Element::builder("message", ns::CLIENT)
+                .attr(name("from"), bare)
+                .attr(name("to"), format!("{bare}/{resource}"))
+                .attr(name("type"), message.attr("type").unwrap_or("normal"))
+                .append(
+                    Element::builder(direction, ns::CARBONS)
+                        .append(forwarded)
+                        .build(),
+                )
+                .build();
+            let _ = mailbox.send(Outbound::Stanza(copy));
+        }
     }
 
     async fn presence(&mut self, stream: &mut Stream, presence: Element) -> Handled {
@@ -502,6 +530,17 @@ impl Session {
                     None => Ok(()),
                 };
             }
+            // A contact's vCard is the server's to give (XEP-0054).
+            Ok(Some((bare, None))) if kind == "get" && iq.has_child("vCard", ns::VCARD) => {
+                let reply = match self.contacts.iter().find(|c| self.contact_jid(c) == bare) {
+                    Some(contact) => iq_result(
+                        &iq,
+                        Some(vcard(&contact.name, None, contact.photo.as_ref())),
+                    ),
+                    None => error_reply(&iq, StanzaErrorCondition::ItemNotFound),
+                };
+                return self.deliver(stream, reply).await;
+            }
             Ok(Some(_)) if request => {
                 return self
                     .bounce(stream, &iq, StanzaErrorCondition::ServiceUnavailable)
@@ -524,7 +563,7 @@ impl Session {
         };
         match (payload.name(), payload.ns().as_str(), get) {
             ("ping", ns::PING, true) => iq_result(iq, None),
-            ("query", ns::DISCO_INFO, true) => iq_result(iq, Some(self.disco_info(iq))),
+            ("query", ns::DISCO_INFO, true) => iq_result(iq, Some(self.disco_info(iq, payload))),
             ("query", ns::DISCO_ITEMS, true) => {
                 iq_result(iq, Some(Element::bare("query", ns::DISCO_ITEMS)))
             }
@@ -534,33 +573,49 @@ impl Session {
             }
             // The roster is the directory's: clients may not edit it.
             ("query", ns::ROSTER, false) => error_reply(iq, StanzaErrorCondition::NotAllowed),
+            ("enable" | "disable", ns::CARBONS, false) => {
+                let enabled = payload.name() == "enable";
+                let router = &self.shared.router;
+                router.set_carbons(&self.bare, &self.resource, self.connection, enabled);
+                iq_result(iq, None)
+            }
+            ("vCard", ns::VCARD, true) => {
+                let account = &self.account;
+                let own = vcard(
+                    &account.display_name,
+                    Some(&account.email),
+                    account.photo.as_ref(),
+                );
+                iq_result(iq, Some(own))
+            }
+            // vCards come from the account directory: clients may not edit them.
+            ("vCard", ns::VCARD, false) => error_reply(iq, StanzaErrorCondition::NotAllowed),
             // RFC 3921 session establishment: a no-op kept for old clients.
             ("session", ns::SESSION, false) => iq_result(iq, None),
             _ => error_reply(iq, StanzaErrorCondition::ServiceUnavailable),
         }
     }
 
-    fn disco_info(&self, iq: &Element) -> Element {
+    fn disco_info(&self, iq: &Element, query: &Element) -> Element {
         let to_account = iq.attr("to").is_some_and(|to| to.contains('@'));
-        let (category, kind) = if to_account {
-            ("account", "registered")
-        } else {
-            ("server", "im")
-        };
+        if !to_account {
+            return crate::disco::server_info(query.attr("node"));
+        }
         let identity = Element::builder("identity", ns::DISCO_INFO)
-            .attr(name("category"), category)
-            .attr(name("type"), kind)
-            .attr(name("name"), "salesiq-gateway")
+            .attr(name("category"), "account")
+            .attr(name("type"), "registered")
             .build();
-        let features = SERVER_FEATURES.iter().filter(|_| !to_account).map(|var| {
-            Element::builder("feature", ns::DISCO_INFO)
-                .attr(name("var"), *var)
-                .build()
-        });
         Element::builder("query", ns::DISCO_INFO)
             .append(identity)
-            .append_all(features)
             .build()
+    }
+
+    fn contact_jid(&self, contact: &Contact) -> String {
+        format!(
+            "{}@{}",
+            contact.id.to_lowercase(),
+            self.shared.config.domain
+        )
     }
 
     fn roster(&self) -> Element {
@@ -584,6 +639,42 @@ impl Session {
             .append_all(items)
             .build()
     }
+}
+
+/// Whether a message is one XEP-0280 copies: a chat, or a normal message
+/// with a body, not marked private or no-copy, and not a copy itself.
+fn wants_carbons(message: &Element) -> bool {
+    let kind = message.attr("type").unwrap_or("normal");
+    let eligible = kind == "chat" || (kind == "normal" && message.has_child("body", ns::CLIENT));
+    eligible
+        && !message.has_child("private", ns::CARBONS)
+        && !message.has_child("no-copy", ns::HINTS)
+        && !message.has_child("sent", ns::CARBONS)
+        && !message.has_child("received", ns::CARBONS)
+}
+
+/// A vCard (XEP-0054) with a name, an e-mail address and a photo.
+fn vcard(full_name: &str, email: Option<&str>, photo: Option<&salesiq_session::Photo>) -> Element {
+    use base64::Engine as _;
+    let mut card = Element::builder("vCard", ns::VCARD)
+        .append(Element::builder("FN", ns::VCARD).append(full_name).build());
+    if let Some(email) = email {
+        let userid = Element::builder("USERID", ns::VCARD).append(email).build();
+        card = card.append(Element::builder("EMAIL", ns::VCARD).append(userid).build());
+    }
+    if let Some(photo) = photo {
+        let data = base64::engine::general_purpose::STANDARD.encode(&photo.data);
+        let photo = Element::builder("PHOTO", ns::VCARD)
+            .append(
+                Element::builder("TYPE", ns::VCARD)
+                    .append(photo.mime_type.as_str())
+                    .build(),
+            )
+            .append(Element::builder("BINVAL", ns::VCARD).append(data).build())
+            .build();
+        card = card.append(photo);
+    }
+    card.build()
 }
 
 /// The `<priority/>` of a presence (RFC 6121, 4.7.2.3), 0 when absent.

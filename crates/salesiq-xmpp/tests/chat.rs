@@ -219,7 +219,9 @@ async fn ping_disco_and_unknown_requests() {
             "http://jabber.org/protocol/disco#info",
             "http://jabber.org/protocol/disco#items",
             "jabber:iq:roster",
+            "urn:xmpp:carbons:2",
             "urn:xmpp:ping",
+            "vcard-temp",
         ]
     );
     assert_eq!(
@@ -250,6 +252,141 @@ async fn ping_disco_and_unknown_requests() {
         panic!("edited")
     };
     assert_eq!(error.defined_condition, DefinedCondition::NotAllowed);
+    alice.end().await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn carbons_keep_phone_and_desktop_in_step() {
+    use tokio_xmpp::parsers::carbons::{Received, Sent};
+    use tokio_xmpp::parsers::chatstates::ChatState;
+
+    let server = TestServer::start().await;
+    let mut phone =
+        Operator::login(&server, &format!("{ALICE}/phone"), "s3cret", Mode::StartTls).await;
+    let mut desk =
+        Operator::login(&server, &format!("{ALICE}/desk"), "s3cret", Mode::DirectTls).await;
+    let mut bob = Operator::login(&server, &format!("{BOB}/x"), "hunter22", Mode::StartTls).await;
+    for operator in [&mut phone, &mut desk, &mut bob] {
+        operator.send(Presence::available()).await;
+    }
+    let enable = Element::builder("enable", "urn:xmpp:carbons:2").build();
+    for operator in [&mut phone, &mut desk] {
+        assert!(matches!(
+            operator.iq(None, IqRequest::Set(enable.clone())).await,
+            IqResponse::Result(None)
+        ));
+    }
+
+    // Bob writes to the phone: the desk gets a <received/> copy.
+    bob.send(chat(&format!("{ALICE}/phone"), "ticket 7 is yours"))
+        .await;
+    assert_eq!(body(&phone.next_message().await), Some("ticket 7 is yours"));
+    let copy = desk.next_message().await;
+    let received = copy
+        .payloads
+        .iter()
+        .find_map(|p| Received::try_from(p.clone()).ok())
+        .expect("a <received/> copy");
+    assert_eq!(body(&received.forwarded.message), Some("ticket 7 is yours"));
+    assert_eq!(copy.from.map(|j| j.to_string()).as_deref(), Some(ALICE));
+
+    // The phone answers: the desk gets a <sent/> copy; chat states pass through.
+    let mut reply = chat(BOB, "on it");
+    reply.payloads.push(ChatState::Active.into());
+    phone.send(reply).await;
+    let got = bob.next_message().await;
+    assert_eq!(body(&got), Some("on it"));
+    assert!(
+        got.payloads
+            .iter()
+            .any(|p| ChatState::try_from(p.clone()).ok() == Some(ChatState::Active))
+    );
+    let copy = desk.next_message().await;
+    let sent = copy
+        .payloads
+        .iter()
+        .find_map(|p| Sent::try_from(p.clone()).ok())
+        .expect("a <sent/> copy");
+    assert_eq!(body(&sent.forwarded.message), Some("on it"));
+
+    // A typing notification alone is relayed too.
+    let mut typing = Message::chat(Some(Jid::new(BOB).unwrap()));
+    typing.payloads.push(ChatState::Composing.into());
+    desk.send(typing).await;
+    let got = bob.next_message().await;
+    assert!(
+        got.payloads
+            .iter()
+            .any(|p| ChatState::try_from(p.clone()).ok() == Some(ChatState::Composing))
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn vcards_give_names_and_photos_and_caps_match_disco() {
+    use tokio_xmpp::parsers::caps::{compute_disco, hash_caps};
+    use tokio_xmpp::parsers::hashes::Algo;
+    use tokio_xmpp::parsers::vcard::VCard;
+
+    let server = TestServer::start().await;
+    let mut alice =
+        Operator::login(&server, &format!("{ALICE}/desk"), "s3cret", Mode::StartTls).await;
+    let query = || IqRequest::Get(Element::builder("vCard", "vcard-temp").build());
+
+    let IqResponse::Result(Some(card)) = alice.iq(Some(BOB), query()).await else {
+        panic!("no vCard")
+    };
+    assert_eq!(
+        card.get_child("FN", "vcard-temp")
+            .map(Element::text)
+            .as_deref(),
+        Some("Bob")
+    );
+    let photo = VCard::try_from(card).unwrap().photo.expect("Bob's photo");
+    assert_eq!(
+        (photo.type_.data.as_str(), photo.binval.data.as_slice()),
+        ("image/png", support::BOB_PHOTO)
+    );
+    let IqResponse::Result(Some(own)) = alice.iq(None, query()).await else {
+        panic!("no own vCard")
+    };
+    assert_eq!(
+        own.get_child("FN", "vcard-temp")
+            .map(Element::text)
+            .as_deref(),
+        Some("Alice")
+    );
+    // Another portal's operator has no vCard here.
+    let IqResponse::Error(error) = alice
+        .iq(Some("acme|alice.ops@salesiq.zoho.com"), query())
+        .await
+    else {
+        panic!("a stranger's vCard")
+    };
+    assert_eq!(
+        error.defined_condition,
+        DefinedCondition::ServiceUnavailable
+    );
+
+    // The caps hash in the stream features is the XEP-0115 hash of disco#info.
+    let info = Element::builder("query", "http://jabber.org/protocol/disco#info").build();
+    let IqResponse::Result(Some(info)) = alice
+        .iq(Some("salesiq.zoho.com"), IqRequest::Get(info))
+        .await
+    else {
+        panic!("no disco#info")
+    };
+    let info = DiscoInfoResult::try_from(info).unwrap();
+    let expected = hash_caps(&compute_disco(&info), Algo::Sha_1)
+        .unwrap()
+        .to_base64();
+    let mut raw = support::Raw::logged_in_features(&server, support::ALICE_PLAIN).await;
+    let features = raw.read_until("</stream:features>").await;
+    assert!(
+        features.contains(&format!("ver='{expected}'")),
+        "{expected} not in {features}"
+    );
     alice.end().await;
     server.stop().await;
 }

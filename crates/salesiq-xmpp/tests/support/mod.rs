@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
-use salesiq_session::{Account, MemoryAccounts};
+use salesiq_session::{Account, MemoryAccounts, Photo};
 use salesiq_xmpp::{Config, Server, TlsIdentity};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufStream};
 use tokio::net::TcpStream;
@@ -30,6 +30,8 @@ use tokio_xmpp::xmlstream::{
 use tokio_xmpp::{Client, Event};
 
 pub const DOMAIN: &str = "salesiq.zoho.com";
+/// The first bytes of a PNG: Bob's picture.
+pub const BOB_PHOTO: &[u8] = &[0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a];
 /// How long any single step of a test may take before it fails.
 pub const STEP: Duration = Duration::from_secs(20);
 
@@ -43,7 +45,8 @@ pub fn accounts() -> Arc<MemoryAccounts> {
                 "s3cret",
             )
             .with_account(
-                Account::new("demo", Some("bob.ops"), "Bob", "bob@demo.example"),
+                Account::new("demo", Some("bob.ops"), "Bob", "bob@demo.example")
+                    .with_photo(Photo::new("image/png", BOB_PHOTO.to_vec())),
                 "hunter22",
             )
             .with_account(
@@ -534,6 +537,22 @@ impl Raw<TcpStream> {
 }
 
 impl Raw<TlsStream<TcpStream>> {
+    /// Logged in with SASL PLAIN, the stream restarted: the next thing to
+    /// read is the post-authentication stream features.
+    pub async fn logged_in_features(server: &TestServer, plain: &str) -> Self {
+        let mut raw = Raw::secured(server).await;
+        raw.send(HEADER).await;
+        raw.read_until("</stream:features>").await;
+        raw.send(&format!(
+            "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>{plain}</auth>"
+        ))
+        .await;
+        raw.read_until("<success").await;
+        raw.received.clear();
+        raw.send(HEADER).await;
+        raw
+    }
+
     /// Logged in with SASL PLAIN (`base64("\0login\0password")`) and bound
     /// to `resource`: an established session, raw.
     pub async fn logged_in(server: &TestServer, plain: &str, resource: &str) -> Self {
