@@ -69,3 +69,4 @@ pub use config::Config;
 pub use error::{Error, StanzaErrorCondition, StreamErrorCondition};
 pub use server::Server;
 pub use tls::TlsIdentity;
+pub use xml::{StreamEvent, StreamHeader, XmlReader};

@@ -13,7 +13,8 @@ use crate::ns;
 
 /// What the stream brought.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum StreamEvent {
+#[non_exhaustive]
+pub enum StreamEvent {
     /// The opening `<stream:stream>` tag.
     Header(StreamHeader),
     /// A complete top-level element: a stanza or a nonza.
@@ -24,20 +25,34 @@ pub(crate) enum StreamEvent {
 
 /// The attributes of a stream header that negotiation looks at.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub(crate) struct StreamHeader {
+#[non_exhaustive]
+pub struct StreamHeader {
     /// `to`: the domain the client wants.
-    pub(crate) to: Option<String>,
+    pub to: Option<String>,
     /// `version`: must be `1.0`.
-    pub(crate) version: Option<String>,
+    pub version: Option<String>,
     /// `xml:lang`.
-    pub(crate) lang: Option<String>,
+    pub lang: Option<String>,
     /// Whether the root is `stream` in the streams namespace.
-    pub(crate) is_stream: bool,
+    pub is_stream: bool,
 }
 
 /// An incremental reader for one XML stream (a stream restart after TLS or
-/// SASL starts a new one).
-pub(crate) struct XmlReader {
+/// SASL starts a new one): the parser the server runs on every connection,
+/// public for benchmarks and for embedders who relay XMPP themselves.
+///
+/// ```
+/// use salesiq_xmpp::{StreamEvent, XmlReader};
+///
+/// let mut reader = XmlReader::new(256 * 1024);
+/// let mut events = Vec::new();
+/// reader.feed(b"<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' \
+///     to='salesiq.zoho.com' version='1.0'><message><bo", &mut events)?;
+/// reader.feed(b"dy>hi</body></message>", &mut events)?;
+/// assert!(matches!(&events[1], StreamEvent::Element(m) if m.name() == "message"));
+/// # Ok::<(), salesiq_xmpp::StreamErrorCondition>(())
+/// ```
+pub struct XmlReader {
     parser: RawParser,
     tree: TreeBuilder,
     max_element_bytes: usize,
@@ -62,7 +77,7 @@ impl std::fmt::Debug for XmlReader {
 impl XmlReader {
     /// A reader refusing any top-level element (or header) larger than
     /// `max_element_bytes`.
-    pub(crate) fn new(max_element_bytes: usize) -> Self {
+    pub fn new(max_element_bytes: usize) -> Self {
         Self {
             parser: RawParser::new(),
             tree: TreeBuilder::new(),
@@ -76,7 +91,7 @@ impl XmlReader {
 
     /// Feeds bytes as they arrived and appends what they complete to
     /// `events`. An error is the stream error to close the stream with.
-    pub(crate) fn feed(
+    pub fn feed(
         &mut self,
         mut bytes: &[u8],
         events: &mut Vec<StreamEvent>,
