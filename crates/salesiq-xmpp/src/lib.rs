@@ -22,6 +22,8 @@
 //!   only, as the directory names them; everything else is answered
 //!   `<service-unavailable/>`, so nothing reveals another portal.
 //! * The roster is the directory's (read-only, subscriptions both ways);
+//!   changes made elsewhere reach connected clients as roster pushes
+//!   through [`ServerHandle`];
 //!   XEP-0199 ping; XEP-0030 disco advertising exactly what is implemented.
 //! * XEP-0198 stream management with resumption: a session whose
 //!   connection drops keeps its resource, presence and everything sent to
@@ -67,6 +69,6 @@ mod xml;
 
 pub use config::Config;
 pub use error::{Error, StanzaErrorCondition, StreamErrorCondition};
-pub use server::Server;
+pub use server::{Server, ServerHandle};
 pub use tls::TlsIdentity;
 pub use xml::{StreamEvent, StreamHeader, XmlReader};

@@ -16,6 +16,10 @@ pub(crate) enum Outbound {
     Stanza(Element),
     /// Close the stream with this error (e.g. `<conflict/>`).
     Close(StreamErrorCondition, Option<String>),
+    /// The operator's contact list changed: add or update this contact
+    /// (`true`) or remove it (`false`), and tell the client (RFC 6121,
+    /// section 2.1.6, roster push).
+    Roster(salesiq_session::Contact, bool),
     /// Carry on over this new stream (XEP-0198 resumption); the client
     /// has received `h` of our stanzas.
     Resume(Box<crate::stream::XmlStream<crate::stream::ServerTls>>, u32),
@@ -148,6 +152,14 @@ impl Router {
                     .map(|r| (r.name.clone(), r.mailbox.clone()))
                     .collect()
             })
+            .unwrap_or_default()
+    }
+
+    /// The mailboxes of every bound resource of `bare`.
+    pub(crate) fn mailboxes(&self, bare: &str) -> Vec<Mailbox> {
+        self.lock()
+            .get(bare)
+            .map(|rs| rs.iter().map(|r| r.mailbox.clone()).collect())
             .unwrap_or_default()
     }
 

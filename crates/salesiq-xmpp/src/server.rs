@@ -176,6 +176,14 @@ impl Server {
         self.starttls.as_ref().and_then(|l| l.local_addr().ok())
     }
 
+    /// A handle for telling connected operators about changes, usable
+    /// while the server runs.
+    pub fn handle(&self) -> ServerHandle {
+        ServerHandle {
+            shared: self.shared.clone(),
+        }
+    }
+
     /// The address the direct-TLS listener is bound to.
     pub fn direct_tls_addr(&self) -> Option<SocketAddr> {
         self.direct_tls.as_ref().and_then(|l| l.local_addr().ok())
@@ -229,6 +237,53 @@ impl Server {
         });
         if drained.await.is_err() {
             tasks.abort_all();
+        }
+    }
+}
+
+/// Tells a running [`Server`]'s connected operators about changes made
+/// elsewhere (by the session layer or the embedder).
+#[derive(Debug, Clone)]
+pub struct ServerHandle {
+    shared: Arc<Shared>,
+}
+
+impl ServerHandle {
+    /// `contact` was added to (or updated on) `account`'s contact list:
+    /// every connected resource gets a roster push and may now reach it.
+    pub fn contact_added(
+        &self,
+        account: &salesiq_session::Account,
+        contact: &salesiq_session::Contact,
+    ) {
+        self.roster_change(account, contact, true);
+    }
+
+    /// `contact` left `account`'s contact list: a roster push with
+    /// `subscription='remove'`, and it is no longer reachable.
+    pub fn contact_removed(
+        &self,
+        account: &salesiq_session::Account,
+        contact: &salesiq_session::Contact,
+    ) {
+        self.roster_change(account, contact, false);
+    }
+
+    fn roster_change(
+        &self,
+        account: &salesiq_session::Account,
+        contact: &salesiq_session::Contact,
+        present: bool,
+    ) {
+        let Some(username) = account.username.as_deref() else {
+            return;
+        };
+        let bare = format!(
+            "{}|{username}@{}",
+            account.portal, self.shared.config.domain
+        );
+        for mailbox in self.shared.router.mailboxes(&bare) {
+            let _ = mailbox.send(Outbound::Roster(contact.clone(), present));
         }
     }
 }

@@ -99,6 +99,10 @@ impl Session {
                 outbound = self.inbox.recv() => match outbound {
                     Some(Outbound::Stanza(stanza)) => self.deliver(&mut stream, stanza).await,
                     Some(Outbound::Close(condition, text)) => Err(Closing::Error(condition, text)),
+                    Some(Outbound::Roster(contact, present)) => {
+                        let push = self.roster_change(contact, present);
+                        self.deliver(&mut stream, push).await
+                    }
                     Some(Outbound::Resume(new, h)) => {
                         // The client resumed elsewhere before we saw this
                         // connection die: drop it quietly.
@@ -154,6 +158,12 @@ impl Session {
                         }
                     }
                     Some(Outbound::Resume(new, h)) => return Some((*new, h)),
+                    Some(Outbound::Roster(contact, present)) => {
+                        let push = self.roster_change(contact, present);
+                        if let Some(sm) = &mut self.sm {
+                            sm.push(push);
+                        }
+                    }
                     Some(Outbound::Close(..)) | None => return None,
                 },
             }
@@ -618,27 +628,57 @@ impl Session {
         )
     }
 
+    /// Applies a change of the contact list and returns its roster push.
+    fn roster_change(&mut self, contact: Contact, present: bool) -> Element {
+        let jid = self.contact_jid(&contact);
+        self.contacts.retain(|c| c.id != contact.id);
+        let item = if present {
+            self.contact_jids.insert(jid);
+            let item = roster_item(&self.shared.config.domain, &contact);
+            self.contacts.push(contact);
+            item
+        } else {
+            self.contact_jids.remove(&jid);
+            Element::builder("item", ns::ROSTER)
+                .attr(name("jid"), jid)
+                .attr(name("subscription"), "remove")
+                .build()
+        };
+        Element::builder("iq", ns::CLIENT)
+            .attr(name("type"), "set")
+            .attr(name("id"), format!("push-{:016x}", rand::random::<u64>()))
+            .attr(name("to"), self.full.as_str())
+            .append(Element::builder("query", ns::ROSTER).append(item).build())
+            .build()
+    }
+
     fn roster(&self) -> Element {
         let domain = &self.shared.config.domain;
-        let items = self.contacts.iter().map(|contact| {
-            Element::builder("item", ns::ROSTER)
-                .attr(
-                    name("jid"),
-                    format!("{}@{domain}", contact.id.to_lowercase()),
-                )
-                .attr(name("name"), contact.name.as_str())
-                .attr(name("subscription"), "both")
-                .append(
-                    Element::builder("group", ns::ROSTER)
-                        .append(contact.group.as_str())
-                        .build(),
-                )
-                .build()
-        });
+        let items = self
+            .contacts
+            .iter()
+            .map(|contact| roster_item(domain, contact));
         Element::builder("query", ns::ROSTER)
             .append_all(items)
             .build()
     }
+}
+
+/// A roster item: the contact, subscribed both ways, in its group.
+fn roster_item(domain: &str, contact: &Contact) -> Element {
+    Element::builder("item", ns::ROSTER)
+        .attr(
+            name("jid"),
+            format!("{}@{domain}", contact.id.to_lowercase()),
+        )
+        .attr(name("name"), contact.name.as_str())
+        .attr(name("subscription"), "both")
+        .append(
+            Element::builder("group", ns::ROSTER)
+                .append(contact.group.as_str())
+                .build(),
+        )
+        .build()
 }
 
 /// Whether a message is one XEP-0280 copies: a chat, or a normal message

@@ -390,3 +390,40 @@ async fn vcards_give_names_and_photos_and_caps_match_disco() {
     alice.end().await;
     server.stop().await;
 }
+
+#[tokio::test]
+async fn roster_pushes_follow_the_directory() {
+    use salesiq_session::{Account, Contact};
+    use tokio_xmpp::parsers::iq::Iq;
+    use tokio_xmpp::parsers::roster::Subscription;
+
+    let server = TestServer::start().await;
+    let mut alice =
+        Operator::login(&server, &format!("{ALICE}/desk"), "s3cret", Mode::StartTls).await;
+    let account = Account::new("demo", Some("alice.ops"), "Alice", "alice@demo.example");
+    let dave = Contact::new("demo|dave.ops", "Dave", "Colleagues");
+
+    async fn push(operator: &mut Operator) -> Roster {
+        match operator.next().await {
+            Stanza::Iq(Iq::Set { payload, .. }) => Roster::try_from(payload).unwrap(),
+            other => panic!("not a roster push: {other:?}"),
+        }
+    }
+    server.handle.contact_added(&account, &dave);
+    let added = push(&mut alice).await;
+    assert_eq!(
+        added.items[0].jid.to_string(),
+        "demo|dave.ops@salesiq.zoho.com"
+    );
+    assert_eq!(
+        (
+            added.items[0].name.as_deref(),
+            added.items[0].subscription.clone()
+        ),
+        (Some("Dave"), Subscription::Both)
+    );
+    server.handle.contact_removed(&account, &dave);
+    let removed = push(&mut alice).await;
+    assert_eq!(removed.items[0].subscription, Subscription::Remove);
+    server.stop().await;
+}

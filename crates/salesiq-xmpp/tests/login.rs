@@ -135,3 +135,52 @@ async fn repeated_failures_from_one_address_are_throttled() {
     assert_eq!(refused(result), DefinedCondition::TemporaryAuthFailure);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_authcid_may_be_the_bare_jid_and_the_authzid_must_match() {
+    let server = TestServer::start().await;
+    for (plain, answer) in [
+        // authcid "demo|alice.ops@salesiq.zoho.com", no authzid
+        (
+            "AGRlbW98YWxpY2Uub3BzQHNhbGVzaXEuem9oby5jb20AczNjcmV0",
+            "<success",
+        ),
+        // authzid = the same account, as a bare JID
+        (
+            "ZGVtb3xhbGljZS5vcHNAc2FsZXNpcS56b2hvLmNvbQBkZW1vfGFsaWNlLm9wcwBzM2NyZXQ=",
+            "<success",
+        ),
+        // authzid = somebody else
+        (
+            "ZGVtb3xib2Iub3BzQHNhbGVzaXEuem9oby5jb20AZGVtb3xhbGljZS5vcHMAczNjcmV0",
+            "<invalid-authzid/>",
+        ),
+        // a JID of another server
+        (
+            "AGRlbW98YWxpY2Uub3BzQGV4YW1wbGUub3JnAHMzY3JldA==",
+            "this server is salesiq.zoho.com",
+        ),
+        // no separator at all
+        (
+            "AGFsaWNlLm9wcwBzM2NyZXQ=",
+            "sign in as portal|username@salesiq.zoho.com",
+        ),
+    ] {
+        let mut raw = Raw::secured(&server).await;
+        raw.send(support::HEADER).await;
+        raw.read_until("</stream:features>").await;
+        raw.send(&format!(
+            "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>{plain}</auth>"
+        ))
+        .await;
+        let reply = raw
+            .read_until(if answer == "<success" {
+                "<success"
+            } else {
+                "</failure>"
+            })
+            .await;
+        assert!(reply.contains(answer), "{plain}: {reply}");
+    }
+    server.stop().await;
+}

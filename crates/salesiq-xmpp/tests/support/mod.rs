@@ -67,6 +67,7 @@ pub fn accounts() -> Arc<MemoryAccounts> {
 
 /// A running server; stops when dropped or with [`TestServer::stop`].
 pub struct TestServer {
+    pub handle: salesiq_xmpp::ServerHandle,
     pub starttls: SocketAddr,
     pub direct_tls: SocketAddr,
     pub certificate: Vec<u8>,
@@ -90,6 +91,7 @@ impl TestServer {
         let server = Server::bind(config, identity, accounts.clone(), accounts)
             .await
             .unwrap();
+        let handle = server.handle();
         let (stop, stopped) = oneshot::channel::<()>();
         let starttls = server.starttls_addr().unwrap();
         let direct_tls = server.direct_tls_addr().unwrap();
@@ -97,6 +99,7 @@ impl TestServer {
             let _ = stopped.await;
         }));
         Self {
+            handle,
             starttls,
             direct_tls,
             certificate,
