@@ -34,6 +34,20 @@ fn chat(to: &str, text: &str) -> Message {
     Message::chat(Some(Jid::new(to).unwrap())).with_body(Lang::new(), text.into())
 }
 
+async fn roster_of(operator: &mut Operator) -> Roster {
+    let get = IqRequest::Get(
+        Roster {
+            ver: None,
+            items: vec![],
+        }
+        .into(),
+    );
+    match operator.iq(None, get).await {
+        IqResponse::Result(Some(roster)) => Roster::try_from(roster).unwrap(),
+        other => panic!("no roster: {other:?}"),
+    }
+}
+
 async fn presence_from(operator: &mut Operator, from: &str) -> Presence {
     loop {
         if let Stanza::Presence(presence) = operator.next().await
@@ -58,22 +72,7 @@ async fn colleagues_see_each_other_and_chat() {
     .await;
 
     // The roster is the portal's other operators with a username.
-    let IqResponse::Result(Some(roster)) = alice
-        .iq(
-            None,
-            IqRequest::Get(
-                Roster {
-                    ver: None,
-                    items: vec![],
-                }
-                .into(),
-            ),
-        )
-        .await
-    else {
-        panic!("no roster")
-    };
-    let roster = Roster::try_from(roster).unwrap();
+    let roster = roster_of(&mut alice).await;
     let items: Vec<_> = roster
         .items
         .iter()
@@ -137,22 +136,7 @@ async fn another_portal_reaches_nobody() {
     intruder.send(Presence::available()).await;
 
     // Its roster has nobody from "demo".
-    let IqResponse::Result(Some(roster)) = intruder
-        .iq(
-            None,
-            IqRequest::Get(
-                Roster {
-                    ver: None,
-                    items: vec![],
-                }
-                .into(),
-            ),
-        )
-        .await
-    else {
-        panic!("no roster")
-    };
-    assert!(Roster::try_from(roster).unwrap().items.is_empty());
+    assert!(roster_of(&mut intruder).await.items.is_empty());
 
     // Messages, iq and directed presence to Bob are refused as if he did not exist.
     intruder.send(chat(BOB, "hello from acme")).await;

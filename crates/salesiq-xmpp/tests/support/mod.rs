@@ -559,16 +559,7 @@ impl Raw<TlsStream<TcpStream>> {
     /// Logged in with SASL PLAIN (`base64("\0login\0password")`) and bound
     /// to `resource`: an established session, raw.
     pub async fn logged_in(server: &TestServer, plain: &str, resource: &str) -> Self {
-        let mut raw = Raw::secured(server).await;
-        raw.send(HEADER).await;
-        raw.read_until("</stream:features>").await;
-        raw.send(&format!(
-            "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>{plain}</auth>"
-        ))
-        .await;
-        raw.read_until("<success").await;
-        raw.received.clear();
-        raw.send(HEADER).await;
+        let mut raw = Raw::logged_in_features(server, plain).await;
         raw.read_until("</stream:features>").await;
         raw.send(&format!(
             "<iq type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>{resource}</resource></bind></iq>"
