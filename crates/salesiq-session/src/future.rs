@@ -1,11 +1,8 @@
 //! The one way async trait methods are written in this workspace.
+//!
+//! [`BoxFuture`] is defined once, in `salesiq-integrations` (the lowest
+//! crate with async traits), and re-exported here: a boxed, `Send` future,
+//! so that every embedder trait stays dyn-compatible (`Arc<dyn Trait>`).
+//! Implement such a method with `Box::pin(async move { ... })`.
 
-use std::future::Future;
-use std::pin::Pin;
-
-/// A boxed, `Send` future: what the async methods of the embedder traits
-/// (`Authenticator`, `Directory`, and later `Store` and the connectors)
-/// return, so that the traits stay dyn-compatible (`Arc<dyn Trait>`).
-///
-/// Implement such a method with `Box::pin(async move { ... })`.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub use salesiq_integrations::BoxFuture;

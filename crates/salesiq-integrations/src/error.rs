@@ -1,0 +1,48 @@
+//! The one error type of the connectors.
+
+/// Why a connector could not answer. [`ConnectorError::reply`] is the
+/// friendly text an operator sees; the details go to the logs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnectorError {
+    /// The vendor refused the token (HTTP 401 or 403).
+    #[error("the access token was refused")]
+    Unauthorized,
+    /// Too many requests (HTTP 429).
+    #[error("rate limited")]
+    RateLimited,
+    /// The vendor failed (HTTP 5xx), the network did, or it took too long.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    /// The vendor answered something we cannot read.
+    #[error("unexpected answer: {0}")]
+    BadResponse(String),
+    /// No such ticket or contact where one was named.
+    #[error("not found")]
+    NotFound,
+}
+
+/// Which service a reply is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Service {
+    /// The CRM.
+    Crm,
+    /// The helpdesk.
+    Helpdesk,
+}
+
+impl ConnectorError {
+    /// What to tell the operator, in English: a failure of the service is
+    /// not theirs to debug.
+    pub fn reply(&self, service: Service) -> &'static str {
+        match (self, service) {
+            (Self::NotFound, Service::Crm) => "No such record in the CRM",
+            (Self::NotFound, _) => "No such ticket in the helpdesk",
+            (Self::RateLimited, Service::Crm) => "The CRM is busy right now; try again in a minute",
+            (Self::RateLimited, _) => "The helpdesk is busy right now; try again in a minute",
+            (_, Service::Crm) => "CRM is not reachable right now",
+            (_, _) => "The helpdesk is not reachable right now",
+        }
+    }
+}
