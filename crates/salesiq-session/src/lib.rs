@@ -6,10 +6,12 @@
 //! This crate knows nothing of XMPP: it speaks in its own ids and events, and
 //! a transport (such as `salesiq-xmpp`) plugs in at that seam.
 //!
-//! **Status:** the seams the XMPP transport needs have landed:
-//! [`Authenticator`] (who may log in), [`Directory`] (whom an operator
-//! sees) and [`MemoryAccounts`], an in-memory implementation of both. The
-//! chat domain itself (chats, routing, commands, the SQLite store) follows.
+//! **Status:** landed so far: the seams the XMPP transport needs,
+//! [`Authenticator`] (who may log in) and [`Directory`] (whom an operator
+//! sees), with [`MemoryAccounts`]; the domain model and the [`Store`] trait
+//! with [`SqliteStore`], the embedded default (one file, created and
+//! migrated on open, WAL). Routing, command execution and the `Gateway`
+//! handle follow.
 //!
 //! # Async trait methods
 //!
@@ -38,8 +40,17 @@ mod auth;
 mod directory;
 mod future;
 mod memory;
+mod model;
+mod sqlite;
+mod store;
 
 pub use auth::{Account, AuthError, Authenticator, Photo, ScramCredentials, ScramHash};
 pub use directory::{COLLEAGUES_GROUP, Contact, Directory};
 pub use future::BoxFuture;
 pub use memory::MemoryAccounts;
+pub use model::{
+    Author, BoardPost, Chat, ChatId, ChatLine, ChatState, Department, DepartmentId, NewOperator,
+    Note, Operator, OperatorId, Portal, Visitor, VisitorDetails, VisitorId,
+};
+pub use sqlite::SqliteStore;
+pub use store::{Store, StoreError, StoreResult};

@@ -1,0 +1,719 @@
+//! The embedded default [`Store`]: one SQLite file (rusqlite with the
+//! bundled SQLite), created and migrated on open, in WAL mode. Queries run
+//! on tokio's blocking pool, one at a time on one connection.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use crate::future::BoxFuture;
+use crate::model::{
+    Author, BoardPost, Chat, ChatId, ChatLine, ChatState, Department, DepartmentId, NewOperator,
+    Note, Operator, OperatorId, Portal, Visitor, VisitorDetails, VisitorId,
+};
+use crate::store::{Store, StoreError, StoreResult};
+
+/// The schema, one entry per version; `PRAGMA user_version` says how many
+/// have run. Append, never edit.
+const MIGRATIONS: &[&str] = &["
+    CREATE TABLE portals (name TEXT PRIMARY KEY, locale TEXT NOT NULL);
+    CREATE TABLE departments (
+        id INTEGER PRIMARY KEY, portal TEXT NOT NULL, name TEXT NOT NULL,
+        convert_to_ticket INTEGER NOT NULL, UNIQUE (portal, name));
+    CREATE TABLE operators (
+        id INTEGER PRIMARY KEY, portal TEXT NOT NULL, email TEXT NOT NULL COLLATE NOCASE,
+        display_name TEXT NOT NULL, username TEXT UNIQUE COLLATE NOCASE, password_hash TEXT,
+        UNIQUE (portal, email));
+    CREATE TABLE visitors (
+        id INTEGER PRIMARY KEY, portal TEXT NOT NULL, number INTEGER NOT NULL,
+        name TEXT NOT NULL, email TEXT, ip TEXT, country TEXT, browser TEXT, os TEXT,
+        first_page TEXT, current_page TEXT, UNIQUE (portal, number));
+    CREATE TABLE chats (
+        id INTEGER PRIMARY KEY, portal TEXT NOT NULL, visitor INTEGER NOT NULL REFERENCES visitors (id),
+        department INTEGER REFERENCES departments (id), question TEXT NOT NULL,
+        state TEXT NOT NULL, started INTEGER NOT NULL);
+    CREATE TABLE chat_lines (
+        id INTEGER PRIMARY KEY, chat INTEGER NOT NULL REFERENCES chats (id), at INTEGER NOT NULL,
+        author_kind TEXT NOT NULL, author_name TEXT, text TEXT NOT NULL);
+    CREATE INDEX chat_lines_by_chat ON chat_lines (chat);
+    CREATE TABLE notes (
+        id INTEGER PRIMARY KEY, visitor INTEGER NOT NULL REFERENCES visitors (id),
+        at INTEGER NOT NULL, author TEXT NOT NULL, text TEXT NOT NULL);
+    CREATE TABLE blocked_ips (
+        portal TEXT NOT NULL, ip TEXT NOT NULL, reason TEXT NOT NULL, blocked_by TEXT NOT NULL,
+        at INTEGER NOT NULL, PRIMARY KEY (portal, ip));
+    CREATE TABLE board_posts (
+        id INTEGER PRIMARY KEY, portal TEXT NOT NULL, at INTEGER NOT NULL,
+        author TEXT NOT NULL, text TEXT NOT NULL);
+    CREATE TABLE ticket_links (chat INTEGER PRIMARY KEY REFERENCES chats (id), ticket_id TEXT NOT NULL);
+"];
+
+/// The SQLite store.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    path: PathBuf,
+    connection: Arc<Mutex<Connection>>,
+}
+
+fn backend(error: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(error.to_string())
+}
+
+fn now() -> i64 {
+    Utc::now().timestamp_millis()
+}
+
+fn time(millis: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(millis).unwrap_or_default()
+}
+
+impl SqliteStore {
+    /// Opens (creating the file and its directory if need be) and migrates.
+    pub fn open(path: impl AsRef<Path>) -> StoreResult<Self> {
+        let path = path.as_ref().to_path_buf();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(backend)?;
+        }
+        let mut connection = Connection::open(&path).map_err(backend)?;
+        connection
+            .execute_batch(
+                "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+            )
+            .map_err(backend)?;
+        migrate(&mut connection)?;
+        Ok(Self {
+            path,
+            connection: Arc::new(Mutex::new(connection)),
+        })
+    }
+
+    /// Where the file is.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `query` on the blocking pool.
+    fn run<T: Send + 'static>(
+        &self,
+        query: impl FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
+    ) -> BoxFuture<'static, StoreResult<T>> {
+        let connection = self.connection.clone();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || {
+                let mut connection = connection.lock().unwrap_or_else(|e| e.into_inner());
+                query(&mut connection)
+            })
+            .await
+            .map_err(backend)?
+        })
+    }
+}
+
+fn migrate(connection: &mut Connection) -> StoreResult<()> {
+    let version: usize = connection
+        .query_row("PRAGMA user_version", [], |row| row.get::<_, i64>(0))
+        .map_err(backend)?
+        .try_into()
+        .unwrap_or(0);
+    for (i, migration) in MIGRATIONS.iter().enumerate().skip(version) {
+        let transaction = connection.transaction().map_err(backend)?;
+        transaction.execute_batch(migration).map_err(backend)?;
+        transaction
+            .pragma_update(None, "user_version", (i + 1) as i64)
+            .map_err(backend)?;
+        transaction.commit().map_err(backend)?;
+    }
+    Ok(())
+}
+
+fn is_unique_violation(error: &rusqlite::Error) -> bool {
+    matches!(error, rusqlite::Error::SqliteFailure(e, _) if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+        || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
+}
+
+const OPERATOR: &str = "SELECT id, portal, email, display_name, username FROM operators";
+
+fn operator(row: &Row<'_>) -> rusqlite::Result<Operator> {
+    Ok(Operator {
+        id: OperatorId(row.get(0)?),
+        portal: row.get(1)?,
+        email: row.get(2)?,
+        display_name: row.get(3)?,
+        username: row.get(4)?,
+    })
+}
+
+const VISITOR: &str = "SELECT id, portal, number, name, email, ip, country, browser, os, first_page, current_page FROM visitors";
+
+fn visitor(row: &Row<'_>) -> rusqlite::Result<Visitor> {
+    Ok(Visitor {
+        id: VisitorId(row.get(0)?),
+        portal: row.get(1)?,
+        number: row.get(2)?,
+        details: VisitorDetails {
+            name: row.get(3)?,
+            email: row.get(4)?,
+            ip: row.get(5)?,
+            country: row.get(6)?,
+            browser: row.get(7)?,
+            os: row.get(8)?,
+            first_page: row.get(9)?,
+            current_page: row.get(10)?,
+        },
+    })
+}
+
+fn chat_line(row: &Row<'_>) -> rusqlite::Result<ChatLine> {
+    let kind: String = row.get(2)?;
+    let name: Option<String> = row.get(3)?;
+    let author = match (kind.as_str(), name) {
+        ("operator", Some(name)) => Author::Operator(name),
+        ("visitor", _) => Author::Visitor,
+        _ => Author::System,
+    };
+    Ok(ChatLine {
+        chat: ChatId(row.get(0)?),
+        at: time(row.get(1)?),
+        author,
+        text: row.get(4)?,
+    })
+}
+
+impl Store for SqliteStore {
+    fn put_portal<'a>(&'a self, portal: &'a Portal) -> BoxFuture<'a, StoreResult<()>> {
+        let portal = portal.clone();
+        self.run(move |c| {
+            c.execute(
+                "INSERT INTO portals (name, locale) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET locale = ?2",
+                params![portal.name, portal.locale],
+            )
+            .map(drop)
+            .map_err(backend)
+        })
+    }
+
+    fn portal<'a>(&'a self, name: &'a str) -> BoxFuture<'a, StoreResult<Option<Portal>>> {
+        let name = name.to_ascii_lowercase();
+        self.run(move |c| {
+            c.query_row(
+                "SELECT name, locale FROM portals WHERE name = ?1",
+                [name],
+                |row| {
+                    Ok(Portal {
+                        name: row.get(0)?,
+                        locale: row.get(1)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(backend)
+        })
+    }
+
+    fn add_department<'a>(
+        &'a self,
+        portal: &'a str,
+        name: &'a str,
+        convert_to_ticket: bool,
+    ) -> BoxFuture<'a, StoreResult<Department>> {
+        let (portal, name) = (portal.to_ascii_lowercase(), name.to_owned());
+        self.run(move |c| {
+            c.execute(
+                "INSERT INTO departments (portal, name, convert_to_ticket) VALUES (?1, ?2, ?3)",
+                params![portal, name, convert_to_ticket],
+            )
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::Duplicate(name.clone())
+                } else {
+                    backend(e)
+                }
+            })?;
+            Ok(Department {
+                id: DepartmentId(c.last_insert_rowid()),
+                portal,
+                name,
+                convert_to_ticket,
+            })
+        })
+    }
+
+    fn departments<'a>(&'a self, portal: &'a str) -> BoxFuture<'a, StoreResult<Vec<Department>>> {
+        let portal = portal.to_ascii_lowercase();
+        self.run(move |c| {
+            let mut query = c
+                .prepare("SELECT id, portal, name, convert_to_ticket FROM departments WHERE portal = ?1 ORDER BY name")
+                .map_err(backend)?;
+            let rows = query.query_map([portal], |row| {
+                Ok(Department {
+                    id: DepartmentId(row.get(0)?),
+                    portal: row.get(1)?,
+                    name: row.get(2)?,
+                    convert_to_ticket: row.get(3)?,
+                })
+            });
+            rows.and_then(Iterator::collect).map_err(backend)
+        })
+    }
+
+    fn add_operator<'a>(&'a self, new: &'a NewOperator) -> BoxFuture<'a, StoreResult<Operator>> {
+        let new = new.clone();
+        self.run(move |c| {
+            c.execute(
+                "INSERT INTO operators (portal, email, display_name) VALUES (?1, ?2, ?3)",
+                params![new.portal, new.email, new.display_name],
+            )
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::Duplicate(new.email.clone())
+                } else {
+                    backend(e)
+                }
+            })?;
+            Ok(Operator {
+                id: OperatorId(c.last_insert_rowid()),
+                portal: new.portal,
+                email: new.email,
+                display_name: new.display_name,
+                username: None,
+            })
+        })
+    }
+
+    fn operator_by_email<'a>(
+        &'a self,
+        portal: &'a str,
+        email: &'a str,
+    ) -> BoxFuture<'a, StoreResult<Option<Operator>>> {
+        let (portal, email) = (portal.to_ascii_lowercase(), email.to_owned());
+        self.run(move |c| {
+            c.query_row(
+                &format!("{OPERATOR} WHERE portal = ?1 AND email = ?2"),
+                params![portal, email],
+                operator,
+            )
+            .optional()
+            .map_err(backend)
+        })
+    }
+
+    fn operator_by_username<'a>(
+        &'a self,
+        username: &'a str,
+    ) -> BoxFuture<'a, StoreResult<Option<Operator>>> {
+        let username = username.to_ascii_lowercase();
+        self.run(move |c| {
+            c.query_row(
+                &format!("{OPERATOR} WHERE username = ?1"),
+                [username],
+                operator,
+            )
+            .optional()
+            .map_err(backend)
+        })
+    }
+
+    fn operators<'a>(&'a self, portal: &'a str) -> BoxFuture<'a, StoreResult<Vec<Operator>>> {
+        let portal = portal.to_ascii_lowercase();
+        self.run(move |c| {
+            let mut query = c
+                .prepare(&format!(
+                    "{OPERATOR} WHERE portal = ?1 ORDER BY display_name"
+                ))
+                .map_err(backend)?;
+            let rows = query.query_map([portal], operator);
+            rows.and_then(Iterator::collect).map_err(backend)
+        })
+    }
+
+    fn username_available<'a>(&'a self, username: &'a str) -> BoxFuture<'a, StoreResult<bool>> {
+        let username = username.to_ascii_lowercase();
+        self.run(move |c| {
+            c.query_row(
+                "SELECT COUNT(*) FROM operators WHERE username = ?1",
+                [username],
+                |row| row.get::<_, i64>(0),
+            )
+            .map(|n| n == 0)
+            .map_err(backend)
+        })
+    }
+
+    fn claim_username<'a>(
+        &'a self,
+        id: OperatorId,
+        username: &'a str,
+    ) -> BoxFuture<'a, StoreResult<Operator>> {
+        let checked = salesiq_jid::Username::parse(username)
+            .map(|u| u.to_lowercase())
+            .map_err(|e| StoreError::InvalidUsername(e.to_string()));
+        self.run(move |c| {
+            let username = checked?;
+            // The UNIQUE constraint settles races: one UPDATE wins.
+            let changed = c
+                .execute(
+                    "UPDATE operators SET username = ?1 WHERE id = ?2 AND username IS NULL",
+                    params![username, id.0],
+                )
+                .map_err(|e| {
+                    if is_unique_violation(&e) {
+                        StoreError::UsernameTaken
+                    } else {
+                        backend(e)
+                    }
+                })?;
+            let found = c
+                .query_row(&format!("{OPERATOR} WHERE id = ?1"), [id.0], operator)
+                .optional()
+                .map_err(backend)?
+                .ok_or_else(|| StoreError::NotFound(format!("operator {id}")))?;
+            if changed == 0 {
+                return Err(StoreError::UsernameAlreadySet);
+            }
+            Ok(found)
+        })
+    }
+
+    fn set_password_hash<'a>(
+        &'a self,
+        id: OperatorId,
+        hash: &'a str,
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        let hash = hash.to_owned();
+        self.run(move |c| {
+            match c.execute(
+                "UPDATE operators SET password_hash = ?1 WHERE id = ?2",
+                params![hash, id.0],
+            ) {
+                Ok(0) => Err(StoreError::NotFound(format!("operator {id}"))),
+                Ok(_) => Ok(()),
+                Err(e) => Err(backend(e)),
+            }
+        })
+    }
+
+    fn password_hash(&self, id: OperatorId) -> BoxFuture<'_, StoreResult<Option<String>>> {
+        self.run(move |c| {
+            c.query_row(
+                "SELECT password_hash FROM operators WHERE id = ?1",
+                [id.0],
+                |row| row.get(0),
+            )
+            .optional()
+            .map(Option::flatten)
+            .map_err(backend)
+        })
+    }
+
+    fn add_visitor<'a>(
+        &'a self,
+        portal: &'a str,
+        details: &'a VisitorDetails,
+    ) -> BoxFuture<'a, StoreResult<Visitor>> {
+        let (portal, details) = (portal.to_ascii_lowercase(), details.clone());
+        self.run(move |c| {
+            let transaction = c.transaction().map_err(backend)?;
+            let number: i64 = transaction
+                .query_row("SELECT COALESCE(MAX(number), 0) + 1 FROM visitors WHERE portal = ?1", [&portal], |row| row.get(0))
+                .map_err(backend)?;
+            let d = &details;
+            transaction
+                .execute(
+                    "INSERT INTO visitors (portal, number, name, email, ip, country, browser, os, first_page, current_page)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    params![portal, number, d.name, d.email, d.ip, d.country, d.browser, d.os, d.first_page, d.current_page],
+                )
+                .map_err(backend)?;
+            let id = VisitorId(transaction.last_insert_rowid());
+            transaction.commit().map_err(backend)?;
+            Ok(Visitor { id, portal, number, details })
+        })
+    }
+
+    fn visitor<'a>(
+        &'a self,
+        portal: &'a str,
+        id: VisitorId,
+    ) -> BoxFuture<'a, StoreResult<Option<Visitor>>> {
+        let portal = portal.to_ascii_lowercase();
+        self.run(move |c| {
+            c.query_row(
+                &format!("{VISITOR} WHERE id = ?1 AND portal = ?2"),
+                params![id.0, portal],
+                visitor,
+            )
+            .optional()
+            .map_err(backend)
+        })
+    }
+
+    fn set_current_page<'a>(
+        &'a self,
+        id: VisitorId,
+        page: &'a str,
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        let page = page.to_owned();
+        self.run(move |c| {
+            c.execute(
+                "UPDATE visitors SET current_page = ?1 WHERE id = ?2",
+                params![page, id.0],
+            )
+            .map(drop)
+            .map_err(backend)
+        })
+    }
+
+    fn add_chat<'a>(
+        &'a self,
+        portal: &'a str,
+        visitor: VisitorId,
+        department: Option<DepartmentId>,
+        question: &'a str,
+    ) -> BoxFuture<'a, StoreResult<Chat>> {
+        let (portal, question) = (portal.to_ascii_lowercase(), question.to_owned());
+        self.run(move |c| {
+            let started = now();
+            c.execute(
+                "INSERT INTO chats (portal, visitor, department, question, state, started) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![portal, visitor.0, department.map(|d| d.0), question, ChatState::Waiting.as_str(), started],
+            )
+            .map_err(backend)?;
+            Ok(Chat {
+                id: ChatId(c.last_insert_rowid()),
+                portal,
+                visitor,
+                department,
+                question,
+                state: ChatState::Waiting,
+                started: time(started),
+            })
+        })
+    }
+
+    fn chat<'a>(&'a self, portal: &'a str, id: ChatId) -> BoxFuture<'a, StoreResult<Option<Chat>>> {
+        let portal = portal.to_ascii_lowercase();
+        self.run(move |c| {
+            c.query_row(
+                "SELECT id, portal, visitor, department, question, state, started FROM chats WHERE id = ?1 AND portal = ?2",
+                params![id.0, portal],
+                |row| {
+                    Ok(Chat {
+                        id: ChatId(row.get(0)?),
+                        portal: row.get(1)?,
+                        visitor: VisitorId(row.get(2)?),
+                        department: row.get::<_, Option<i64>>(3)?.map(DepartmentId),
+                        question: row.get(4)?,
+                        state: ChatState::parse(&row.get::<_, String>(5)?),
+                        started: time(row.get(6)?),
+                    })
+                },
+            )
+            .optional()
+            .map_err(backend)
+        })
+    }
+
+    fn set_chat_state(&self, id: ChatId, state: ChatState) -> BoxFuture<'_, StoreResult<()>> {
+        self.run(move |c| {
+            c.execute(
+                "UPDATE chats SET state = ?1 WHERE id = ?2",
+                params![state.as_str(), id.0],
+            )
+            .map(drop)
+            .map_err(backend)
+        })
+    }
+
+    fn add_line<'a>(
+        &'a self,
+        chat: ChatId,
+        author: &'a Author,
+        text: &'a str,
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        let (kind, name) = match author {
+            Author::Visitor => ("visitor", None),
+            Author::Operator(name) => ("operator", Some(name.clone())),
+            _ => ("system", None),
+        };
+        let text = text.to_owned();
+        self.run(move |c| {
+            c.execute(
+                "INSERT INTO chat_lines (chat, at, author_kind, author_name, text) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![chat.0, now(), kind, name, text],
+            )
+            .map(drop)
+            .map_err(backend)
+        })
+    }
+
+    fn transcript(&self, chat: ChatId) -> BoxFuture<'_, StoreResult<Vec<ChatLine>>> {
+        self.run(move |c| {
+            let mut query = c
+                .prepare("SELECT chat, at, author_kind, author_name, text FROM chat_lines WHERE chat = ?1 ORDER BY id")
+                .map_err(backend)?;
+            let rows = query.query_map([chat.0], chat_line);
+            rows.and_then(Iterator::collect).map_err(backend)
+        })
+    }
+
+    fn history(
+        &self,
+        visitor: VisitorId,
+        limit: usize,
+    ) -> BoxFuture<'_, StoreResult<Vec<ChatLine>>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.run(move |c| {
+            let mut query = c
+                .prepare(
+                    "SELECT * FROM (SELECT l.chat, l.at, l.author_kind, l.author_name, l.text, l.id FROM chat_lines l
+                     JOIN chats ch ON ch.id = l.chat WHERE ch.visitor = ?1 ORDER BY l.id DESC LIMIT ?2) ORDER BY id",
+                )
+                .map_err(backend)?;
+            let rows = query.query_map(params![visitor.0, limit], chat_line);
+            rows.and_then(Iterator::collect).map_err(backend)
+        })
+    }
+
+    fn add_note<'a>(
+        &'a self,
+        visitor: VisitorId,
+        author: &'a str,
+        text: &'a str,
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        let (author, text) = (author.to_owned(), text.to_owned());
+        self.run(move |c| {
+            c.execute(
+                "INSERT INTO notes (visitor, at, author, text) VALUES (?1, ?2, ?3, ?4)",
+                params![visitor.0, now(), author, text],
+            )
+            .map(drop)
+            .map_err(backend)
+        })
+    }
+
+    fn notes(&self, visitor: VisitorId) -> BoxFuture<'_, StoreResult<Vec<Note>>> {
+        self.run(move |c| {
+            let mut query = c
+                .prepare("SELECT at, author, text FROM notes WHERE visitor = ?1 ORDER BY id")
+                .map_err(backend)?;
+            let rows = query.query_map([visitor.0], |row| {
+                Ok(Note {
+                    at: time(row.get(0)?),
+                    author: row.get(1)?,
+                    text: row.get(2)?,
+                })
+            });
+            rows.and_then(Iterator::collect).map_err(backend)
+        })
+    }
+
+    fn block_ip<'a>(
+        &'a self,
+        portal: &'a str,
+        ip: &'a str,
+        reason: &'a str,
+        by: &'a str,
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        let (portal, ip, reason, by) = (
+            portal.to_ascii_lowercase(),
+            ip.to_owned(),
+            reason.to_owned(),
+            by.to_owned(),
+        );
+        self.run(move |c| {
+            c.execute(
+                "INSERT INTO blocked_ips (portal, ip, reason, blocked_by, at) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (portal, ip) DO UPDATE SET reason = ?3, blocked_by = ?4, at = ?5",
+                params![portal, ip, reason, by, now()],
+            )
+            .map(drop)
+            .map_err(backend)
+        })
+    }
+
+    fn is_blocked<'a>(&'a self, portal: &'a str, ip: &'a str) -> BoxFuture<'a, StoreResult<bool>> {
+        let (portal, ip) = (portal.to_ascii_lowercase(), ip.to_owned());
+        self.run(move |c| {
+            c.query_row(
+                "SELECT COUNT(*) FROM blocked_ips WHERE portal = ?1 AND ip = ?2",
+                params![portal, ip],
+                |row| row.get::<_, i64>(0),
+            )
+            .map(|n| n > 0)
+            .map_err(backend)
+        })
+    }
+
+    fn post<'a>(
+        &'a self,
+        portal: &'a str,
+        author: &'a str,
+        text: &'a str,
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        let (portal, author, text) = (
+            portal.to_ascii_lowercase(),
+            author.to_owned(),
+            text.to_owned(),
+        );
+        self.run(move |c| {
+            c.execute(
+                "INSERT INTO board_posts (portal, at, author, text) VALUES (?1, ?2, ?3, ?4)",
+                params![portal, now(), author, text],
+            )
+            .map(drop)
+            .map_err(backend)
+        })
+    }
+
+    fn posts<'a>(
+        &'a self,
+        portal: &'a str,
+        limit: usize,
+    ) -> BoxFuture<'a, StoreResult<Vec<BoardPost>>> {
+        let portal = portal.to_ascii_lowercase();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.run(move |c| {
+            let mut query = c
+                .prepare(
+                    "SELECT at, author, text FROM (SELECT id, at, author, text FROM board_posts WHERE portal = ?1
+                     ORDER BY id DESC LIMIT ?2) ORDER BY id",
+                )
+                .map_err(backend)?;
+            let rows = query.query_map(params![portal, limit], |row| {
+                Ok(BoardPost { at: time(row.get(0)?), author: row.get(1)?, text: row.get(2)? })
+            });
+            rows.and_then(Iterator::collect).map_err(backend)
+        })
+    }
+
+    fn link_ticket<'a>(
+        &'a self,
+        chat: ChatId,
+        ticket_id: &'a str,
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        let ticket_id = ticket_id.to_owned();
+        self.run(move |c| {
+            c.execute(
+                "INSERT INTO ticket_links (chat, ticket_id) VALUES (?1, ?2)
+                 ON CONFLICT (chat) DO UPDATE SET ticket_id = ?2",
+                params![chat.0, ticket_id],
+            )
+            .map(drop)
+            .map_err(backend)
+        })
+    }
+
+    fn linked_ticket(&self, chat: ChatId) -> BoxFuture<'_, StoreResult<Option<String>>> {
+        self.run(move |c| {
+            c.query_row(
+                "SELECT ticket_id FROM ticket_links WHERE chat = ?1",
+                [chat.0],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(backend)
+        })
+    }
+}

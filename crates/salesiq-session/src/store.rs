@@ -1,0 +1,188 @@
+//! The `Store` seam: everything that must survive a restart.
+
+use std::fmt;
+
+use crate::future::BoxFuture;
+use crate::model::{
+    Author, BoardPost, Chat, ChatId, ChatLine, ChatState, Department, DepartmentId, NewOperator,
+    Note, Operator, OperatorId, Portal, Visitor, VisitorDetails, VisitorId,
+};
+
+/// Why the store refused or failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The username is already someone's (usernames are unique across
+    /// portals, case-insensitively).
+    #[error("this username is not available")]
+    UsernameTaken,
+    /// The username breaks the rules (6 to 30 letters, digits, `_`, `.`).
+    #[error("{0}")]
+    InvalidUsername(String),
+    /// The operator already has a username; it cannot change.
+    #[error("this operator already has a username")]
+    UsernameAlreadySet,
+    /// Something with that key exists already (an e-mail address in the
+    /// portal, a department name).
+    #[error("already exists: {0}")]
+    Duplicate(String),
+    /// What an operation refers to does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The database failed.
+    #[error("storage failed: {0}")]
+    Backend(String),
+}
+
+/// A store result.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Where the gateway keeps what must outlive the process; supplied by the
+/// embedder as `Arc<dyn Store>`, or [`crate::SqliteStore`] by default.
+///
+/// Every method names the portal (directly or through an id that belongs
+/// to one) so that an implementation can scope every query to one tenant.
+pub trait Store: Send + Sync + fmt::Debug {
+    /// Creates or updates a portal.
+    fn put_portal<'a>(&'a self, portal: &'a Portal) -> BoxFuture<'a, StoreResult<()>>;
+    /// A portal by name.
+    fn portal<'a>(&'a self, name: &'a str) -> BoxFuture<'a, StoreResult<Option<Portal>>>;
+
+    /// Adds a department.
+    fn add_department<'a>(
+        &'a self,
+        portal: &'a str,
+        name: &'a str,
+        convert_to_ticket: bool,
+    ) -> BoxFuture<'a, StoreResult<Department>>;
+    /// The portal's departments, by name.
+    fn departments<'a>(&'a self, portal: &'a str) -> BoxFuture<'a, StoreResult<Vec<Department>>>;
+
+    /// Adds an operator (without a username).
+    fn add_operator<'a>(
+        &'a self,
+        operator: &'a NewOperator,
+    ) -> BoxFuture<'a, StoreResult<Operator>>;
+    /// An operator of the portal by e-mail address (case-insensitive).
+    fn operator_by_email<'a>(
+        &'a self,
+        portal: &'a str,
+        email: &'a str,
+    ) -> BoxFuture<'a, StoreResult<Option<Operator>>>;
+    /// The operator a username belongs to, in any portal.
+    fn operator_by_username<'a>(
+        &'a self,
+        username: &'a str,
+    ) -> BoxFuture<'a, StoreResult<Option<Operator>>>;
+    /// The portal's operators, by name.
+    fn operators<'a>(&'a self, portal: &'a str) -> BoxFuture<'a, StoreResult<Vec<Operator>>>;
+    /// Whether nobody holds this username yet (it may still be invalid).
+    fn username_available<'a>(&'a self, username: &'a str) -> BoxFuture<'a, StoreResult<bool>>;
+    /// Gives an operator a username; of two racing claims for one name,
+    /// exactly one wins.
+    fn claim_username<'a>(
+        &'a self,
+        operator: OperatorId,
+        username: &'a str,
+    ) -> BoxFuture<'a, StoreResult<Operator>>;
+    /// Stores an operator's password hash (a PHC string, e.g. argon2id).
+    fn set_password_hash<'a>(
+        &'a self,
+        operator: OperatorId,
+        hash: &'a str,
+    ) -> BoxFuture<'a, StoreResult<()>>;
+    /// An operator's password hash.
+    fn password_hash(&self, operator: OperatorId) -> BoxFuture<'_, StoreResult<Option<String>>>;
+
+    /// Adds a visitor; numbers count per portal from 1.
+    fn add_visitor<'a>(
+        &'a self,
+        portal: &'a str,
+        details: &'a VisitorDetails,
+    ) -> BoxFuture<'a, StoreResult<Visitor>>;
+    /// A visitor of the portal.
+    fn visitor<'a>(
+        &'a self,
+        portal: &'a str,
+        id: VisitorId,
+    ) -> BoxFuture<'a, StoreResult<Option<Visitor>>>;
+    /// Records the page a visitor moved to.
+    fn set_current_page<'a>(
+        &'a self,
+        id: VisitorId,
+        page: &'a str,
+    ) -> BoxFuture<'a, StoreResult<()>>;
+
+    /// Adds a chat request.
+    fn add_chat<'a>(
+        &'a self,
+        portal: &'a str,
+        visitor: VisitorId,
+        department: Option<DepartmentId>,
+        question: &'a str,
+    ) -> BoxFuture<'a, StoreResult<Chat>>;
+    /// A chat of the portal.
+    fn chat<'a>(&'a self, portal: &'a str, id: ChatId) -> BoxFuture<'a, StoreResult<Option<Chat>>>;
+    /// Moves a chat on.
+    fn set_chat_state(&self, id: ChatId, state: ChatState) -> BoxFuture<'_, StoreResult<()>>;
+    /// Appends a line to a chat's transcript.
+    fn add_line<'a>(
+        &'a self,
+        chat: ChatId,
+        author: &'a Author,
+        text: &'a str,
+    ) -> BoxFuture<'a, StoreResult<()>>;
+    /// A chat's transcript, oldest first.
+    fn transcript(&self, chat: ChatId) -> BoxFuture<'_, StoreResult<Vec<ChatLine>>>;
+    /// The latest `limit` lines of all of a visitor's chats, oldest first
+    /// (`#h`).
+    fn history(
+        &self,
+        visitor: VisitorId,
+        limit: usize,
+    ) -> BoxFuture<'_, StoreResult<Vec<ChatLine>>>;
+
+    /// Adds a note to a visitor (`#an`).
+    fn add_note<'a>(
+        &'a self,
+        visitor: VisitorId,
+        author: &'a str,
+        text: &'a str,
+    ) -> BoxFuture<'a, StoreResult<()>>;
+    /// A visitor's notes, oldest first (`#n`).
+    fn notes(&self, visitor: VisitorId) -> BoxFuture<'_, StoreResult<Vec<Note>>>;
+
+    /// Blocks an IP address for the portal (`#b`).
+    fn block_ip<'a>(
+        &'a self,
+        portal: &'a str,
+        ip: &'a str,
+        reason: &'a str,
+        by: &'a str,
+    ) -> BoxFuture<'a, StoreResult<()>>;
+    /// Whether the IP address is blocked for the portal.
+    fn is_blocked<'a>(&'a self, portal: &'a str, ip: &'a str) -> BoxFuture<'a, StoreResult<bool>>;
+
+    /// Posts to the portal's message board.
+    fn post<'a>(
+        &'a self,
+        portal: &'a str,
+        author: &'a str,
+        text: &'a str,
+    ) -> BoxFuture<'a, StoreResult<()>>;
+    /// The latest `limit` posts, oldest first.
+    fn posts<'a>(
+        &'a self,
+        portal: &'a str,
+        limit: usize,
+    ) -> BoxFuture<'a, StoreResult<Vec<BoardPost>>>;
+
+    /// Links a chat to a helpdesk ticket (replacing any earlier link).
+    fn link_ticket<'a>(
+        &'a self,
+        chat: ChatId,
+        ticket_id: &'a str,
+    ) -> BoxFuture<'a, StoreResult<()>>;
+    /// The ticket a chat is linked to.
+    fn linked_ticket(&self, chat: ChatId) -> BoxFuture<'_, StoreResult<Option<String>>>;
+}
