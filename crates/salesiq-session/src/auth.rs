@@ -144,6 +144,39 @@ impl ScramCredentials {
     }
 }
 
+impl ScramCredentials {
+    /// A text form for storage: `iterations$salt$stored_key$server_key`,
+    /// the binary parts in base64.
+    pub fn encode(&self) -> String {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        format!(
+            "{}${}${}${}",
+            self.iterations,
+            b64.encode(&self.salt),
+            b64.encode(&self.stored_key),
+            b64.encode(&self.server_key)
+        )
+    }
+
+    /// Reads what [`ScramCredentials::encode`] wrote.
+    pub fn decode(text: &str) -> Option<Self> {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let mut parts = text.split('$');
+        let iterations = parts.next()?.parse().ok()?;
+        let salt = b64.decode(parts.next()?).ok()?;
+        let stored_key = b64.decode(parts.next()?).ok()?;
+        let server_key = b64.decode(parts.next()?).ok()?;
+        parts.next().is_none().then_some(Self {
+            salt,
+            iterations,
+            stored_key,
+            server_key,
+        })
+    }
+}
+
 impl fmt::Debug for ScramCredentials {
     /// Shows the iteration count only: the rest is secret material.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

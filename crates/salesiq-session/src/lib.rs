@@ -36,6 +36,7 @@
 //! # }).unwrap();
 //! ```
 
+mod accounts;
 mod auth;
 mod directory;
 mod future;
@@ -44,6 +45,7 @@ mod model;
 mod sqlite;
 mod store;
 
+pub use accounts::StoreAccounts;
 pub use auth::{Account, AuthError, Authenticator, Photo, ScramCredentials, ScramHash};
 pub use directory::{COLLEAGUES_GROUP, Contact, Directory};
 pub use future::BoxFuture;
@@ -53,4 +55,4 @@ pub use model::{
     Note, Operator, OperatorId, Portal, Visitor, VisitorDetails, VisitorId,
 };
 pub use sqlite::SqliteStore;
-pub use store::{Store, StoreError, StoreResult};
+pub use store::{Credentials, Store, StoreError, StoreResult};

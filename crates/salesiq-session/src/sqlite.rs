@@ -8,12 +8,13 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
+use crate::auth::ScramCredentials;
 use crate::future::BoxFuture;
 use crate::model::{
     Author, BoardPost, Chat, ChatId, ChatLine, ChatState, Department, DepartmentId, NewOperator,
     Note, Operator, OperatorId, Portal, Visitor, VisitorDetails, VisitorId,
 };
-use crate::store::{Store, StoreError, StoreResult};
+use crate::store::{Credentials, Store, StoreError, StoreResult};
 
 /// The schema, one entry per version; `PRAGMA user_version` says how many
 /// have run. Append, never edit.
@@ -48,6 +49,9 @@ const MIGRATIONS: &[&str] = &["
         id INTEGER PRIMARY KEY, portal TEXT NOT NULL, at INTEGER NOT NULL,
         author TEXT NOT NULL, text TEXT NOT NULL);
     CREATE TABLE ticket_links (chat INTEGER PRIMARY KEY REFERENCES chats (id), ticket_id TEXT NOT NULL);
+", "
+    ALTER TABLE operators ADD COLUMN scram_sha1 TEXT;
+    ALTER TABLE operators ADD COLUMN scram_sha256 TEXT;
 "];
 
 /// The SQLite store.
@@ -376,34 +380,53 @@ impl Store for SqliteStore {
         })
     }
 
-    fn set_password_hash<'a>(
+    fn set_credentials<'a>(
         &'a self,
         id: OperatorId,
-        hash: &'a str,
+        credentials: &'a Credentials,
     ) -> BoxFuture<'a, StoreResult<()>> {
-        let hash = hash.to_owned();
+        let values = (
+            credentials.password_hash.clone(),
+            credentials.scram_sha1.encode(),
+            credentials.scram_sha256.encode(),
+        );
         self.run(move |c| {
-            match c.execute(
-                "UPDATE operators SET password_hash = ?1 WHERE id = ?2",
-                params![hash, id.0],
-            ) {
-                Ok(0) => Err(StoreError::NotFound(format!("operator {id}"))),
-                Ok(_) => Ok(()),
-                Err(e) => Err(backend(e)),
+            let changed = c
+                .execute(
+                    "UPDATE operators SET password_hash = ?1, scram_sha1 = ?2, scram_sha256 = ?3 WHERE id = ?4",
+                    params![values.0, values.1, values.2, id.0],
+                )
+                .map_err(backend)?;
+            if changed == 0 {
+                return Err(StoreError::NotFound(format!("operator {id}")));
             }
+            Ok(())
         })
     }
 
-    fn password_hash(&self, id: OperatorId) -> BoxFuture<'_, StoreResult<Option<String>>> {
+    fn credentials(&self, id: OperatorId) -> BoxFuture<'_, StoreResult<Option<Credentials>>> {
         self.run(move |c| {
-            c.query_row(
-                "SELECT password_hash FROM operators WHERE id = ?1",
-                [id.0],
-                |row| row.get(0),
-            )
-            .optional()
-            .map(Option::flatten)
-            .map_err(backend)
+            let row: Option<(Option<String>, Option<String>, Option<String>)> = c
+                .query_row(
+                    "SELECT password_hash, scram_sha1, scram_sha256 FROM operators WHERE id = ?1",
+                    [id.0],
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                )
+                .optional()
+                .map_err(backend)?;
+            let Some((Some(password_hash), Some(sha1), Some(sha256))) = row else {
+                return Ok(None);
+            };
+            let decode = |text: &str| {
+                ScramCredentials::decode(text).ok_or_else(|| {
+                    StoreError::Backend(format!("bad SCRAM credentials of operator {id}"))
+                })
+            };
+            Ok(Some(Credentials {
+                password_hash,
+                scram_sha1: decode(&sha1)?,
+                scram_sha256: decode(&sha256)?,
+            }))
         })
     }
 

@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use crate::auth::ScramCredentials;
 use crate::future::BoxFuture;
 use crate::model::{
     Author, BoardPost, Chat, ChatId, ChatLine, ChatState, Department, DepartmentId, NewOperator,
@@ -32,6 +33,20 @@ pub enum StoreError {
     /// The database failed.
     #[error("storage failed: {0}")]
     Backend(String),
+}
+
+/// What is kept to check an operator's password: an argon2id hash for
+/// PLAIN and the SCRAM credentials for SCRAM-SHA-1 and SCRAM-SHA-256, all
+/// made when the password is set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Credentials {
+    /// The argon2id hash, as a PHC string.
+    pub password_hash: String,
+    /// For SCRAM-SHA-1.
+    pub scram_sha1: ScramCredentials,
+    /// For SCRAM-SHA-256.
+    pub scram_sha256: ScramCredentials,
 }
 
 /// A store result.
@@ -85,14 +100,14 @@ pub trait Store: Send + Sync + fmt::Debug {
         operator: OperatorId,
         username: &'a str,
     ) -> BoxFuture<'a, StoreResult<Operator>>;
-    /// Stores an operator's password hash (a PHC string, e.g. argon2id).
-    fn set_password_hash<'a>(
+    /// Stores an operator's credentials (never the password itself).
+    fn set_credentials<'a>(
         &'a self,
         operator: OperatorId,
-        hash: &'a str,
+        credentials: &'a Credentials,
     ) -> BoxFuture<'a, StoreResult<()>>;
-    /// An operator's password hash.
-    fn password_hash(&self, operator: OperatorId) -> BoxFuture<'_, StoreResult<Option<String>>>;
+    /// An operator's credentials, if a password was ever set.
+    fn credentials(&self, operator: OperatorId) -> BoxFuture<'_, StoreResult<Option<Credentials>>>;
 
     /// Adds a visitor; numbers count per portal from 1.
     fn add_visitor<'a>(

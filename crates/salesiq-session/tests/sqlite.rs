@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use salesiq_session::{
-    Author, ChatState, NewOperator, OperatorId, Portal, SqliteStore, Store, StoreError,
-    VisitorDetails,
+    Author, ChatState, NewOperator, OperatorId, Portal, SqliteStore, Store, StoreAccounts,
+    StoreError, VisitorDetails,
 };
 
 fn ann() -> VisitorDetails {
@@ -39,10 +39,8 @@ async fn everything_survives_a_restart() {
             .await
             .unwrap();
         store.claim_username(alice.id, "Alice.Ops").await.unwrap();
-        store
-            .set_password_hash(alice.id, "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA")
-            .await
-            .unwrap();
+        let accounts = StoreAccounts::new(Arc::new(store.clone()));
+        accounts.set_password(alice.id, "s3cret").await.unwrap();
         let visitor = store.add_visitor("demo", &ann()).await.unwrap();
         let chat = store
             .add_chat("demo", visitor.id, None, "Where is my refund?")
@@ -98,14 +96,9 @@ async fn everything_survives_a_restart() {
         (found.id, found.username.as_deref()),
         (alice.id, Some("alice.ops"))
     );
-    assert!(
-        store
-            .password_hash(alice.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .starts_with("$argon2id$")
-    );
+    let credentials = store.credentials(alice.id).await.unwrap().unwrap();
+    assert!(credentials.password_hash.starts_with("$argon2id$"));
+    assert_eq!(credentials.scram_sha256.stored_key.len(), 32);
     assert_eq!(
         store
             .operator_by_email("demo", "ALICE@demo.example")

@@ -184,3 +184,47 @@ async fn the_authcid_may_be_the_bare_jid_and_the_authzid_must_match() {
     }
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounts_from_the_sqlite_store_log_in() {
+    use std::sync::Arc;
+
+    use salesiq_session::{NewOperator, SqliteStore, Store, StoreAccounts};
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(dir.path().join("gateway.sqlite3")).unwrap());
+    let accounts = Arc::new(StoreAccounts::new(store.clone()));
+    let dana = store
+        .add_operator(&NewOperator::new("demo", "dana@demo.example", "Dana"))
+        .await
+        .unwrap();
+    store.claim_username(dana.id, "dana.ops").await.unwrap();
+    accounts.set_password(dana.id, "dana-pw").await.unwrap();
+
+    let server = TestServer::start_with_accounts(|_| {}, accounts.clone(), accounts).await;
+    for mechanism in ["SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN"] {
+        let ok = server
+            .login_once(
+                "demo|dana.ops@salesiq.zoho.com",
+                "dana-pw",
+                Mode::DirectTls,
+                Some(mechanism),
+            )
+            .await;
+        assert!(ok.is_ok(), "{mechanism}: {ok:?}");
+        let wrong = server
+            .login_once(
+                "demo|dana.ops@salesiq.zoho.com",
+                "nope",
+                Mode::StartTls,
+                Some(mechanism),
+            )
+            .await;
+        assert_eq!(
+            refused(wrong),
+            DefinedCondition::NotAuthorized,
+            "{mechanism}"
+        );
+    }
+    server.stop().await;
+}

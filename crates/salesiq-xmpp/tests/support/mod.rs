@@ -81,14 +81,23 @@ impl TestServer {
     }
 
     pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        let accounts = accounts();
+        Self::start_with_accounts(adjust, accounts.clone(), accounts).await
+    }
+
+    /// A server whose logins and contacts come from elsewhere.
+    pub async fn start_with_accounts(
+        adjust: impl FnOnce(&mut Config),
+        authenticator: Arc<dyn salesiq_session::Authenticator>,
+        directory: Arc<dyn salesiq_session::Directory>,
+    ) -> Self {
         let mut config = Config::new(DOMAIN);
         config.starttls_addr = Some("127.0.0.1:0".parse().unwrap());
         config.direct_tls_addr = Some("127.0.0.1:0".parse().unwrap());
         adjust(&mut config);
         let identity = TlsIdentity::self_signed(DOMAIN).unwrap();
         let certificate = identity.certificate_der().to_vec();
-        let accounts = accounts();
-        let server = Server::bind(config, identity, accounts.clone(), accounts)
+        let server = Server::bind(config, identity, authenticator, directory)
             .await
             .unwrap();
         let handle = server.handle();

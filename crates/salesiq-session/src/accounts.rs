@@ -1,0 +1,177 @@
+//! Accounts kept in a [`Store`]: the default [`Authenticator`] and
+//! [`Directory`] of a gateway with storage.
+
+use std::sync::Arc;
+
+use argon2::password_hash::SaltString;
+use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
+use salesiq_jid::LoginKey;
+
+use crate::auth::{Account, AuthError, Authenticator, ScramCredentials, ScramHash};
+use crate::directory::{COLLEAGUES_GROUP, Contact, Directory};
+use crate::future::BoxFuture;
+use crate::model::{Operator, OperatorId};
+use crate::store::{Credentials, Store, StoreError, StoreResult};
+
+const HASHES: [ScramHash; 2] = [ScramHash::Sha256, ScramHash::Sha1];
+
+/// Operators and their credentials from the store.
+///
+/// A password set with [`StoreAccounts::set_password`] is kept as an
+/// argon2id hash (for PLAIN) and as SCRAM-SHA-1 and SCRAM-SHA-256
+/// credentials (random salt, 4096 iterations), never in clear. Hashing
+/// runs on the blocking pool. As with `MemoryAccounts`, an operator
+/// without a username is found by the local part of their e-mail
+/// address, so that the transport can tell them to create one.
+#[derive(Debug, Clone)]
+pub struct StoreAccounts {
+    store: Arc<dyn Store>,
+}
+
+impl StoreAccounts {
+    /// Accounts in `store`.
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self { store }
+    }
+
+    /// Sets (or replaces) an operator's password.
+    pub async fn set_password(&self, operator: OperatorId, password: &str) -> StoreResult<()> {
+        let password = password.to_owned();
+        let credentials = tokio::task::spawn_blocking(move || derive(&password))
+            .await
+            .map_err(|e| StoreError::Backend(e.to_string()))??;
+        self.store.set_credentials(operator, &credentials).await
+    }
+
+    async fn find(&self, login: &LoginKey) -> Result<Option<Operator>, AuthError> {
+        let unavailable = |e: StoreError| AuthError::Unavailable(e.to_string());
+        if let Some(operator) = self
+            .store
+            .operator_by_username(login.username())
+            .await
+            .map_err(unavailable)?
+        {
+            return Ok((operator.portal == login.portal()).then_some(operator));
+        }
+        let operators = self
+            .store
+            .operators(login.portal())
+            .await
+            .map_err(unavailable)?;
+        Ok(operators.into_iter().find(|o| {
+            o.username.is_none()
+                && o.email
+                    .split('@')
+                    .next()
+                    .is_some_and(|local| local.eq_ignore_ascii_case(login.username()))
+        }))
+    }
+
+    async fn credentials(&self, operator: &Operator) -> Result<Option<Credentials>, AuthError> {
+        self.store
+            .credentials(operator.id)
+            .await
+            .map_err(|e| AuthError::Unavailable(e.to_string()))
+    }
+}
+
+fn derive(password: &str) -> StoreResult<Credentials> {
+    let salt: [u8; 16] = rand::random();
+    let phc_salt = SaltString::encode_b64(&salt).map_err(|e| StoreError::Backend(e.to_string()))?;
+    let password_hash = Argon2::default()
+        .hash_password(password.as_bytes(), &phc_salt)
+        .map_err(|e| StoreError::Backend(e.to_string()))?
+        .to_string();
+    let iterations = ScramCredentials::DEFAULT_ITERATIONS;
+    Ok(Credentials {
+        password_hash,
+        scram_sha1: ScramCredentials::derive(ScramHash::Sha1, password, &salt, iterations),
+        scram_sha256: ScramCredentials::derive(ScramHash::Sha256, password, &salt, iterations),
+    })
+}
+
+fn account(operator: &Operator) -> Account {
+    Account::new(
+        &operator.portal,
+        operator.username.as_deref(),
+        &operator.display_name,
+        &operator.email,
+    )
+}
+
+impl Authenticator for StoreAccounts {
+    fn check_password<'a>(
+        &'a self,
+        login: &'a LoginKey,
+        password: &'a str,
+    ) -> BoxFuture<'a, Result<Account, AuthError>> {
+        Box::pin(async move {
+            let operator = self.find(login).await?.ok_or(AuthError::NotAuthorized)?;
+            let credentials = self
+                .credentials(&operator)
+                .await?
+                .ok_or(AuthError::NotAuthorized)?;
+            let (hash, password) = (credentials.password_hash, password.to_owned());
+            let verified = tokio::task::spawn_blocking(move || {
+                PasswordHash::new(&hash).is_ok_and(|hash| {
+                    Argon2::default()
+                        .verify_password(password.as_bytes(), &hash)
+                        .is_ok()
+                })
+            })
+            .await
+            .map_err(|e| AuthError::Unavailable(e.to_string()))?;
+            if verified {
+                Ok(account(&operator))
+            } else {
+                Err(AuthError::NotAuthorized)
+            }
+        })
+    }
+
+    fn scram_hashes(&self) -> &[ScramHash] {
+        &HASHES
+    }
+
+    fn scram_credentials<'a>(
+        &'a self,
+        login: &'a LoginKey,
+        hash: ScramHash,
+    ) -> BoxFuture<'a, Result<Option<(Account, ScramCredentials)>, AuthError>> {
+        Box::pin(async move {
+            let Some(operator) = self.find(login).await? else {
+                return Ok(None);
+            };
+            let Some(credentials) = self.credentials(&operator).await? else {
+                return Ok(None);
+            };
+            let scram = match hash {
+                ScramHash::Sha1 => credentials.scram_sha1,
+                _ => credentials.scram_sha256,
+            };
+            Ok(Some((account(&operator), scram)))
+        })
+    }
+}
+
+impl Directory for StoreAccounts {
+    fn contacts<'a>(&'a self, me: &'a Account) -> BoxFuture<'a, Vec<Contact>> {
+        Box::pin(async move {
+            // A store failure leaves the list empty rather than failing the
+            // login; the next roster request tries again.
+            let operators = self.store.operators(&me.portal).await.unwrap_or_default();
+            operators
+                .iter()
+                .filter(|o| o.username.is_some() && o.username != me.username)
+                .filter_map(|o| {
+                    let username = o.username.as_deref()?;
+                    Some(Contact::new(
+                        &format!("{}|{username}", o.portal),
+                        &o.display_name,
+                        COLLEAGUES_GROUP,
+                    ))
+                })
+                .collect()
+        })
+    }
+}
