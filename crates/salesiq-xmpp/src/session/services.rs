@@ -1,0 +1,154 @@
+//! The server's own iq services for a session: ping, disco, roster (and
+//! its pushes), carbons switch, vCards, legacy session.
+
+use minidom::Element;
+use salesiq_session::Contact;
+
+use super::Session;
+use crate::error::StanzaErrorCondition;
+use crate::ns;
+use crate::stanza::{error_reply, iq_result, name};
+
+impl Session {
+    /// The server's own iq services.
+    pub(super) async fn serve_iq(&mut self, iq: &Element, get: bool) -> Element {
+        let Some(payload) = iq.children().next() else {
+            return error_reply(iq, StanzaErrorCondition::BadRequest);
+        };
+        match (payload.name(), payload.ns().as_str(), get) {
+            ("ping", ns::PING, true) => iq_result(iq, None),
+            ("query", ns::DISCO_INFO, true) => iq_result(iq, Some(self.disco_info(iq, payload))),
+            ("query", ns::DISCO_ITEMS, true) => {
+                iq_result(iq, Some(Element::bare("query", ns::DISCO_ITEMS)))
+            }
+            ("query", ns::ROSTER, true) => {
+                self.refresh_contacts().await;
+                iq_result(iq, Some(self.roster()))
+            }
+            // The roster is the directory's: clients may not edit it.
+            ("query", ns::ROSTER, false) => error_reply(iq, StanzaErrorCondition::NotAllowed),
+            ("enable" | "disable", ns::CARBONS, false) => {
+                let enabled = payload.name() == "enable";
+                let router = &self.shared.router;
+                router.set_carbons(&self.bare, &self.resource, self.connection, enabled);
+                iq_result(iq, None)
+            }
+            ("vCard", ns::VCARD, true) => {
+                let account = &self.account;
+                let own = vcard(
+                    &account.display_name,
+                    Some(&account.email),
+                    account.photo.as_ref(),
+                );
+                iq_result(iq, Some(own))
+            }
+            // vCards come from the account directory: clients may not edit them.
+            ("vCard", ns::VCARD, false) => error_reply(iq, StanzaErrorCondition::NotAllowed),
+            // RFC 3921 session establishment: a no-op kept for old clients.
+            ("session", ns::SESSION, false) => iq_result(iq, None),
+            _ => error_reply(iq, StanzaErrorCondition::ServiceUnavailable),
+        }
+    }
+
+    pub(super) fn disco_info(&self, iq: &Element, query: &Element) -> Element {
+        let to_account = iq.attr("to").is_some_and(|to| to.contains('@'));
+        if !to_account {
+            return crate::disco::server_info(query.attr("node"));
+        }
+        let identity = Element::builder("identity", ns::DISCO_INFO)
+            .attr(name("category"), "account")
+            .attr(name("type"), "registered")
+            .build();
+        Element::builder("query", ns::DISCO_INFO)
+            .append(identity)
+            .build()
+    }
+
+    pub(super) fn contact_jid(&self, contact: &Contact) -> String {
+        format!(
+            "{}@{}",
+            contact.id.to_lowercase(),
+            self.shared.config.domain
+        )
+    }
+
+    /// Applies a change of the contact list and returns its roster push.
+    pub(super) fn roster_change(&mut self, contact: Contact, present: bool) -> Element {
+        let jid = self.contact_jid(&contact);
+        self.contacts.retain(|c| c.id != contact.id);
+        let item = if present {
+            self.contact_jids.insert(jid);
+            let item = roster_item(&self.shared.config.domain, &contact);
+            self.contacts.push(contact);
+            item
+        } else {
+            self.contact_jids.remove(&jid);
+            Element::builder("item", ns::ROSTER)
+                .attr(name("jid"), jid)
+                .attr(name("subscription"), "remove")
+                .build()
+        };
+        Element::builder("iq", ns::CLIENT)
+            .attr(name("type"), "set")
+            .attr(name("id"), format!("push-{:016x}", rand::random::<u64>()))
+            .attr(name("to"), self.full.as_str())
+            .append(Element::builder("query", ns::ROSTER).append(item).build())
+            .build()
+    }
+
+    pub(super) fn roster(&self) -> Element {
+        let domain = &self.shared.config.domain;
+        let items = self
+            .contacts
+            .iter()
+            .map(|contact| roster_item(domain, contact));
+        Element::builder("query", ns::ROSTER)
+            .append_all(items)
+            .build()
+    }
+}
+
+/// A roster item: the contact, subscribed both ways, in its group.
+pub(super) fn roster_item(domain: &str, contact: &Contact) -> Element {
+    Element::builder("item", ns::ROSTER)
+        .attr(
+            name("jid"),
+            format!("{}@{domain}", contact.id.to_lowercase()),
+        )
+        .attr(name("name"), contact.name.as_str())
+        .attr(name("subscription"), "both")
+        .append(
+            Element::builder("group", ns::ROSTER)
+                .append(contact.group.as_str())
+                .build(),
+        )
+        .build()
+}
+
+/// A vCard (XEP-0054) with a name, an e-mail address and a photo.
+pub(super) fn vcard(
+    full_name: &str,
+    email: Option<&str>,
+    photo: Option<&salesiq_session::Photo>,
+) -> Element {
+    use base64::Engine as _;
+    let mut card = Element::builder("vCard", ns::VCARD)
+        .append(Element::builder("FN", ns::VCARD).append(full_name).build());
+    if let Some(email) = email {
+        let userid = Element::builder("USERID", ns::VCARD).append(email).build();
+        card = card.append(Element::builder("EMAIL", ns::VCARD).append(userid).build());
+    }
+    if let Some(photo) = photo {
+        let data = base64::engine::general_purpose::STANDARD.encode(&photo.data);
+        let photo = Element::builder("PHOTO", ns::VCARD)
+            .append(
+                Element::builder("TYPE", ns::VCARD)
+                    .append(photo.mime_type.as_str())
+                    .build(),
+            )
+            .append(Element::builder("BINVAL", ns::VCARD).append(data).build())
+            .build();
+        card = card.append(photo);
+    }
+    card.build()
+}
