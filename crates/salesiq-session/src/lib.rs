@@ -10,8 +10,13 @@
 //! [`Authenticator`] (who may log in) and [`Directory`] (whom an operator
 //! sees), with [`MemoryAccounts`]; the domain model and the [`Store`] trait
 //! with [`SqliteStore`], the embedded default (one file, created and
-//! migrated on open, WAL). Routing, command execution and the `Gateway`
-//! handle follow.
+//! migrated on open, WAL); and a first [`Gateway`]: chat requests offered
+//! to the portal's available operators, the first `y` wins, text both ways
+//! into the transcript, and the commands `#help`, `#info`, `#an`, `#n`,
+//! `#h`, `#d`, `#b` and `#e` executed with replies to the operator only.
+//! The remaining commands (transfer, invite, push, members, timed end, CRM
+//! and helpdesk) and the wiring to the XMPP transport follow; until then
+//! they answer that they are not available yet.
 //!
 //! # Async trait methods
 //!
@@ -40,6 +45,7 @@ mod accounts;
 mod auth;
 mod directory;
 mod future;
+mod gateway;
 mod memory;
 mod model;
 mod sqlite;
@@ -49,6 +55,10 @@ pub use accounts::StoreAccounts;
 pub use auth::{Account, AuthError, Authenticator, Photo, ScramCredentials, ScramHash};
 pub use directory::{COLLEAGUES_GROUP, Contact, Directory};
 pub use future::BoxFuture;
+pub use gateway::{
+    ChatRequest, Gateway, GatewayError, OperatorEvent, OperatorRef, OperatorSink, VisitorChat,
+    VisitorEvent,
+};
 pub use memory::MemoryAccounts;
 pub use model::{
     Author, BoardPost, Chat, ChatId, ChatLine, ChatState, Department, DepartmentId, NewOperator,

@@ -1,0 +1,479 @@
+//! The `Gateway`: visitors ask for a chat, available operators are offered
+//! it, the first `y` wins, and from then on text flows both ways while `#`
+//! commands are executed for the operator and never reach the visitor.
+//!
+//! The gateway speaks in its own terms ([`OperatorRef`], contact ids,
+//! [`OperatorEvent`], [`VisitorEvent`]); a transport such as
+//! `salesiq-xmpp` turns those into stanzas through an [`OperatorSink`].
+//!
+//! Choices where the product description is silent:
+//! * A visitor contact's id is `portal|visitor.N` (N the visitor number), so
+//!   it is unique on the server and cannot clash with `portal|username`.
+//! * Operators are offered a chat when they are available; with nobody
+//!   available the visitor is told they are queued, and the chat is offered
+//!   to the next operator who becomes available.
+//! * Replies to commands come from the visitor contact, prefixed `[system]`
+//!   (`[システム]` in Japanese portals), so they are clearly not the visitor.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use salesiq_commands::Locale;
+use tokio::sync::mpsc;
+
+use crate::directory::Contact;
+use crate::model::{Author, ChatId, ChatState, VisitorDetails, VisitorId};
+use crate::store::{Store, StoreError};
+
+mod commands;
+
+/// An operator, by portal and username (both lower case).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct OperatorRef {
+    portal: String,
+    username: String,
+}
+
+impl OperatorRef {
+    /// The operator `username` of `portal`.
+    pub fn new(portal: &str, username: &str) -> Self {
+        Self {
+            portal: portal.to_ascii_lowercase(),
+            username: username.to_ascii_lowercase(),
+        }
+    }
+
+    /// The portal.
+    pub fn portal(&self) -> &str {
+        &self.portal
+    }
+
+    /// The username.
+    pub fn username(&self) -> &str {
+        &self.username
+    }
+}
+
+impl fmt::Display for OperatorRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}|{}", self.portal, self.username)
+    }
+}
+
+/// What the gateway tells an operator's client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OperatorEvent {
+    /// A visitor appears in the contact list; `status` is the subject and
+    /// the department, for the contact's presence.
+    ContactAdded {
+        /// The visitor contact.
+        contact: Contact,
+        /// Presence status text.
+        status: String,
+    },
+    /// A visitor contact goes (chat taken by someone else, or over).
+    ContactRemoved {
+        /// The contact's id.
+        contact_id: String,
+    },
+    /// A message from a contact: the visitor's text, or a reply of the
+    /// gateway in that chat.
+    Message {
+        /// The contact it comes from.
+        from: String,
+        /// The text.
+        text: String,
+    },
+}
+
+/// Where the gateway's messages to operators go; the transport implements
+/// it. Sending never blocks and never fails: a disconnected operator
+/// simply misses the event.
+pub trait OperatorSink: Send + Sync + fmt::Debug {
+    /// Delivers `event` to every connected client of `operator`.
+    fn send(&self, operator: &OperatorRef, event: OperatorEvent);
+}
+
+/// What the gateway tells a visitor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum VisitorEvent {
+    /// No operator has accepted yet.
+    Queued,
+    /// An operator accepted.
+    Joined {
+        /// The operator's display name.
+        operator: String,
+    },
+    /// An operator wrote.
+    Message {
+        /// The operator's display name.
+        from: String,
+        /// The text.
+        text: String,
+    },
+    /// The chat is over.
+    Ended {
+        /// Why, for the visitor.
+        reason: String,
+    },
+}
+
+/// A visitor asking for a chat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ChatRequest {
+    /// The portal of the website.
+    pub portal: String,
+    /// What is known of the visitor.
+    pub details: VisitorDetails,
+    /// The question: the chat's subject.
+    pub question: String,
+    /// The department asked for, by name.
+    pub department: Option<String>,
+}
+
+impl ChatRequest {
+    /// A request to `portal`.
+    pub fn new(
+        portal: &str,
+        details: VisitorDetails,
+        question: &str,
+        department: Option<&str>,
+    ) -> Self {
+        Self {
+            portal: portal.to_ascii_lowercase(),
+            details,
+            question: question.to_owned(),
+            department: department.map(str::to_owned),
+        }
+    }
+}
+
+/// Why the gateway refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum GatewayError {
+    /// The visitor's IP address is blocked for the portal.
+    #[error("chats from this address are not accepted")]
+    Blocked,
+    /// No such department in the portal.
+    #[error("no department named {0}")]
+    UnknownDepartment(String),
+    /// No such chat, or not one of this operator's portal.
+    #[error("no such chat")]
+    NoSuchChat,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The visitor's side of a chat: its id and the events for the visitor.
+#[derive(Debug)]
+pub struct VisitorChat {
+    /// The chat.
+    pub chat: ChatId,
+    /// The visitor's number in the portal.
+    pub visitor_number: i64,
+    events: mpsc::UnboundedReceiver<VisitorEvent>,
+}
+
+impl VisitorChat {
+    /// The next event for the visitor; `None` once the gateway is gone.
+    pub async fn next_event(&mut self) -> Option<VisitorEvent> {
+        self.events.recv().await
+    }
+
+    /// The next event if one is waiting, without waiting.
+    pub fn try_next_event(&mut self) -> Option<VisitorEvent> {
+        self.events.try_recv().ok()
+    }
+}
+
+/// The handle to the chat domain; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Gateway {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Arc<dyn Store>,
+    sink: Arc<dyn OperatorSink>,
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    available: HashSet<OperatorRef>,
+    chats: HashMap<ChatId, Live>,
+}
+
+/// A chat in progress.
+#[derive(Debug)]
+struct Live {
+    portal: String,
+    contact: Contact,
+    status: String,
+    visitor: VisitorId,
+    details: VisitorDetails,
+    number: i64,
+    to_visitor: mpsc::UnboundedSender<VisitorEvent>,
+    /// Operators who were offered the chat and have not answered.
+    offered: Vec<OperatorRef>,
+    /// The operator who accepted.
+    operator: Option<OperatorRef>,
+}
+
+impl Gateway {
+    /// A gateway over `store`, telling operators through `sink`.
+    pub fn new(store: Arc<dyn Store>, sink: Arc<dyn OperatorSink>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                sink,
+                state: Mutex::new(State::default()),
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// An operator became available (or not). A newly available operator
+    /// is offered every chat of their portal still waiting.
+    pub fn set_available(&self, operator: &OperatorRef, available: bool) {
+        let mut state = self.lock();
+        if !available {
+            state.available.remove(operator);
+            return;
+        }
+        state.available.insert(operator.clone());
+        for live in state.chats.values_mut() {
+            let waiting = live.operator.is_none() && live.portal == operator.portal;
+            if waiting && !live.offered.contains(operator) {
+                live.offered.push(operator.clone());
+                offer(&*self.inner.sink, operator, live);
+            }
+        }
+    }
+
+    /// A visitor asks for a chat: stored, and offered to every available
+    /// operator of the portal.
+    pub async fn request_chat(&self, request: ChatRequest) -> Result<VisitorChat, GatewayError> {
+        let store = &self.inner.store;
+        if let Some(ip) = &request.details.ip
+            && store.is_blocked(&request.portal, ip).await?
+        {
+            return Err(GatewayError::Blocked);
+        }
+        let department = match &request.department {
+            Some(name) => {
+                let departments = store.departments(&request.portal).await?;
+                let found = departments
+                    .into_iter()
+                    .find(|d| d.name.to_lowercase() == name.to_lowercase());
+                Some(found.ok_or_else(|| GatewayError::UnknownDepartment(name.clone()))?)
+            }
+            None => None,
+        };
+        let visitor = store.add_visitor(&request.portal, &request.details).await?;
+        let chat = store
+            .add_chat(
+                &request.portal,
+                visitor.id,
+                department.as_ref().map(|d| d.id),
+                &request.question,
+            )
+            .await?;
+        store
+            .add_line(chat.id, &Author::Visitor, &request.question)
+            .await?;
+        let (to_visitor, events) = mpsc::unbounded_channel();
+        let contact_id = format!("{}|visitor.{}", request.portal, visitor.number);
+        let name = format!("{} (#{})", request.details.name, visitor.number);
+        let status = match &department {
+            Some(department) => format!("{} — {}", request.question, department.name),
+            None => request.question.clone(),
+        };
+        let mut live = Live {
+            portal: request.portal.clone(),
+            contact: Contact::new(&contact_id, &name, "Visitors"),
+            status,
+            visitor: visitor.id,
+            details: request.details.clone(),
+            number: visitor.number,
+            to_visitor,
+            offered: Vec::new(),
+            operator: None,
+        };
+        let _ = live.to_visitor.send(VisitorEvent::Queued);
+        let mut state = self.lock();
+        let available: Vec<OperatorRef> = state
+            .available
+            .iter()
+            .filter(|o| o.portal == request.portal)
+            .cloned()
+            .collect();
+        for operator in &available {
+            offer(&*self.inner.sink, operator, &live);
+        }
+        live.offered = available;
+        state.chats.insert(chat.id, live);
+        Ok(VisitorChat {
+            chat: chat.id,
+            visitor_number: visitor.number,
+            events,
+        })
+    }
+
+    /// The visitor wrote: to the operator, and into the transcript.
+    pub async fn visitor_says(&self, chat: ChatId, text: &str) -> Result<(), GatewayError> {
+        self.inner
+            .store
+            .add_line(chat, &Author::Visitor, text)
+            .await?;
+        let state = self.lock();
+        let live = state.chats.get(&chat).ok_or(GatewayError::NoSuchChat)?;
+        if let Some(operator) = &live.operator {
+            let message = OperatorEvent::Message {
+                from: live.contact.id.clone(),
+                text: text.to_owned(),
+            };
+            self.inner.sink.send(operator, message);
+        }
+        Ok(())
+    }
+
+    /// The visitor left: the chat ends and the operators are told.
+    pub async fn visitor_leaves(&self, chat: ChatId) -> Result<(), GatewayError> {
+        self.end(chat, None, "The visitor left the chat").await
+    }
+
+    /// Ends a chat: stored as ended, the visitor told (`visitor_reason`),
+    /// the operator(s) told and the contact removed.
+    async fn end(
+        &self,
+        chat: ChatId,
+        visitor_reason: Option<&str>,
+        operator_note: &str,
+    ) -> Result<(), GatewayError> {
+        self.inner
+            .store
+            .set_chat_state(chat, ChatState::Ended)
+            .await?;
+        let live = self
+            .lock()
+            .chats
+            .remove(&chat)
+            .ok_or(GatewayError::NoSuchChat)?;
+        if let Some(reason) = visitor_reason {
+            let _ = live.to_visitor.send(VisitorEvent::Ended {
+                reason: reason.to_owned(),
+            });
+        }
+        let sink = &*self.inner.sink;
+        for operator in live.operator.iter().chain(&live.offered) {
+            sink.send(
+                operator,
+                OperatorEvent::Message {
+                    from: live.contact.id.clone(),
+                    text: operator_note.to_owned(),
+                },
+            );
+            sink.send(
+                operator,
+                OperatorEvent::ContactRemoved {
+                    contact_id: live.contact.id.clone(),
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// The chat behind a visitor contact of `operator`'s portal.
+    fn chat_of(&self, operator: &OperatorRef, contact_id: &str) -> Result<ChatId, GatewayError> {
+        self.lock()
+            .chats
+            .iter()
+            .find(|(_, live)| live.portal == operator.portal && live.contact.id == contact_id)
+            .map(|(id, _)| *id)
+            .ok_or(GatewayError::NoSuchChat)
+    }
+
+    /// The portal's language.
+    async fn locale(&self, portal: &str) -> Locale {
+        match self.inner.store.portal(portal).await {
+            Ok(Some(portal)) => Locale::from_tag(&portal.locale),
+            _ => Locale::En,
+        }
+    }
+
+    /// Tells `operator`, from the visitor contact, in the system's voice.
+    fn reply(&self, operator: &OperatorRef, contact_id: &str, locale: Locale, text: &str) {
+        let prefix = match locale {
+            Locale::Ja => "[システム]",
+            _ => "[system]",
+        };
+        let message = OperatorEvent::Message {
+            from: contact_id.to_owned(),
+            text: format!("{prefix} {text}"),
+        };
+        self.inner.sink.send(operator, message);
+    }
+
+    /// An operator's display name, or their username if the store has none.
+    async fn display_name(&self, operator: &OperatorRef) -> String {
+        match self
+            .inner
+            .store
+            .operator_by_username(&operator.username)
+            .await
+        {
+            Ok(Some(found)) => found.display_name,
+            _ => operator.username.clone(),
+        }
+    }
+}
+
+/// Offers a chat to one operator: the visitor contact, then the request.
+fn offer(sink: &dyn OperatorSink, operator: &OperatorRef, live: &Live) {
+    sink.send(
+        operator,
+        OperatorEvent::ContactAdded {
+            contact: live.contact.clone(),
+            status: live.status.clone(),
+        },
+    );
+    let text = format!(
+        "Chat request from {} (visitor #{}): {}. Reply y to accept.",
+        live.details.name, live.number, live.status
+    );
+    sink.send(
+        operator,
+        OperatorEvent::Message {
+            from: live.contact.id.clone(),
+            text,
+        },
+    );
+}
+
+/// The visitor's details as sent to the operator who accepts (`#info`).
+fn details_text(live: &Live) -> String {
+    let d = &live.details;
+    let field = |value: &Option<String>| value.clone().unwrap_or_else(|| "-".to_owned());
+    format!(
+        "Visitor #{}: {}\nE-mail: {}\nCountry: {}\nBrowser: {}\nOS: {}\nIP: {}\nStarted on: {}",
+        live.number,
+        d.name,
+        field(&d.email),
+        field(&d.country),
+        field(&d.browser),
+        field(&d.os),
+        field(&d.ip),
+        field(&d.first_page)
+    )
+}

@@ -1,0 +1,341 @@
+//! The gateway in-process, over a real SQLite file: offers, the first `y`,
+//! text both ways, commands and their replies, blocking, queueing and
+//! tenant isolation.
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::{Arc, Mutex};
+
+use salesiq_session::{
+    Author, ChatRequest, Gateway, GatewayError, NewOperator, OperatorEvent, OperatorRef,
+    OperatorSink, Portal, SqliteStore, Store, VisitorDetails, VisitorEvent,
+};
+
+/// Records what operators are told.
+#[derive(Debug, Default)]
+struct Recorder(Mutex<Vec<(OperatorRef, OperatorEvent)>>);
+
+impl OperatorSink for Recorder {
+    fn send(&self, operator: &OperatorRef, event: OperatorEvent) {
+        self.0.lock().unwrap().push((operator.clone(), event));
+    }
+}
+
+impl Recorder {
+    /// Takes what `operator` was told so far.
+    fn take(&self, operator: &OperatorRef) -> Vec<OperatorEvent> {
+        let mut all = self.0.lock().unwrap();
+        let (mine, rest): (Vec<_>, Vec<_>) = all.drain(..).partition(|(o, _)| o == operator);
+        *all = rest;
+        mine.into_iter().map(|(_, e)| e).collect()
+    }
+
+    /// The texts of the messages among `events`.
+    fn texts(events: &[OperatorEvent]) -> Vec<String> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                OperatorEvent::Message { text, .. } => Some(text.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+struct World {
+    gateway: Gateway,
+    store: Arc<SqliteStore>,
+    sink: Arc<Recorder>,
+    alice: OperatorRef,
+    bob: OperatorRef,
+    _dir: tempfile::TempDir,
+}
+
+async fn world(locale: &str) -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(dir.path().join("g.sqlite3")).unwrap());
+    store
+        .put_portal(&Portal::new("demo", locale))
+        .await
+        .unwrap();
+    store.add_department("demo", "Sales", false).await.unwrap();
+    for (email, name, username) in [
+        ("alice@demo.example", "Alice", "alice.ops"),
+        ("bob@demo.example", "Bob", "bob.ops"),
+    ] {
+        let operator = store
+            .add_operator(&NewOperator::new("demo", email, name))
+            .await
+            .unwrap();
+        store.claim_username(operator.id, username).await.unwrap();
+    }
+    let sink = Arc::new(Recorder::default());
+    let gateway = Gateway::new(store.clone(), sink.clone());
+    World {
+        gateway,
+        store,
+        sink,
+        alice: OperatorRef::new("demo", "alice.ops"),
+        bob: OperatorRef::new("demo", "bob.ops"),
+        _dir: dir,
+    }
+}
+
+fn ann() -> VisitorDetails {
+    let mut details = VisitorDetails::default();
+    details.name = "Ann Lee".into();
+    details.email = Some("ann@example.com".into());
+    details.ip = Some("203.0.113.7".into());
+    details.country = Some("Japan".into());
+    details
+}
+
+const ANN: &str = "demo|visitor.1";
+
+#[tokio::test]
+async fn the_first_yes_wins_and_text_flows_both_ways() {
+    let w = world("en").await;
+    w.gateway.set_available(&w.alice, true);
+    w.gateway.set_available(&w.bob, true);
+    let mut visitor = w
+        .gateway
+        .request_chat(ChatRequest::new(
+            "demo",
+            ann(),
+            "Where is my refund?",
+            Some("sales"),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(visitor.next_event().await, Some(VisitorEvent::Queued));
+
+    // Both are offered: the contact, with subject and department, and the request.
+    for operator in [&w.alice, &w.bob] {
+        let told = w.sink.take(operator);
+        assert!(
+            matches!(&told[0], OperatorEvent::ContactAdded { contact, status }
+            if contact.id == ANN && contact.name == "Ann Lee (#1)" && status == "Where is my refund? — Sales")
+        );
+        assert!(Recorder::texts(&told)[0].contains("Reply y to accept"));
+    }
+
+    w.gateway.operator_says(&w.bob, ANN, "Y").await.unwrap();
+    assert_eq!(
+        visitor.next_event().await,
+        Some(VisitorEvent::Joined {
+            operator: "Bob".into()
+        })
+    );
+    let bob_told = Recorder::texts(&w.sink.take(&w.bob));
+    assert!(
+        bob_told[0].contains("Visitor #1: Ann Lee") && bob_told[0].contains("Country: Japan"),
+        "{bob_told:?}"
+    );
+    let alice_told = w.sink.take(&w.alice);
+    assert_eq!(Recorder::texts(&alice_told), ["Bob took this chat"]);
+    assert!(alice_told.contains(&OperatorEvent::ContactRemoved {
+        contact_id: ANN.into()
+    }));
+    // Too late for Alice, and she cannot write to the visitor.
+    w.gateway.operator_says(&w.alice, ANN, "y").await.unwrap();
+    w.gateway
+        .operator_says(&w.alice, ANN, "let me help")
+        .await
+        .unwrap();
+    assert_eq!(visitor.try_next_event(), None);
+    assert_eq!(Recorder::texts(&w.sink.take(&w.alice)).len(), 2);
+
+    w.gateway
+        .visitor_says(visitor.chat, "order 1042")
+        .await
+        .unwrap();
+    assert_eq!(
+        w.sink.take(&w.bob),
+        [OperatorEvent::Message {
+            from: ANN.into(),
+            text: "order 1042".into()
+        }]
+    );
+    w.gateway
+        .operator_says(&w.bob, ANN, "Thanks, checking")
+        .await
+        .unwrap();
+    assert_eq!(
+        visitor.next_event().await,
+        Some(VisitorEvent::Message {
+            from: "Bob".into(),
+            text: "Thanks, checking".into()
+        })
+    );
+    let transcript: Vec<_> = w
+        .store
+        .transcript(visitor.chat)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| (l.author, l.text))
+        .collect();
+    assert_eq!(
+        transcript,
+        [
+            (Author::Visitor, "Where is my refund?".to_owned()),
+            (Author::Visitor, "order 1042".to_owned()),
+            (
+                Author::Operator("Bob".into()),
+                "Thanks, checking".to_owned()
+            ),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn commands_reply_to_the_operator_only() {
+    let w = world("en").await;
+    w.gateway.set_available(&w.bob, true);
+    let mut visitor = w
+        .gateway
+        .request_chat(ChatRequest::new("demo", ann(), "Hi", None))
+        .await
+        .unwrap();
+    w.gateway.operator_says(&w.bob, ANN, "y").await.unwrap();
+    w.sink.take(&w.bob);
+    assert_eq!(visitor.next_event().await, Some(VisitorEvent::Queued));
+    assert!(matches!(
+        visitor.next_event().await,
+        Some(VisitorEvent::Joined { .. })
+    ));
+
+    w.gateway
+        .operator_says(&w.bob, ANN, "#an wants the annual plan")
+        .await
+        .unwrap();
+    w.gateway.operator_says(&w.bob, ANN, "#n").await.unwrap();
+    w.gateway.operator_says(&w.bob, ANN, "#e 20").await.unwrap();
+    w.gateway.operator_says(&w.bob, ANN, "#d").await.unwrap();
+    w.gateway.operator_says(&w.bob, ANN, "#info").await.unwrap();
+    let told = Recorder::texts(&w.sink.take(&w.bob));
+    assert_eq!(told[0], "[system] Note added");
+    assert!(told[1].ends_with("Bob: wants the annual plan"), "{told:?}");
+    assert!(
+        told[2].contains("the timer must be 30, 45, 60 or 90 seconds")
+            && told[2].contains("Usage: #e"),
+        "{told:?}"
+    );
+    assert_eq!(told[3], "[system] Sales");
+    assert!(told[4].contains("E-mail: ann@example.com"), "{told:?}");
+    // None of it reached the visitor.
+    assert_eq!(visitor.try_next_event(), None);
+
+    w.gateway.operator_says(&w.bob, ANN, "#h").await.unwrap();
+    assert_eq!(Recorder::texts(&w.sink.take(&w.bob)), ["(visitor) Hi"]);
+
+    w.gateway.operator_says(&w.bob, ANN, "#e").await.unwrap();
+    assert_eq!(
+        visitor.next_event().await,
+        Some(VisitorEvent::Ended {
+            reason: "The operator ended the chat".into()
+        })
+    );
+    assert!(
+        w.sink
+            .take(&w.bob)
+            .contains(&OperatorEvent::ContactRemoved {
+                contact_id: ANN.into()
+            })
+    );
+    assert_eq!(
+        w.gateway.operator_says(&w.bob, ANN, "hello?").await,
+        Err(GatewayError::NoSuchChat)
+    );
+}
+
+#[tokio::test]
+async fn blocking_ends_the_chat_and_refuses_the_address() {
+    let w = world("ja").await;
+    w.gateway.set_available(&w.alice, true);
+    let mut visitor = w
+        .gateway
+        .request_chat(ChatRequest::new("demo", ann(), "spam", None))
+        .await
+        .unwrap();
+    w.gateway.operator_says(&w.alice, ANN, "ｙ").await.unwrap();
+    w.sink.take(&w.alice);
+    w.gateway
+        .operator_says(&w.alice, ANN, "＃ｂ 不正な利用")
+        .await
+        .unwrap();
+    let told = Recorder::texts(&w.sink.take(&w.alice));
+    assert_eq!(told[0], "[システム] IPアドレスをブロックしました");
+    assert_eq!(visitor.next_event().await, Some(VisitorEvent::Queued));
+    assert!(matches!(
+        visitor.next_event().await,
+        Some(VisitorEvent::Joined { .. })
+    ));
+    assert!(matches!(
+        visitor.next_event().await,
+        Some(VisitorEvent::Ended { .. })
+    ));
+    let again = w
+        .gateway
+        .request_chat(ChatRequest::new("demo", ann(), "hello again", None))
+        .await;
+    assert_eq!(again.err(), Some(GatewayError::Blocked));
+    // Another portal does not share the block list.
+    assert!(
+        w.gateway
+            .request_chat(ChatRequest::new("acme", ann(), "hi", None))
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn a_waiting_chat_goes_to_whoever_comes_online_and_not_across_portals() {
+    let w = world("en").await;
+    let mut visitor = w
+        .gateway
+        .request_chat(ChatRequest::new("demo", ann(), "anyone?", None))
+        .await
+        .unwrap();
+    assert_eq!(visitor.next_event().await, Some(VisitorEvent::Queued));
+    let stranger = OperatorRef::new("acme", "alice.ops");
+    w.gateway.set_available(&stranger, true);
+    assert!(w.sink.take(&stranger).is_empty(), "no offer across portals");
+    assert_eq!(
+        w.gateway.operator_says(&stranger, ANN, "y").await,
+        Err(GatewayError::NoSuchChat)
+    );
+    w.gateway.set_available(&w.alice, true);
+    assert!(matches!(
+        &w.sink.take(&w.alice)[0],
+        OperatorEvent::ContactAdded { .. }
+    ));
+    w.gateway.operator_says(&w.alice, ANN, "y").await.unwrap();
+    assert_eq!(
+        visitor.next_event().await,
+        Some(VisitorEvent::Joined {
+            operator: "Alice".into()
+        })
+    );
+    w.sink.take(&w.alice);
+
+    w.gateway.visitor_leaves(visitor.chat).await.unwrap();
+    let told = w.sink.take(&w.alice);
+    assert_eq!(Recorder::texts(&told), ["The visitor left the chat"]);
+    assert!(told.contains(&OperatorEvent::ContactRemoved {
+        contact_id: ANN.into()
+    }));
+}
+
+#[tokio::test]
+async fn unknown_departments_are_refused() {
+    let w = world("en").await;
+    let result = w
+        .gateway
+        .request_chat(ChatRequest::new("demo", ann(), "hi", Some("Nope")))
+        .await;
+    assert_eq!(
+        result.err(),
+        Some(GatewayError::UnknownDepartment("Nope".into()))
+    );
+}
