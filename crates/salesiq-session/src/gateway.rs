@@ -215,6 +215,8 @@ struct State {
 #[derive(Debug)]
 struct Live {
     portal: String,
+    /// The portal's language, for the gateway's own texts.
+    locale: Locale,
     contact: Contact,
     status: String,
     visitor: VisitorId,
@@ -299,8 +301,10 @@ impl Gateway {
             Some(department) => format!("{} — {}", request.question, department.name),
             None => request.question.clone(),
         };
+        let locale = self.locale(&request.portal).await;
         let mut live = Live {
             portal: request.portal.clone(),
+            locale,
             contact: Contact::new(&contact_id, &name, "Visitors"),
             status,
             visitor: visitor.id,
@@ -381,7 +385,7 @@ impl Gateway {
                 operator,
                 OperatorEvent::Message {
                     from: live.contact.id.clone(),
-                    text: operator_note.to_owned(),
+                    text: system(live.locale, operator_note),
                 },
             );
             sink.send(
@@ -439,6 +443,16 @@ impl Gateway {
     }
 }
 
+/// A text of the gateway's own, marked so that nobody takes it for the
+/// visitor's.
+fn system(locale: Locale, text: &str) -> String {
+    let prefix = match locale {
+        Locale::Ja => "[システム]",
+        _ => "[system]",
+    };
+    format!("{prefix} {text}")
+}
+
 /// Offers a chat to one operator: the visitor contact, then the request.
 fn offer(sink: &dyn OperatorSink, operator: &OperatorRef, live: &Live) {
     sink.send(
@@ -448,9 +462,12 @@ fn offer(sink: &dyn OperatorSink, operator: &OperatorRef, live: &Live) {
             status: live.status.clone(),
         },
     );
-    let text = format!(
-        "Chat request from {} (visitor #{}): {}. Reply y to accept.",
-        live.details.name, live.number, live.status
+    let text = system(
+        live.locale,
+        &format!(
+            "Chat request from {} (visitor #{}): {}. Reply y to accept.",
+            live.details.name, live.number, live.status
+        ),
     );
     sink.send(
         operator,
@@ -465,7 +482,7 @@ fn offer(sink: &dyn OperatorSink, operator: &OperatorRef, live: &Live) {
 fn details_text(live: &Live) -> String {
     let d = &live.details;
     let field = |value: &Option<String>| value.clone().unwrap_or_else(|| "-".to_owned());
-    format!(
+    let text = format!(
         "Visitor #{}: {}\nE-mail: {}\nCountry: {}\nBrowser: {}\nOS: {}\nIP: {}\nStarted on: {}",
         live.number,
         d.name,
@@ -475,5 +492,6 @@ fn details_text(live: &Live) -> String {
         field(&d.os),
         field(&d.ip),
         field(&d.first_page)
-    )
+    );
+    system(live.locale, &text)
 }

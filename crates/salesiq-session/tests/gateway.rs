@@ -132,7 +132,10 @@ async fn the_first_yes_wins_and_text_flows_both_ways() {
         "{bob_told:?}"
     );
     let alice_told = w.sink.take(&w.alice);
-    assert_eq!(Recorder::texts(&alice_told), ["Bob took this chat"]);
+    assert_eq!(
+        Recorder::texts(&alice_told),
+        ["[system] Bob took this chat"]
+    );
     assert!(alice_told.contains(&OperatorEvent::ContactRemoved {
         contact_id: ANN.into()
     }));
@@ -321,7 +324,10 @@ async fn a_waiting_chat_goes_to_whoever_comes_online_and_not_across_portals() {
 
     w.gateway.visitor_leaves(visitor.chat).await.unwrap();
     let told = w.sink.take(&w.alice);
-    assert_eq!(Recorder::texts(&told), ["The visitor left the chat"]);
+    assert_eq!(
+        Recorder::texts(&told),
+        ["[system] The visitor left the chat"]
+    );
     assert!(told.contains(&OperatorEvent::ContactRemoved {
         contact_id: ANN.into()
     }));

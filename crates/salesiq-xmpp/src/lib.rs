@@ -49,8 +49,13 @@
 //!   photo; read-only); XEP-0115 capabilities of the server in its stream
 //!   features, the hash of exactly what disco#info says.
 //!
-//! **Not yet:** the hookup to the chat domain (visitors as contacts, `#`
-//! commands) arrives with `salesiq-session`'s `Gateway`.
+//! * The chat domain plugs in through [`ServerHandle`]: it is the
+//!   `salesiq_session::OperatorSink` a `Gateway` is built with (visitor
+//!   contacts arrive as roster pushes with their subject as presence
+//!   status, the gateway's messages as chat messages from them), and once
+//!   attached with [`ServerHandle::attach_gateway`], whatever an operator
+//!   writes to a visitor contact goes to the gateway, and operators'
+//!   availability follows their presence.
 
 mod config;
 mod disco;

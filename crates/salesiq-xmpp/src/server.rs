@@ -35,6 +35,9 @@ pub(crate) struct Shared {
     pub(crate) secret: [u8; 32],
     pub(crate) throttle: Throttle,
     pub(crate) shutdown: watch::Receiver<bool>,
+    /// The chat domain, once attached: messages to visitor contacts go
+    /// there, and operators' availability is reported to it.
+    pub(crate) gateway: std::sync::OnceLock<salesiq_session::Gateway>,
     /// Sessions that may be resumed (XEP-0198): id -> (bare JID, mailbox).
     pub(crate) resumable: Mutex<HashMap<String, (String, crate::router::Mailbox)>>,
     next_connection: AtomicU64,
@@ -159,6 +162,7 @@ impl Server {
             router: Router::default(),
             secret: rand::random(),
             shutdown: watch,
+            gateway: std::sync::OnceLock::new(),
             resumable: Mutex::new(HashMap::new()),
             next_connection: AtomicU64::new(1),
             per_ip: Mutex::new(HashMap::new()),
@@ -249,6 +253,14 @@ pub struct ServerHandle {
 }
 
 impl ServerHandle {
+    /// Connects the chat domain: from now on, what operators write to a
+    /// visitor contact goes to `gateway`, and their availability with it.
+    /// Build the gateway with this handle as its [`salesiq_session::OperatorSink`].
+    /// A second call changes nothing.
+    pub fn attach_gateway(&self, gateway: salesiq_session::Gateway) {
+        let _ = self.shared.gateway.set(gateway);
+    }
+
     /// `contact` was added to (or updated on) `account`'s contact list:
     /// every connected resource gets a roster push and may now reach it.
     pub fn contact_added(
@@ -324,6 +336,68 @@ impl Drop for IpSlot {
             *count = count.saturating_sub(1);
             if *count == 0 {
                 per_ip.remove(&self.ip);
+            }
+        }
+    }
+}
+
+impl salesiq_session::OperatorSink for ServerHandle {
+    fn send(&self, operator: &salesiq_session::OperatorRef, event: salesiq_session::OperatorEvent) {
+        use salesiq_session::{Contact, OperatorEvent};
+
+        use crate::ns;
+        use crate::stanza::name;
+        use minidom::Element;
+
+        let domain = &self.shared.config.domain;
+        let bare = format!("{operator}@{domain}");
+        let jid = |id: &str| format!("{}@{domain}", id.to_lowercase());
+        let mut outbound = Vec::new();
+        match event {
+            OperatorEvent::ContactAdded { contact, status } => {
+                let presence = Element::builder("presence", ns::CLIENT)
+                    .attr(name("from"), jid(&contact.id))
+                    .attr(name("to"), bare.as_str())
+                    .append(
+                        Element::builder("status", ns::CLIENT)
+                            .append(status)
+                            .build(),
+                    )
+                    .build();
+                outbound.push(Outbound::Roster(contact, true));
+                outbound.push(Outbound::Stanza(presence));
+            }
+            OperatorEvent::ContactRemoved { contact_id } => {
+                let presence = Element::builder("presence", ns::CLIENT)
+                    .attr(name("from"), jid(&contact_id))
+                    .attr(name("to"), bare.as_str())
+                    .attr(name("type"), "unavailable")
+                    .build();
+                outbound.push(Outbound::Stanza(presence));
+                outbound.push(Outbound::Roster(Contact::new(&contact_id, "", ""), false));
+            }
+            OperatorEvent::Message { from, text } => {
+                let message = Element::builder("message", ns::CLIENT)
+                    .attr(name("from"), jid(&from))
+                    .attr(name("to"), bare.as_str())
+                    .attr(name("type"), "chat")
+                    .attr(name("id"), format!("gw-{:016x}", rand::random::<u64>()))
+                    .append(Element::builder("body", ns::CLIENT).append(text).build())
+                    .build();
+                outbound.push(Outbound::Stanza(message));
+            }
+            _ => {}
+        }
+        for mailbox in self.shared.router.mailboxes(&bare) {
+            for item in &outbound {
+                let copy = match item {
+                    Outbound::Stanza(stanza) => Outbound::Stanza(stanza.clone()),
+                    Outbound::Roster(contact, present) => {
+                        Outbound::Roster(contact.clone(), *present)
+                    }
+                    _ => continue,
+                };
+                let _ = mailbox.send(copy);
             }
         }
     }

@@ -166,6 +166,21 @@ impl Session {
         handled
     }
 
+    /// This operator, as the chat domain names them.
+    fn operator_ref(&self) -> salesiq_session::OperatorRef {
+        let username = self.account.username.as_deref().unwrap_or_default();
+        salesiq_session::OperatorRef::new(&self.account.portal, username)
+    }
+
+    /// Tells the chat domain whether any resource of this operator is
+    /// available (offers go to available operators).
+    pub(super) fn report_availability(&self) {
+        if let Some(gateway) = self.shared.gateway.get() {
+            let available = !self.shared.router.available(&self.bare).is_empty();
+            gateway.set_available(&self.operator_ref(), available);
+        }
+    }
+
     /// Where a stanza addressed to `to` may go: `None` for the server
     /// itself, else the bare JID (lower case) and resource, if the sender
     /// may reach it: itself or a contact, never another portal.
@@ -250,6 +265,28 @@ impl Session {
             })
             .collect();
         if recipients.is_empty() {
+            // Nobody online there: perhaps a visitor contact, which is the
+            // chat domain's to answer.
+            if let Some(gateway) = self.shared.gateway.get().filter(|_| bare != self.bare) {
+                let Some(text) = message.get_child("body", ns::CLIENT).map(Element::text) else {
+                    return Ok(()); // a chat state alone: nothing to relay yet
+                };
+                let contact = bare.split('@').next().unwrap_or_default();
+                return match gateway
+                    .operator_says(&self.operator_ref(), contact, &text)
+                    .await
+                {
+                    Ok(()) => Ok(()),
+                    Err(salesiq_session::GatewayError::NoSuchChat) => {
+                        self.bounce(stream, &message, StanzaErrorCondition::ServiceUnavailable)
+                            .await
+                    }
+                    Err(_) => {
+                        self.bounce(stream, &message, StanzaErrorCondition::InternalServerError)
+                            .await
+                    }
+                };
+            }
             return self
                 .bounce(stream, &message, StanzaErrorCondition::ServiceUnavailable)
                 .await;
@@ -311,6 +348,7 @@ impl Session {
                     Some(presence.clone()),
                 );
                 self.broadcast(&presence);
+                self.report_availability();
                 if initial {
                     // The presence of everyone already online, as a probe would give.
                     let mut online = Vec::new();
@@ -335,6 +373,7 @@ impl Session {
                     .router
                     .set_presence(&self.bare, &self.resource, self.connection, None);
                 self.broadcast(&presence);
+                self.report_availability();
                 Ok(())
             }
             // Subscriptions are the directory's business: contacts are

@@ -76,6 +76,7 @@ impl Gateway {
     /// winner gets the visitor's details; the visitor learns who joined.
     async fn accept(&self, operator: &OperatorRef, chat: ChatId) -> Result<(), GatewayError> {
         let name = self.display_name(operator).await;
+        let locale = self.locale(operator.portal()).await;
         let (others, contact_id, details, to_visitor) = {
             let mut state = self.lock();
             let live = state.chats.get_mut(&chat).ok_or(GatewayError::NoSuchChat)?;
@@ -100,7 +101,7 @@ impl Gateway {
         });
         let sink = &*self.inner.sink;
         for other in &others {
-            let text = format!("{name} took this chat");
+            let text = super::system(locale, &format!("{name} took this chat"));
             sink.send(
                 other,
                 OperatorEvent::Message {
@@ -173,7 +174,13 @@ impl Gateway {
         };
         match command {
             Command::Help { topic } => self.reply(operator, contact, locale, help(topic, locale)),
-            Command::Info => self.reply(operator, contact, locale, &details),
+            Command::Info => {
+                let message = OperatorEvent::Message {
+                    from: contact.to_owned(),
+                    text: details,
+                };
+                self.inner.sink.send(operator, message);
+            }
             Command::AddNote { text } => {
                 store
                     .add_note(visitor, &self.display_name(operator).await, text)

@@ -104,6 +104,7 @@ impl Session {
                 .build();
             self.broadcast(&unavailable);
         }
+        self.report_availability();
         let unacked = self
             .sm
             .as_mut()
