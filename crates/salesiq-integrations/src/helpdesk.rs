@@ -295,7 +295,12 @@ impl HelpdeskConnector for MemoryHelpdesk {
     ) -> BoxFuture<'a, Result<Ticket, ConnectorError>> {
         Box::pin(async move {
             let mut tickets = self.lock();
-            let number = (1001 + tickets.len()).to_string();
+            // The next number after the highest, as helpdesks count.
+            let highest = tickets
+                .iter()
+                .filter_map(|t| t.number.parse::<u64>().ok())
+                .max();
+            let number = highest.map_or(1001, |n| n + 1).to_string();
             let contact = self
                 .contacts
                 .iter()

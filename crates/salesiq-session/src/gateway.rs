@@ -20,6 +20,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 
 use salesiq_commands::Locale;
+use salesiq_integrations::{CrmConnector, HelpdeskConnector, MemoryCrm, MemoryHelpdesk};
 use tokio::sync::mpsc;
 
 use crate::directory::Contact;
@@ -27,6 +28,7 @@ use crate::model::{Author, ChatId, ChatState, VisitorDetails, VisitorId};
 use crate::store::{Store, StoreError};
 
 mod commands;
+mod integrations;
 
 /// An operator, by portal and username (both lower case).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -113,6 +115,11 @@ pub enum VisitorEvent {
         from: String,
         /// The text.
         text: String,
+    },
+    /// The operator offers a page: ask whether to open it in a new window.
+    Push {
+        /// The page.
+        url: String,
     },
     /// The chat is over.
     Ended {
@@ -202,6 +209,8 @@ pub struct Gateway {
 struct Inner {
     store: Arc<dyn Store>,
     sink: Arc<dyn OperatorSink>,
+    crm: Arc<dyn CrmConnector>,
+    helpdesk: Arc<dyn HelpdeskConnector>,
     state: Mutex<State>,
 }
 
@@ -227,16 +236,37 @@ struct Live {
     offered: Vec<OperatorRef>,
     /// The operator who accepted.
     operator: Option<OperatorRef>,
+    /// A pending `#e <seconds>`.
+    end_timer: Option<tokio::task::AbortHandle>,
 }
 
 impl Gateway {
     /// A gateway over `store`, telling operators through `sink`.
     pub fn new(store: Arc<dyn Store>, sink: Arc<dyn OperatorSink>) -> Self {
+        Self::with_connectors(
+            store,
+            sink,
+            Arc::new(MemoryCrm::new()),
+            Arc::new(MemoryHelpdesk::new()),
+        )
+    }
+
+    /// A gateway with a CRM and a helpdesk for `#crm` and `#support`
+    /// ([`Gateway::new`] gives empty in-memory ones).
+    pub fn with_connectors(
+        store: Arc<dyn Store>,
+        sink: Arc<dyn OperatorSink>,
+        crm: Arc<dyn CrmConnector>,
+        helpdesk: Arc<dyn HelpdeskConnector>,
+    ) -> Self {
+        let state = Mutex::new(State::default());
         Self {
             inner: Arc::new(Inner {
                 store,
                 sink,
-                state: Mutex::new(State::default()),
+                crm,
+                helpdesk,
+                state,
             }),
         }
     }
@@ -313,6 +343,7 @@ impl Gateway {
             to_visitor,
             offered: Vec::new(),
             operator: None,
+            end_timer: None,
         };
         let _ = live.to_visitor.send(VisitorEvent::Queued);
         let mut state = self.lock();
@@ -336,6 +367,7 @@ impl Gateway {
 
     /// The visitor wrote: to the operator, and into the transcript.
     pub async fn visitor_says(&self, chat: ChatId, text: &str) -> Result<(), GatewayError> {
+        self.visitor_active(chat);
         self.inner
             .store
             .add_line(chat, &Author::Visitor, text)
@@ -357,6 +389,36 @@ impl Gateway {
         self.end(chat, None, "The visitor left the chat").await
     }
 
+    /// Any visitor activity stops a pending timed end, and the operator
+    /// is told.
+    fn visitor_active(&self, chat: ChatId) {
+        let mut state = self.lock();
+        let Some(live) = state.chats.get_mut(&chat) else {
+            return;
+        };
+        let Some(timer) = live.end_timer.take() else {
+            return;
+        };
+        timer.abort();
+        if let Some(operator) = &live.operator {
+            let text = system(
+                live.locale,
+                say(
+                    live.locale,
+                    "Chat end cancelled",
+                    "サポート終了を中断しました",
+                ),
+            );
+            self.inner.sink.send(
+                operator,
+                OperatorEvent::Message {
+                    from: live.contact.id.clone(),
+                    text,
+                },
+            );
+        }
+    }
+
     /// Ends a chat: stored as ended, the visitor told (`visitor_reason`),
     /// the operator(s) told and the contact removed.
     async fn end(
@@ -374,6 +436,9 @@ impl Gateway {
             .chats
             .remove(&chat)
             .ok_or(GatewayError::NoSuchChat)?;
+        if let Some(timer) = &live.end_timer {
+            timer.abort();
+        }
         if let Some(reason) = visitor_reason {
             let _ = live.to_visitor.send(VisitorEvent::Ended {
                 reason: reason.to_owned(),
@@ -440,6 +505,14 @@ impl Gateway {
             Ok(Some(found)) => found.display_name,
             _ => operator.username.clone(),
         }
+    }
+}
+
+/// The text in a language.
+fn say(locale: Locale, en: &'static str, ja: &'static str) -> &'static str {
+    match locale {
+        Locale::Ja => ja,
+        _ => en,
     }
 }
 

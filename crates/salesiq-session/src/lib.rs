@@ -10,13 +10,13 @@
 //! [`Authenticator`] (who may log in) and [`Directory`] (whom an operator
 //! sees), with [`MemoryAccounts`]; the domain model and the [`Store`] trait
 //! with [`SqliteStore`], the embedded default (one file, created and
-//! migrated on open, WAL); and a first [`Gateway`]: chat requests offered
+//! migrated on open, WAL); and the [`Gateway`]: chat requests offered
 //! to the portal's available operators, the first `y` wins, text both ways
-//! into the transcript, and the commands `#help`, `#info`, `#an`, `#n`,
-//! `#h`, `#d`, `#b` and `#e` executed with replies to the operator only.
-//! The remaining commands (transfer, invite, push, members, timed end, CRM
-//! and helpdesk) and the wiring to the XMPP transport follow; until then
-//! they answer that they are not available yet.
+//! into the transcript, and every `#` command executed with replies to the
+//! operator only — except transfer (`#t`) and invite (`#i`), which follow
+//! and answer that they are not available yet. `#e <seconds>` ends the
+//! chat unless the visitor does something first; `#crm` and `#support`
+//! ask the connectors given to [`Gateway::with_connectors`].
 //!
 //! # Async trait methods
 //!

@@ -6,6 +6,10 @@
 
 use std::sync::{Arc, Mutex};
 
+use salesiq_integrations::{
+    CrmConnector, CrmModule, CrmRecord, HelpdeskConnector, HelpdeskContact, MemoryCrm,
+    MemoryHelpdesk, Ticket,
+};
 use salesiq_session::{
     Author, ChatRequest, Gateway, GatewayError, NewOperator, OperatorEvent, OperatorRef,
     OperatorSink, Portal, SqliteStore, Store, VisitorDetails, VisitorEvent,
@@ -52,6 +56,13 @@ struct World {
 }
 
 async fn world(locale: &str) -> World {
+    world_with(locale, None).await
+}
+
+async fn world_with(
+    locale: &str,
+    connectors: Option<(Arc<dyn CrmConnector>, Arc<dyn HelpdeskConnector>)>,
+) -> World {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(dir.path().join("g.sqlite3")).unwrap());
     store
@@ -59,6 +70,7 @@ async fn world(locale: &str) -> World {
         .await
         .unwrap();
     store.add_department("demo", "Sales", false).await.unwrap();
+    store.add_department("demo", "Support", true).await.unwrap();
     for (email, name, username) in [
         ("alice@demo.example", "Alice", "alice.ops"),
         ("bob@demo.example", "Bob", "bob.ops"),
@@ -70,7 +82,10 @@ async fn world(locale: &str) -> World {
         store.claim_username(operator.id, username).await.unwrap();
     }
     let sink = Arc::new(Recorder::default());
-    let gateway = Gateway::new(store.clone(), sink.clone());
+    let gateway = match connectors {
+        Some((crm, desk)) => Gateway::with_connectors(store.clone(), sink.clone(), crm, desk),
+        None => Gateway::new(store.clone(), sink.clone()),
+    };
     World {
         gateway,
         store,
@@ -224,7 +239,7 @@ async fn commands_reply_to_the_operator_only() {
             && told[2].contains("Usage: #e"),
         "{told:?}"
     );
-    assert_eq!(told[3], "[system] Sales");
+    assert_eq!(told[3], "[system] Sales\nSupport");
     assert!(told[4].contains("E-mail: ann@example.com"), "{told:?}");
     // None of it reached the visitor.
     assert_eq!(visitor.try_next_event(), None);
@@ -343,5 +358,191 @@ async fn unknown_departments_are_refused() {
     assert_eq!(
         result.err(),
         Some(GatewayError::UnknownDepartment("Nope".into()))
+    );
+}
+
+/// A chat accepted by Bob, the visitor's first events read.
+async fn accepted(w: &World, department: Option<&str>) -> salesiq_session::VisitorChat {
+    w.gateway.set_available(&w.bob, true);
+    let request = ChatRequest::new("demo", ann(), "My invoice is wrong", department);
+    let mut visitor = w.gateway.request_chat(request).await.unwrap();
+    w.gateway.operator_says(&w.bob, ANN, "y").await.unwrap();
+    assert_eq!(visitor.next_event().await, Some(VisitorEvent::Queued));
+    assert!(matches!(
+        visitor.next_event().await,
+        Some(VisitorEvent::Joined { .. })
+    ));
+    w.sink.take(&w.bob);
+    visitor
+}
+
+#[tokio::test]
+async fn push_and_members() {
+    let w = world("en").await;
+    let mut visitor = accepted(&w, None).await;
+    w.gateway
+        .operator_says(&w.bob, ANN, "#p https://demo.example/help/invoices")
+        .await
+        .unwrap();
+    assert_eq!(
+        visitor.next_event().await,
+        Some(VisitorEvent::Push {
+            url: "https://demo.example/help/invoices".into()
+        })
+    );
+    w.gateway
+        .operator_says(&w.bob, ANN, "#p javascript:alert(1)")
+        .await
+        .unwrap();
+    w.gateway.operator_says(&w.bob, ANN, "#m").await.unwrap();
+    let told = Recorder::texts(&w.sink.take(&w.bob));
+    assert_eq!(told[0], "[system] Page sent to the visitor");
+    assert!(
+        told[1].contains("only http and https can be pushed"),
+        "{told:?}"
+    );
+    assert_eq!(told[2], "[system] Bob (online)");
+    assert_eq!(
+        visitor.try_next_event(),
+        None,
+        "a refused URL never reaches the visitor"
+    );
+    w.gateway.set_available(&w.bob, false);
+    w.gateway.operator_says(&w.bob, ANN, "#m").await.unwrap();
+    assert_eq!(
+        Recorder::texts(&w.sink.take(&w.bob)),
+        ["[system] Bob (offline)"]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_timed_end_fires_unless_the_visitor_stirs() {
+    let w = world("ja").await;
+    let mut visitor = accepted(&w, None).await;
+
+    // Visitor activity cancels the timer.
+    w.gateway.operator_says(&w.bob, ANN, "#e 45").await.unwrap();
+    w.gateway
+        .visitor_says(visitor.chat, "wait, one more thing")
+        .await
+        .unwrap();
+    let told = Recorder::texts(&w.sink.take(&w.bob));
+    assert_eq!(
+        told,
+        [
+            "[システム] サポートは45秒後に終了します",
+            "[システム] サポート終了を中断しました",
+            "wait, one more thing"
+        ]
+    );
+    tokio::time::sleep(std::time::Duration::from_secs(120)).await;
+    assert_eq!(
+        visitor.try_next_event(),
+        None,
+        "the cancelled timer did not end the chat"
+    );
+
+    // #e cancel does too.
+    w.gateway.operator_says(&w.bob, ANN, "#e 30").await.unwrap();
+    w.gateway
+        .operator_says(&w.bob, ANN, "#e cancel")
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+    assert_eq!(visitor.try_next_event(), None);
+    w.gateway
+        .operator_says(&w.bob, ANN, "#e cancel")
+        .await
+        .unwrap();
+    let told = Recorder::texts(&w.sink.take(&w.bob));
+    assert_eq!(told[2], "[システム] 保留中の終了の処理はありません");
+
+    // Left alone, the chat ends when the time passes.
+    w.gateway.operator_says(&w.bob, ANN, "#e 90").await.unwrap();
+    assert!(matches!(
+        visitor.next_event().await,
+        Some(VisitorEvent::Ended { .. })
+    ));
+    let told = w.sink.take(&w.bob);
+    assert!(
+        Recorder::texts(&told)
+            .contains(&"[システム] 訪問者の操作がなかったためチャットを終了しました".to_owned()),
+        "{told:?}"
+    );
+    assert!(told.contains(&OperatorEvent::ContactRemoved {
+        contact_id: ANN.into()
+    }));
+}
+
+fn connectors() -> (Arc<dyn CrmConnector>, Arc<dyn HelpdeskConnector>) {
+    let mut lead = CrmRecord::new(CrmModule::Lead, "l1", "Ann Lee", "ann@example.com");
+    lead.company = Some("Lee & Co".into());
+    let mut old = Ticket::new("t1", "1000", "Old invoice question", "Closed");
+    old.contact_id = Some("9001".into());
+    old.email = Some("ann@example.com".into());
+    let desk = MemoryHelpdesk::new()
+        .with_contact(HelpdeskContact::new("9001", "Ann Lee", "ann@example.com"))
+        .with_ticket(old);
+    (Arc::new(MemoryCrm::new().with_record(lead)), Arc::new(desk))
+}
+
+#[tokio::test]
+async fn crm_and_helpdesk_commands() {
+    let w = world_with("en", Some(connectors())).await;
+    let _visitor = accepted(&w, Some("Support")).await;
+    for command in [
+        "#crm info",
+        "#support info",
+        "#support recentreq",
+        "#support ticketinfo",
+        "#support conasreq 312",
+        "#support ticketinfo",
+        "#support setreqstatus close",
+        "#support searchreq Ann",
+        "#support associate 1000",
+        "#support associate nope",
+    ] {
+        w.gateway.operator_says(&w.bob, ANN, command).await.unwrap();
+    }
+    let told = Recorder::texts(&w.sink.take(&w.bob));
+    assert!(
+        told[0].contains("CRM: Ann Lee") && told[0].contains("Company: Lee & Co"),
+        "{told:?}"
+    );
+    assert!(told[1].contains("Helpdesk contact: Ann Lee"), "{told:?}");
+    assert_eq!(told[2], "[system] #1000 Old invoice question (Closed)");
+    assert_eq!(told[3], "[system] No ticket information for this visitor");
+    assert_eq!(told[4], "[system] Ticket created: #1001");
+    assert_eq!(
+        told[5],
+        "[system] #1001 My invoice is wrong (On Hold, High)"
+    );
+    assert_eq!(told[6], "[system] #1001 My invoice is wrong (Closed, High)");
+    assert_eq!(told[7].lines().count(), 2, "{told:?}");
+    assert_eq!(told[8], "[system] Chat associated with ticket #1000");
+    assert_eq!(told[9], "[system] No such ticket in the helpdesk");
+}
+
+#[tokio::test]
+async fn conversion_needs_the_department_flag_and_empty_connectors_say_so() {
+    let w = world("en").await;
+    let _visitor = accepted(&w, Some("Sales")).await;
+    for command in [
+        "#support conasreq 112",
+        "#crm info",
+        "#support info",
+        "#support recentreq",
+    ] {
+        w.gateway.operator_says(&w.bob, ANN, command).await.unwrap();
+    }
+    let told = Recorder::texts(&w.sink.take(&w.bob));
+    assert_eq!(
+        told,
+        [
+            "[system] Converting chats to tickets on demand is not enabled for this department",
+            "[system] No CRM information for this visitor",
+            "[system] No support information for this visitor",
+            "[system] No recent requests for this visitor",
+        ]
     );
 }

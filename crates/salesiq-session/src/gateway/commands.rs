@@ -3,16 +3,8 @@
 
 use salesiq_commands::{Command, Input, Locale, help, parse};
 
-use super::{Gateway, GatewayError, OperatorEvent, OperatorRef, VisitorEvent, details_text};
+use super::{Gateway, GatewayError, OperatorEvent, OperatorRef, VisitorEvent, details_text, say};
 use crate::model::{Author, ChatId, ChatState};
-
-/// The text in the portal's language.
-fn say(locale: Locale, en: &'static str, ja: &'static str) -> &'static str {
-    match locale {
-        Locale::Ja => ja,
-        _ => en,
-    }
-}
 
 impl Gateway {
     /// An operator wrote `text` to the visitor contact `contact_id`.
@@ -272,12 +264,142 @@ impl Gateway {
                 self.end(chat, Some("The operator ended the chat"), note)
                     .await?;
             }
+            Command::Push { url } => {
+                store
+                    .add_line(chat, &Author::System, &format!("Page offered: {url}"))
+                    .await?;
+                self.to_visitor(
+                    chat,
+                    VisitorEvent::Push {
+                        url: url.as_str().to_owned(),
+                    },
+                );
+                self.reply(
+                    operator,
+                    contact,
+                    locale,
+                    say(
+                        locale,
+                        "Page sent to the visitor",
+                        "ページを訪問者に送信しました",
+                    ),
+                );
+            }
+            Command::Members => {
+                let members = self.members(chat).await;
+                self.reply(operator, contact, locale, &members.join("\n"));
+            }
+            Command::EndAfter { seconds } => {
+                self.end_after(chat, seconds.as_duration());
+                let text = match locale {
+                    Locale::Ja => format!("サポートは{}秒後に終了します", seconds.as_secs()),
+                    _ => format!("Chat will end in {} seconds", seconds.as_secs()),
+                };
+                self.reply(operator, contact, locale, &text);
+            }
+            Command::EndCancel => {
+                let cancelled = self.cancel_end(chat);
+                let text = if cancelled {
+                    say(locale, "Chat end cancelled", "サポート終了を中断しました")
+                } else {
+                    say(
+                        locale,
+                        "No timed end is pending",
+                        "保留中の終了の処理はありません",
+                    )
+                };
+                self.reply(operator, contact, locale, text);
+            }
+            Command::CrmInfo
+            | Command::SupportInfo
+            | Command::SupportTicketInfo
+            | Command::SupportRecentRequests
+            | Command::SupportSearch { .. }
+            | Command::SupportAssociate { .. }
+            | Command::SupportSetStatus { .. }
+            | Command::SupportConvert { .. } => {
+                let text = self.integration(chat, locale, command).await?;
+                self.reply(operator, contact, locale, &text);
+            }
             other => {
-                // Not built yet in this step of the chat-domain issue.
+                // Transfer and invite: not built yet in this step of the
+                // chat-domain issue.
                 let text = format!("#{} is not available yet", other.kind());
                 self.reply(operator, contact, locale, &text);
             }
         }
         Ok(())
+    }
+}
+
+impl Gateway {
+    fn to_visitor(&self, chat: ChatId, event: VisitorEvent) {
+        if let Some(live) = self.lock().chats.get(&chat) {
+            let _ = live.to_visitor.send(event);
+        }
+    }
+
+    /// The chat's operators with their status.
+    async fn members(&self, chat: ChatId) -> Vec<String> {
+        let (operator, online) = {
+            let state = self.lock();
+            let Some(live) = state.chats.get(&chat) else {
+                return Vec::new();
+            };
+            let online = live
+                .operator
+                .as_ref()
+                .is_some_and(|o| state.available.contains(o));
+            (live.operator.clone(), online)
+        };
+        let mut members = Vec::new();
+        if let Some(operator) = operator {
+            let status = if online { "online" } else { "offline" };
+            members.push(format!("{} ({status})", self.display_name(&operator).await));
+        }
+        members
+    }
+
+    /// `#e <seconds>`: end the chat unless the visitor does something first.
+    fn end_after(&self, chat: ChatId, delay: std::time::Duration) {
+        let gateway = self.clone();
+        let timer = tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            // Ours to fire: take it out so that ending does not abort it.
+            let locale = {
+                let mut state = gateway.lock();
+                let Some(live) = state.chats.get_mut(&chat) else {
+                    return;
+                };
+                live.end_timer = None;
+                live.locale
+            };
+            let reason = "The chat ended after a time without activity";
+            let note = say(
+                locale,
+                "Chat ended: the visitor was inactive",
+                "訪問者の操作がなかったためチャットを終了しました",
+            );
+            let _ = gateway.end(chat, Some(reason), note).await;
+        });
+        let mut state = self.lock();
+        match state.chats.get_mut(&chat) {
+            Some(live) => {
+                if let Some(earlier) = live.end_timer.replace(timer.abort_handle()) {
+                    earlier.abort();
+                }
+            }
+            None => timer.abort(),
+        }
+    }
+
+    /// `#e cancel`; whether a timed end was pending.
+    fn cancel_end(&self, chat: ChatId) -> bool {
+        let mut state = self.lock();
+        let timer = state
+            .chats
+            .get_mut(&chat)
+            .and_then(|live| live.end_timer.take());
+        timer.map(|t| t.abort()).is_some()
     }
 }

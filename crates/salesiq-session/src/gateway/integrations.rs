@@ -1,0 +1,246 @@
+//! `#crm info` and the `#support` commands: the connectors asked about
+//! the chat's visitor, and their answers (or a friendly failure) written
+//! for the operator.
+
+use salesiq_commands::{Command, Locale, SearchQuery};
+use salesiq_integrations::{ConnectorError, NewTicket, Service, Ticket, TicketQuery};
+
+use super::{Gateway, GatewayError, say};
+use crate::model::{Author, ChatId};
+
+fn ticket_line(ticket: &Ticket) -> String {
+    let priority = ticket
+        .priority
+        .as_deref()
+        .map(|p| format!(", {p}"))
+        .unwrap_or_default();
+    format!(
+        "#{} {} ({}{priority})",
+        ticket.number, ticket.subject, ticket.status
+    )
+}
+
+impl Gateway {
+    /// Runs one connector command; a connector failure is a reply, not
+    /// an error.
+    pub(super) async fn integration(
+        &self,
+        chat: ChatId,
+        locale: Locale,
+        command: Command<'_>,
+    ) -> Result<String, GatewayError> {
+        let service = if matches!(command, Command::CrmInfo) {
+            Service::Crm
+        } else {
+            Service::Helpdesk
+        };
+        Ok(match self.ask(chat, locale, command).await? {
+            Ok(text) => text,
+            Err(error) => error.reply(service).to_owned(),
+        })
+    }
+
+    async fn ask(
+        &self,
+        chat: ChatId,
+        locale: Locale,
+        command: Command<'_>,
+    ) -> Result<Result<String, ConnectorError>, GatewayError> {
+        let (portal, email, name) = {
+            let state = self.lock();
+            let live = state.chats.get(&chat).ok_or(GatewayError::NoSuchChat)?;
+            (
+                live.portal.clone(),
+                live.details.email.clone().unwrap_or_default(),
+                live.details.name.clone(),
+            )
+        };
+        let crm = &self.inner.crm;
+        let desk = &self.inner.helpdesk;
+        let store = &self.inner.store;
+        let none = |en, ja| Ok(Ok(say(locale, en, ja).to_owned()));
+        match command {
+            Command::CrmInfo => match crm.find_by_email(&email).await {
+                Ok(Some(r)) => {
+                    let field = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+                    Ok(Ok(format!(
+                        "CRM: {}\nE-mail: {}\nCompany: {}\nPhone: {}\nStatus: {}\nOwner: {}",
+                        r.name,
+                        r.email,
+                        field(&r.company),
+                        field(&r.phone),
+                        field(&r.status),
+                        field(&r.owner)
+                    )))
+                }
+                Ok(None) => none(
+                    "No CRM information for this visitor",
+                    "この訪問者のCRM情報はありません",
+                ),
+                Err(e) => Ok(Err(e)),
+            },
+            Command::SupportInfo => match desk.find_contact(&email).await {
+                Ok(Some(c)) => Ok(Ok(format!(
+                    "Helpdesk contact: {}\nE-mail: {}\nPhone: {}\nAccount: {}",
+                    c.name,
+                    c.email,
+                    c.phone.unwrap_or_else(|| "-".into()),
+                    c.account.unwrap_or_else(|| "-".into())
+                ))),
+                Ok(None) => none(
+                    "No support information for this visitor",
+                    "この訪問者のサポート情報はありません",
+                ),
+                Err(e) => Ok(Err(e)),
+            },
+            Command::SupportRecentRequests => {
+                let contact = match desk.find_contact(&email).await {
+                    Ok(contact) => contact,
+                    Err(e) => return Ok(Err(e)),
+                };
+                let tickets = match contact {
+                    Some(contact) => match desk.contact_tickets(&contact.id).await {
+                        Ok(tickets) => tickets,
+                        Err(e) => return Ok(Err(e)),
+                    },
+                    None => Vec::new(),
+                };
+                if tickets.is_empty() {
+                    return none(
+                        "No recent requests for this visitor",
+                        "この訪問者の最近の問い合わせはありません",
+                    );
+                }
+                Ok(Ok(tickets
+                    .iter()
+                    .map(ticket_line)
+                    .collect::<Vec<_>>()
+                    .join("\n")))
+            }
+            Command::SupportTicketInfo => {
+                let Some(id) = store.linked_ticket(chat).await? else {
+                    return none(
+                        "No ticket information for this visitor",
+                        "この訪問者の情報はありません",
+                    );
+                };
+                match desk.ticket(&id).await {
+                    Ok(Some(ticket)) => Ok(Ok(ticket_line(&ticket))),
+                    Ok(None) => none(
+                        "No ticket information for this visitor",
+                        "この訪問者の情報はありません",
+                    ),
+                    Err(e) => Ok(Err(e)),
+                }
+            }
+            Command::SupportSearch { query } => {
+                let query = match query {
+                    SearchQuery::Email(email) => TicketQuery::Email(email.as_str()),
+                    SearchQuery::TicketNumber(number) => TicketQuery::TicketNumber(number),
+                    SearchQuery::Name(name) => TicketQuery::ContactName(name),
+                    _ => return none("No tickets found", "問い合わせが見つかりません"),
+                };
+                match desk.search_tickets(query).await {
+                    Ok(tickets) if tickets.is_empty() => {
+                        none("No tickets found", "問い合わせが見つかりません")
+                    }
+                    Ok(tickets) => Ok(Ok(tickets
+                        .iter()
+                        .map(ticket_line)
+                        .collect::<Vec<_>>()
+                        .join("\n"))),
+                    Err(e) => Ok(Err(e)),
+                }
+            }
+            Command::SupportAssociate { ticket_id } => {
+                // Operators quote ticket numbers; the helpdesk's ids work too.
+                let found = match desk.ticket(ticket_id.as_str()).await {
+                    Ok(Some(ticket)) => Some(ticket),
+                    Ok(None) => match desk
+                        .search_tickets(TicketQuery::TicketNumber(ticket_id.as_str()))
+                        .await
+                    {
+                        Ok(tickets) => tickets.into_iter().next(),
+                        Err(e) => return Ok(Err(e)),
+                    },
+                    Err(e) => return Ok(Err(e)),
+                };
+                let Some(ticket) = found else {
+                    return Ok(Err(ConnectorError::NotFound));
+                };
+                store.link_ticket(chat, &ticket.id).await?;
+                let linked = say(
+                    locale,
+                    "Chat associated with ticket",
+                    "チャットを問い合わせに関連付けました:",
+                );
+                Ok(Ok(format!("{linked} #{}", ticket.number)))
+            }
+            Command::SupportSetStatus { status } => {
+                let Some(id) = store.linked_ticket(chat).await? else {
+                    return none(
+                        "No ticket information for this visitor",
+                        "この訪問者の情報はありません",
+                    );
+                };
+                match desk.set_status(&id, status).await {
+                    Ok(ticket) => Ok(Ok(ticket_line(&ticket))),
+                    Err(e) => Ok(Err(e)),
+                }
+            }
+            Command::SupportConvert { fields } => {
+                let stored = store
+                    .chat(&portal, chat)
+                    .await?
+                    .ok_or(GatewayError::NoSuchChat)?;
+                let departments = store.departments(&portal).await?;
+                let allowed = stored.department.is_some_and(|id| {
+                    departments
+                        .iter()
+                        .any(|d| d.id == id && d.convert_to_ticket)
+                });
+                if !allowed {
+                    return none(
+                        "Converting chats to tickets on demand is not enabled for this department",
+                        "この部門では、チャットを問い合わせに変換する設定が有効になっていません",
+                    );
+                }
+                if email.is_empty() {
+                    return none(
+                        "The visitor left no e-mail address",
+                        "訪問者のメールアドレスがありません",
+                    );
+                }
+                let transcript: Vec<String> = store
+                    .transcript(chat)
+                    .await?
+                    .into_iter()
+                    .map(|line| match line.author {
+                        Author::Visitor => format!("({name}) {}", line.text),
+                        Author::Operator(operator) => format!("({operator}) {}", line.text),
+                        _ => format!("(system) {}", line.text),
+                    })
+                    .collect();
+                let ticket = NewTicket::new(
+                    &stored.question,
+                    &transcript.join("\n"),
+                    &email,
+                    &name,
+                    fields,
+                );
+                match desk.create_ticket(&ticket).await {
+                    Ok(created) => {
+                        store.link_ticket(chat, &created.id).await?;
+                        Ok(Ok(format!(
+                            "{} #{}",
+                            say(locale, "Ticket created:", "問い合わせを作成しました:"),
+                            created.number
+                        )))
+                    }
+                    Err(e) => Ok(Err(e)),
+                }
+            }
+            _ => none("Not a connector command", "連携のコマンドではありません"),
+        }
+    }
+}
