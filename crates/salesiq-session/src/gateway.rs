@@ -28,6 +28,7 @@ use crate::model::{Author, ChatId, ChatState, VisitorDetails, VisitorId};
 use crate::store::{Store, StoreError};
 
 mod commands;
+mod handover;
 mod integrations;
 
 /// An operator, by portal and username (both lower case).
@@ -238,6 +239,21 @@ struct Live {
     operator: Option<OperatorRef>,
     /// A pending `#e <seconds>`.
     end_timer: Option<tokio::task::AbortHandle>,
+    /// Operators invited in who accepted: a group chat.
+    guests: Vec<OperatorRef>,
+    /// Transfers and invitations waiting for `y` or `n`.
+    requests: Vec<handover::Request>,
+}
+
+impl Live {
+    /// Everyone in the chat: the operator who accepted, then the guests.
+    fn members(&self) -> impl Iterator<Item = &OperatorRef> {
+        self.operator.iter().chain(&self.guests)
+    }
+
+    fn is_member(&self, operator: &OperatorRef) -> bool {
+        self.members().any(|m| m == operator)
+    }
 }
 
 impl Gateway {
@@ -344,6 +360,8 @@ impl Gateway {
             offered: Vec::new(),
             operator: None,
             end_timer: None,
+            guests: Vec::new(),
+            requests: Vec::new(),
         };
         let _ = live.to_visitor.send(VisitorEvent::Queued);
         let mut state = self.lock();
@@ -374,7 +392,7 @@ impl Gateway {
             .await?;
         let state = self.lock();
         let live = state.chats.get(&chat).ok_or(GatewayError::NoSuchChat)?;
-        if let Some(operator) = &live.operator {
+        for operator in live.members() {
             let message = OperatorEvent::Message {
                 from: live.contact.id.clone(),
                 text: text.to_owned(),
@@ -445,7 +463,8 @@ impl Gateway {
             });
         }
         let sink = &*self.inner.sink;
-        for operator in live.operator.iter().chain(&live.offered) {
+        let waiting = live.requests.iter().map(|r| &r.to);
+        for operator in live.members().chain(&live.offered).chain(waiting) {
             sink.send(
                 operator,
                 OperatorEvent::Message {

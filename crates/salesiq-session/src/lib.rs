@@ -12,11 +12,13 @@
 //! with [`SqliteStore`], the embedded default (one file, created and
 //! migrated on open, WAL); and the [`Gateway`]: chat requests offered
 //! to the portal's available operators, the first `y` wins, text both ways
-//! into the transcript, and every `#` command executed with replies to the
-//! operator only — except transfer (`#t`) and invite (`#i`), which follow
-//! and answer that they are not available yet. `#e <seconds>` ends the
-//! chat unless the visitor does something first; `#crm` and `#support`
-//! ask the connectors given to [`Gateway::with_connectors`].
+//! into the transcript, and every `#` command of the product executed with
+//! replies to the operator only: transfers and invitations answered `y`/`n`
+//! (an accepted invitation makes a group chat), `#e <seconds>` ending the
+//! chat unless the visitor does something first, `#crm` and `#support`
+//! asking the connectors given to [`Gateway::with_connectors`]. Still to
+//! come: the message board, visitor typing and page changes, operators
+//! assigned to departments.
 //!
 //! # Async trait methods
 //!

@@ -546,3 +546,159 @@ async fn conversion_needs_the_department_flag_and_empty_connectors_say_so() {
         ]
     );
 }
+
+#[tokio::test]
+async fn transfers_hand_the_chat_over_and_declines_are_reported() {
+    let w = world("en").await;
+    let mut visitor = accepted(&w, None).await;
+    w.gateway.set_available(&w.alice, true);
+    w.sink.take(&w.alice);
+
+    w.gateway
+        .operator_says(&w.bob, ANN, "#t alice@demo.example wants a refund")
+        .await
+        .unwrap();
+    assert_eq!(
+        Recorder::texts(&w.sink.take(&w.bob)),
+        ["[system] Transfer request sent"]
+    );
+    let asked = w.sink.take(&w.alice);
+    assert!(matches!(&asked[0], OperatorEvent::ContactAdded { contact, .. } if contact.id == ANN));
+    assert_eq!(
+        Recorder::texts(&asked),
+        [
+            "[system] Bob transfers the chat with Ann Lee (#1) to you: wants a refund. Reply y to accept or n to decline."
+        ]
+    );
+    w.gateway.operator_says(&w.alice, ANN, "n").await.unwrap();
+    assert_eq!(
+        Recorder::texts(&w.sink.take(&w.bob)),
+        ["[system] Alice declined"]
+    );
+    assert_eq!(
+        w.sink.take(&w.alice),
+        [OperatorEvent::ContactRemoved {
+            contact_id: ANN.into()
+        }]
+    );
+
+    w.gateway
+        .operator_says(&w.bob, ANN, "#t \"SALES\" second try")
+        .await
+        .unwrap();
+    w.sink.take(&w.bob);
+    w.gateway.operator_says(&w.alice, ANN, "y").await.unwrap();
+    let bob_told = w.sink.take(&w.bob);
+    assert_eq!(
+        Recorder::texts(&bob_told),
+        ["[system] Alice accepted the transfer; you have left the chat"]
+    );
+    assert!(bob_told.contains(&OperatorEvent::ContactRemoved {
+        contact_id: ANN.into()
+    }));
+    assert_eq!(
+        visitor.next_event().await,
+        Some(VisitorEvent::Joined {
+            operator: "Alice".into()
+        })
+    );
+    assert!(Recorder::texts(&w.sink.take(&w.alice))[1].contains("Visitor #1: Ann Lee"));
+
+    // Bob is out; Alice is in.
+    w.gateway
+        .operator_says(&w.bob, ANN, "still me")
+        .await
+        .unwrap();
+    assert!(Recorder::texts(&w.sink.take(&w.bob))[0].contains("not yours"));
+    w.gateway
+        .operator_says(&w.alice, ANN, "Hi Ann, Alice here")
+        .await
+        .unwrap();
+    assert_eq!(
+        visitor.next_event().await,
+        Some(VisitorEvent::Message {
+            from: "Alice".into(),
+            text: "Hi Ann, Alice here".into()
+        })
+    );
+
+    // Nobody to take it, or no such department.
+    w.gateway
+        .operator_says(&w.alice, ANN, "#t nobody@demo.example")
+        .await
+        .unwrap();
+    w.gateway
+        .operator_says(&w.alice, ANN, "#t \"Nope\"")
+        .await
+        .unwrap();
+    assert_eq!(
+        Recorder::texts(&w.sink.take(&w.alice)),
+        [
+            "[system] Nobody available to take it",
+            "[system] No such department: Nope"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn an_accepted_invitation_makes_a_group_chat() {
+    let w = world("en").await;
+    let mut visitor = accepted(&w, None).await;
+    w.gateway.set_available(&w.alice, true);
+    w.sink.take(&w.alice);
+
+    w.gateway
+        .operator_says(&w.bob, ANN, "#i alice@demo.example billing question")
+        .await
+        .unwrap();
+    assert_eq!(
+        Recorder::texts(&w.sink.take(&w.bob)),
+        ["[system] Invitation sent"]
+    );
+    w.gateway.operator_says(&w.alice, ANN, "y").await.unwrap();
+    assert_eq!(
+        Recorder::texts(&w.sink.take(&w.bob)),
+        ["[system] Alice joined the chat"]
+    );
+    assert_eq!(
+        visitor.next_event().await,
+        Some(VisitorEvent::Joined {
+            operator: "Alice".into()
+        })
+    );
+    w.sink.take(&w.alice);
+
+    // Each sees the other's messages, marked with the author; both see the visitor's.
+    w.gateway
+        .operator_says(&w.bob, ANN, "Alice knows invoices")
+        .await
+        .unwrap();
+    assert_eq!(
+        Recorder::texts(&w.sink.take(&w.alice)),
+        ["(Bob) Alice knows invoices"]
+    );
+    w.gateway
+        .operator_says(&w.alice, ANN, "Hello Ann")
+        .await
+        .unwrap();
+    assert_eq!(Recorder::texts(&w.sink.take(&w.bob)), ["(Alice) Hello Ann"]);
+    w.gateway
+        .visitor_says(visitor.chat, "thanks both")
+        .await
+        .unwrap();
+    assert_eq!(Recorder::texts(&w.sink.take(&w.alice)), ["thanks both"]);
+    assert_eq!(Recorder::texts(&w.sink.take(&w.bob)), ["thanks both"]);
+    w.gateway.operator_says(&w.bob, ANN, "#m").await.unwrap();
+    assert_eq!(
+        Recorder::texts(&w.sink.take(&w.bob)),
+        ["[system] Bob (online)\nAlice (online)"]
+    );
+    assert!(matches!(
+        visitor.next_event().await,
+        Some(VisitorEvent::Message { .. })
+    ));
+    assert!(matches!(
+        visitor.next_event().await,
+        Some(VisitorEvent::Message { .. })
+    ));
+}

@@ -3,6 +3,7 @@
 
 use salesiq_commands::{Command, Input, Locale, help, parse};
 
+use super::handover::Kind;
 use super::{Gateway, GatewayError, OperatorEvent, OperatorRef, VisitorEvent, details_text, say};
 use crate::model::{Author, ChatId, ChatState};
 
@@ -21,12 +22,13 @@ impl Gateway {
     ) -> Result<(), GatewayError> {
         let chat = self.chat_of(operator, contact_id)?;
         let locale = self.locale(operator.portal()).await;
-        let (offered, member) = {
+        let (offered, member, asked) = {
             let state = self.lock();
             let live = state.chats.get(&chat).ok_or(GatewayError::NoSuchChat)?;
             (
                 live.operator.is_none() && live.offered.contains(operator),
-                live.operator.as_ref() == Some(operator),
+                live.is_member(operator),
+                live.requests.iter().any(|r| r.to == *operator),
             )
         };
         match parse(text) {
@@ -35,6 +37,10 @@ impl Gateway {
                 self.decline(operator, chat);
                 Ok(())
             }
+            Ok(input @ (Input::Yes | Input::No)) if asked => self
+                .answer(operator, chat, input == Input::Yes)
+                .await
+                .map(drop),
             _ if !member => {
                 let text = say(
                     locale,
@@ -143,6 +149,14 @@ impl Gateway {
             .await?;
         let state = self.lock();
         let live = state.chats.get(&chat).ok_or(GatewayError::NoSuchChat)?;
+        // In a group chat the other operators see it, marked with the author.
+        for member in live.members().filter(|m| *m != operator) {
+            let message = OperatorEvent::Message {
+                from: live.contact.id.clone(),
+                text: format!("({name}) {text}"),
+            };
+            self.inner.sink.send(member, message);
+        }
         let _ = live.to_visitor.send(VisitorEvent::Message {
             from: name,
             text: text.to_owned(),
@@ -321,12 +335,51 @@ impl Gateway {
                 let text = self.integration(chat, locale, command).await?;
                 self.reply(operator, contact, locale, &text);
             }
-            other => {
-                // Transfer and invite: not built yet in this step of the
-                // chat-domain issue.
-                let text = format!("#{} is not available yet", other.kind());
+            Command::TransferToOperator { email, note } => {
+                let targets = self
+                    .operator_with_email(operator.portal(), email.as_str())
+                    .await?;
+                let text = self
+                    .request(operator, chat, locale, Kind::Transfer, targets, note)
+                    .await?;
                 self.reply(operator, contact, locale, &text);
             }
+            Command::TransferToDepartment { department, note } => {
+                let departments = store.departments(operator.portal()).await?;
+                let wanted = department.as_str().to_lowercase();
+                if !departments.iter().any(|d| d.name.to_lowercase() == wanted) {
+                    let text = format!(
+                        "{} {}",
+                        say(locale, "No such department:", "部門がありません:"),
+                        department.as_str()
+                    );
+                    self.reply(operator, contact, locale, &text);
+                    return Ok(());
+                }
+                // Operators are not assigned to departments yet: the
+                // portal's available operators receive it.
+                let targets: Vec<OperatorRef> = self
+                    .lock()
+                    .available
+                    .iter()
+                    .filter(|o| o.portal() == operator.portal())
+                    .cloned()
+                    .collect();
+                let text = self
+                    .request(operator, chat, locale, Kind::Transfer, targets, note)
+                    .await?;
+                self.reply(operator, contact, locale, &text);
+            }
+            Command::Invite { email, comment } => {
+                let targets = self
+                    .operator_with_email(operator.portal(), email.as_str())
+                    .await?;
+                let text = self
+                    .request(operator, chat, locale, Kind::Invite, targets, comment)
+                    .await?;
+                self.reply(operator, contact, locale, &text);
+            }
+            _ => {}
         }
         Ok(())
     }
@@ -341,23 +394,35 @@ impl Gateway {
 
     /// The chat's operators with their status.
     async fn members(&self, chat: ChatId) -> Vec<String> {
-        let (operator, online) = {
+        let members: Vec<(OperatorRef, bool)> = {
             let state = self.lock();
             let Some(live) = state.chats.get(&chat) else {
                 return Vec::new();
             };
-            let online = live
-                .operator
-                .as_ref()
-                .is_some_and(|o| state.available.contains(o));
-            (live.operator.clone(), online)
+            live.members()
+                .map(|m| (m.clone(), state.available.contains(m)))
+                .collect()
         };
-        let mut members = Vec::new();
-        if let Some(operator) = operator {
+        let mut lines = Vec::new();
+        for (member, online) in members {
             let status = if online { "online" } else { "offline" };
-            members.push(format!("{} ({status})", self.display_name(&operator).await));
+            lines.push(format!("{} ({status})", self.display_name(&member).await));
         }
-        members
+        lines
+    }
+
+    /// The operator of `portal` with that e-mail address, if they have a
+    /// username (only those can use the gateway).
+    async fn operator_with_email(
+        &self,
+        portal: &str,
+        email: &str,
+    ) -> Result<Vec<OperatorRef>, GatewayError> {
+        let found = self.inner.store.operator_by_email(portal, email).await?;
+        Ok(found
+            .and_then(|o| Some(OperatorRef::new(&o.portal, o.username.as_deref()?)))
+            .into_iter()
+            .collect())
     }
 
     /// `#e <seconds>`: end the chat unless the visitor does something first.
