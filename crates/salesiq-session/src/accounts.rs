@@ -171,6 +171,9 @@ impl Directory for StoreAccounts {
                         COLLEAGUES_GROUP,
                     ))
                 })
+                .chain(std::iter::once(crate::gateway::board::board_contact(
+                    &me.portal,
+                )))
                 .collect()
         })
     }

@@ -27,6 +27,7 @@ use crate::directory::Contact;
 use crate::model::{Author, ChatId, ChatState, VisitorDetails, VisitorId};
 use crate::store::{Store, StoreError};
 
+pub(crate) mod board;
 mod commands;
 mod handover;
 mod integrations;

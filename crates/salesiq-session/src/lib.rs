@@ -16,9 +16,9 @@
 //! replies to the operator only: transfers and invitations answered `y`/`n`
 //! (an accepted invitation makes a group chat), `#e <seconds>` ending the
 //! chat unless the visitor does something first, `#crm` and `#support`
-//! asking the connectors given to [`Gateway::with_connectors`]. Still to
-//! come: the message board, visitor typing and page changes, operators
-//! assigned to departments.
+//! asking the connectors given to [`Gateway::with_connectors`]; and the
+//! message board, one [`board_contact`] per portal. Still to come: visitor
+//! typing and page changes, operators assigned to departments.
 //!
 //! # Async trait methods
 //!
@@ -57,6 +57,7 @@ pub use accounts::StoreAccounts;
 pub use auth::{Account, AuthError, Authenticator, Photo, ScramCredentials, ScramHash};
 pub use directory::{COLLEAGUES_GROUP, Contact, Directory};
 pub use future::BoxFuture;
+pub use gateway::board::board_contact;
 pub use gateway::{
     ChatRequest, Gateway, GatewayError, OperatorEvent, OperatorRef, OperatorSink, VisitorChat,
     VisitorEvent,

@@ -99,5 +99,8 @@ async fn passwords_scram_and_colleagues_from_the_store() {
         .iter()
         .map(|c| (c.id.as_str(), c.name.as_str()))
         .collect();
-    assert_eq!(names, [("demo|bob.ops", "Bob")]);
+    assert_eq!(
+        names,
+        [("demo|bob.ops", "Bob"), ("demo|board", "Message board")]
+    );
 }

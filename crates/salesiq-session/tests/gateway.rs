@@ -702,3 +702,60 @@ async fn an_accepted_invitation_makes_a_group_chat() {
         Some(VisitorEvent::Message { .. })
     ));
 }
+
+#[tokio::test]
+async fn the_message_board_reaches_every_available_operator() {
+    let w = world("en").await;
+    w.gateway.set_available(&w.alice, true);
+    w.gateway.set_available(&w.bob, true);
+    let stranger = OperatorRef::new("acme", "zed.ops");
+    w.gateway.set_available(&stranger, true);
+
+    w.gateway
+        .operator_says(&w.bob, "demo|board", "Standup at 10")
+        .await
+        .unwrap();
+    assert_eq!(
+        w.sink.take(&w.alice),
+        [OperatorEvent::Message {
+            from: "demo|board".into(),
+            text: "(Bob) Standup at 10".into()
+        }]
+    );
+    assert!(
+        w.sink.take(&w.bob).is_empty(),
+        "the author does not get an echo"
+    );
+    w.gateway
+        .post_to_board("demo", "Admin", "New pricing page is live")
+        .await
+        .unwrap();
+    assert_eq!(
+        Recorder::texts(&w.sink.take(&w.bob)),
+        ["(Admin) New pricing page is live"]
+    );
+    assert_eq!(
+        Recorder::texts(&w.sink.take(&w.alice)),
+        ["(Admin) New pricing page is live"]
+    );
+    assert!(
+        w.sink.take(&stranger).is_empty(),
+        "another portal's board is another board"
+    );
+    let posts: Vec<_> = w
+        .store
+        .posts("demo", 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| (p.author, p.text))
+        .collect();
+    assert_eq!(
+        posts,
+        [
+            ("Bob".to_owned(), "Standup at 10".to_owned()),
+            ("Admin".to_owned(), "New pricing page is live".to_owned())
+        ]
+    );
+    assert_eq!(salesiq_session::board_contact("demo").id, "demo|board");
+}

@@ -3,6 +3,7 @@
 
 use salesiq_commands::{Command, Input, Locale, help, parse};
 
+use super::board;
 use super::handover::Kind;
 use super::{Gateway, GatewayError, OperatorEvent, OperatorRef, VisitorEvent, details_text, say};
 use crate::model::{Author, ChatId, ChatState};
@@ -20,6 +21,9 @@ impl Gateway {
         contact_id: &str,
         text: &str,
     ) -> Result<(), GatewayError> {
+        if contact_id == board::contact_id(operator.portal()) {
+            return self.post_from(operator, text).await;
+        }
         let chat = self.chat_of(operator, contact_id)?;
         let locale = self.locale(operator.portal()).await;
         let (offered, member, asked) = {
