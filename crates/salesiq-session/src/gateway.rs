@@ -82,6 +82,13 @@ pub enum OperatorEvent {
         /// The contact's id.
         contact_id: String,
     },
+    /// The visitor started or stopped typing (XEP-0085 chat state).
+    Typing {
+        /// The visitor contact.
+        from: String,
+        /// `true` while typing.
+        composing: bool,
+    },
     /// A message from a contact: the visitor's text, or a reply of the
     /// gateway in that chat.
     Message {
@@ -117,6 +124,13 @@ pub enum VisitorEvent {
         from: String,
         /// The text.
         text: String,
+    },
+    /// An operator started or stopped typing.
+    Typing {
+        /// The operator's display name.
+        from: String,
+        /// `true` while typing.
+        composing: bool,
     },
     /// The operator offers a page: ask whether to open it in a new window.
     Push {
@@ -403,6 +417,56 @@ impl Gateway {
         Ok(())
     }
 
+    /// The visitor is typing (or stopped): the operators see it, and it
+    /// counts as activity for a timed end.
+    pub fn visitor_typing(&self, chat: ChatId, composing: bool) -> Result<(), GatewayError> {
+        self.visitor_active(chat);
+        let state = self.lock();
+        let live = state.chats.get(&chat).ok_or(GatewayError::NoSuchChat)?;
+        for operator in live.members() {
+            let event = OperatorEvent::Typing {
+                from: live.contact.id.clone(),
+                composing,
+            };
+            self.inner.sink.send(operator, event);
+        }
+        Ok(())
+    }
+
+    /// The visitor moved to another page: remembered (and shown by
+    /// `#info`); it counts as activity.
+    pub async fn visitor_page(&self, chat: ChatId, url: &str) -> Result<(), GatewayError> {
+        self.visitor_active(chat);
+        let visitor = {
+            let mut state = self.lock();
+            let live = state.chats.get_mut(&chat).ok_or(GatewayError::NoSuchChat)?;
+            live.details.current_page = Some(url.to_owned());
+            live.visitor
+        };
+        self.inner.store.set_current_page(visitor, url).await?;
+        Ok(())
+    }
+
+    /// An operator typing in a visitor's window: the visitor sees it.
+    pub async fn operator_typing(
+        &self,
+        operator: &OperatorRef,
+        contact_id: &str,
+        composing: bool,
+    ) -> Result<(), GatewayError> {
+        let chat = self.chat_of(operator, contact_id)?;
+        let name = self.display_name(operator).await;
+        let state = self.lock();
+        let live = state.chats.get(&chat).ok_or(GatewayError::NoSuchChat)?;
+        if live.is_member(operator) {
+            let _ = live.to_visitor.send(VisitorEvent::Typing {
+                from: name,
+                composing,
+            });
+        }
+        Ok(())
+    }
+
     /// The visitor left: the chat ends and the operators are told.
     pub async fn visitor_leaves(&self, chat: ChatId) -> Result<(), GatewayError> {
         self.end(chat, None, "The visitor left the chat").await
@@ -576,7 +640,7 @@ fn details_text(live: &Live) -> String {
     let d = &live.details;
     let field = |value: &Option<String>| value.clone().unwrap_or_else(|| "-".to_owned());
     let text = format!(
-        "Visitor #{}: {}\nE-mail: {}\nCountry: {}\nBrowser: {}\nOS: {}\nIP: {}\nStarted on: {}",
+        "Visitor #{}: {}\nE-mail: {}\nCountry: {}\nBrowser: {}\nOS: {}\nIP: {}\nStarted on: {}\nNow on: {}",
         live.number,
         d.name,
         field(&d.email),
@@ -584,7 +648,8 @@ fn details_text(live: &Live) -> String {
         field(&d.browser),
         field(&d.os),
         field(&d.ip),
-        field(&d.first_page)
+        field(&d.first_page),
+        field(&d.current_page)
     );
     system(live.locale, &text)
 }

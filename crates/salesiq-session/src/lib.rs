@@ -17,8 +17,9 @@
 //! (an accepted invitation makes a group chat), `#e <seconds>` ending the
 //! chat unless the visitor does something first, `#crm` and `#support`
 //! asking the connectors given to [`Gateway::with_connectors`]; and the
-//! message board, one [`board_contact`] per portal. Still to come: visitor
-//! typing and page changes, operators assigned to departments.
+//! message board, one [`board_contact`] per portal; typing both ways and
+//! the visitor's page changes. Still to come: operators assigned to
+//! departments (today a department transfer asks the whole portal).
 //!
 //! # Async trait methods
 //!

@@ -759,3 +759,52 @@ async fn the_message_board_reaches_every_available_operator() {
     );
     assert_eq!(salesiq_session::board_contact("demo").id, "demo|board");
 }
+
+#[tokio::test]
+async fn typing_and_page_changes() {
+    let w = world("en").await;
+    let mut visitor = accepted(&w, None).await;
+    w.gateway.visitor_typing(visitor.chat, true).unwrap();
+    assert_eq!(
+        w.sink.take(&w.bob),
+        [OperatorEvent::Typing {
+            from: ANN.into(),
+            composing: true
+        }]
+    );
+    w.gateway.operator_typing(&w.bob, ANN, true).await.unwrap();
+    assert_eq!(
+        visitor.next_event().await,
+        Some(VisitorEvent::Typing {
+            from: "Bob".into(),
+            composing: true
+        })
+    );
+    // Another operator's typing does not show.
+    w.gateway
+        .operator_typing(&w.alice, ANN, true)
+        .await
+        .unwrap();
+    assert_eq!(visitor.try_next_event(), None);
+
+    w.gateway
+        .visitor_page(visitor.chat, "https://demo.example/checkout")
+        .await
+        .unwrap();
+    w.gateway.operator_says(&w.bob, ANN, "#info").await.unwrap();
+    assert!(
+        Recorder::texts(&w.sink.take(&w.bob))[0].ends_with("Now on: https://demo.example/checkout")
+    );
+
+    // Typing counts as activity: a timed end is called off.
+    w.gateway.operator_says(&w.bob, ANN, "#e 30").await.unwrap();
+    w.gateway.visitor_typing(visitor.chat, true).unwrap();
+    let told = Recorder::texts(&w.sink.take(&w.bob));
+    assert_eq!(
+        told,
+        [
+            "[system] Chat will end in 30 seconds",
+            "[system] Chat end cancelled"
+        ]
+    );
+}

@@ -34,3 +34,5 @@ pub(crate) const HINTS: &str = "urn:xmpp:hints";
 pub(crate) const VCARD: &str = "vcard-temp";
 /// XEP-0115 entity capabilities.
 pub(crate) const CAPS: &str = "http://jabber.org/protocol/caps";
+/// XEP-0085 chat state notifications.
+pub(crate) const CHAT_STATES: &str = "http://jabber.org/protocol/chatstates";

@@ -376,6 +376,16 @@ impl salesiq_session::OperatorSink for ServerHandle {
                 outbound.push(Outbound::Stanza(presence));
                 outbound.push(Outbound::Roster(Contact::new(&contact_id, "", ""), false));
             }
+            OperatorEvent::Typing { from, composing } => {
+                let state = if composing { "composing" } else { "paused" };
+                let message = Element::builder("message", ns::CLIENT)
+                    .attr(name("from"), jid(&from))
+                    .attr(name("to"), bare.as_str())
+                    .attr(name("type"), "chat")
+                    .append(Element::bare(state, ns::CHAT_STATES))
+                    .build();
+                outbound.push(Outbound::Stanza(message));
+            }
             OperatorEvent::Message { from, text } => {
                 let message = Element::builder("message", ns::CLIENT)
                     .attr(name("from"), jid(&from))

@@ -268,10 +268,21 @@ impl Session {
             // Nobody online there: perhaps a visitor contact, which is the
             // chat domain's to answer.
             if let Some(gateway) = self.shared.gateway.get().filter(|_| bare != self.bare) {
-                let Some(text) = message.get_child("body", ns::CLIENT).map(Element::text) else {
-                    return Ok(()); // a chat state alone: nothing to relay yet
-                };
                 let contact = bare.split('@').next().unwrap_or_default();
+                let Some(text) = message.get_child("body", ns::CLIENT).map(Element::text) else {
+                    // A chat state alone (XEP-0085): typing, for the visitor.
+                    let state = message
+                        .children()
+                        .find(|c| c.ns() == ns::CHAT_STATES)
+                        .map(|c| c.name().to_owned());
+                    if let Some(state) = state {
+                        let composing = state == "composing";
+                        let _ = gateway
+                            .operator_typing(&self.operator_ref(), contact, composing)
+                            .await;
+                    }
+                    return Ok(());
+                };
                 return match gateway
                     .operator_says(&self.operator_ref(), contact, &text)
                     .await

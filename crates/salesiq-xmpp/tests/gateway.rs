@@ -123,6 +123,26 @@ async fn a_visitor_chat_through_a_jabber_client() {
     let from_visitor = bob.next_message().await;
     assert_eq!(body(&from_visitor), "Thank you!");
 
+    // Typing both ways (XEP-0085).
+    let mut typing = Message::chat(Some(Jid::new(VISITOR).unwrap()));
+    typing
+        .payloads
+        .push(tokio_xmpp::parsers::chatstates::ChatState::Composing.into());
+    bob.send(typing).await;
+    assert_eq!(
+        visitor.next_event().await,
+        Some(VisitorEvent::Typing {
+            from: "Bob".into(),
+            composing: true
+        })
+    );
+    gateway.visitor_typing(visitor.chat, true).unwrap();
+    let composing = bob.next_message().await;
+    assert!(
+        composing.payloads.iter().any(|p| p.name() == "composing"),
+        "{composing:?}"
+    );
+
     // A command: answered to Bob only.
     bob.send(chat(VISITOR, "#an VIP customer")).await;
     assert_eq!(body(&bob.next_message().await), "[system] Note added");
