@@ -7,13 +7,13 @@ use argon2::password_hash::SaltString;
 use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
 use salesiq_jid::LoginKey;
 
-use crate::auth::{Account, AuthError, Authenticator, ScramCredentials, ScramHash};
+use crate::auth::{
+    Account, AuthError, Authenticator, SCRAM_HASHES, ScramCredentials, ScramHash, is_email_name,
+};
 use crate::directory::{COLLEAGUES_GROUP, Contact, Directory};
 use crate::future::BoxFuture;
 use crate::model::{Operator, OperatorId};
 use crate::store::{Credentials, Store, StoreError, StoreResult};
-
-const HASHES: [ScramHash; 2] = [ScramHash::Sha256, ScramHash::Sha1];
 
 /// Operators and their credentials from the store.
 ///
@@ -58,13 +58,9 @@ impl StoreAccounts {
             .operators(login.portal())
             .await
             .map_err(unavailable)?;
-        Ok(operators.into_iter().find(|o| {
-            o.username.is_none()
-                && o.email
-                    .split('@')
-                    .next()
-                    .is_some_and(|local| local.eq_ignore_ascii_case(login.username()))
-        }))
+        Ok(operators
+            .into_iter()
+            .find(|o| o.username.is_none() && is_email_name(&o.email, login.username())))
     }
 
     async fn credentials(&self, operator: &Operator) -> Result<Option<Credentials>, AuthError> {
@@ -130,7 +126,7 @@ impl Authenticator for StoreAccounts {
     }
 
     fn scram_hashes(&self) -> &[ScramHash] {
-        &HASHES
+        &SCRAM_HASHES
     }
 
     fn scram_credentials<'a>(

@@ -186,6 +186,20 @@ impl fmt::Debug for ScramCredentials {
     }
 }
 
+/// The SCRAM hashes the built-in authenticators keep credentials for,
+/// strongest first.
+pub(crate) const SCRAM_HASHES: [ScramHash; 2] = [ScramHash::Sha256, ScramHash::Sha1];
+
+/// Whether `login_name` is the local part of `email` (case-insensitive):
+/// how the built-in authenticators recognise an operator without a
+/// username, so that the transport can tell them to create one.
+pub(crate) fn is_email_name(email: &str, login_name: &str) -> bool {
+    email
+        .split('@')
+        .next()
+        .is_some_and(|local| local.eq_ignore_ascii_case(login_name))
+}
+
 /// Checks operators' credentials; supplied by the embedder as
 /// `Arc<dyn Authenticator>`.
 ///

@@ -635,10 +635,15 @@ fn offer(sink: &dyn OperatorSink, operator: &OperatorRef, live: &Live) {
     );
 }
 
+/// A field for display: its value, or `-` when unknown.
+fn or_dash(value: &Option<String>) -> String {
+    value.clone().unwrap_or_else(|| "-".to_owned())
+}
+
 /// The visitor's details as sent to the operator who accepts (`#info`).
 fn details_text(live: &Live) -> String {
     let d = &live.details;
-    let field = |value: &Option<String>| value.clone().unwrap_or_else(|| "-".to_owned());
+    let field = or_dash;
     let text = format!(
         "Visitor #{}: {}\nE-mail: {}\nCountry: {}\nBrowser: {}\nOS: {}\nIP: {}\nStarted on: {}\nNow on: {}",
         live.number,

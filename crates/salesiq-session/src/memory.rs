@@ -6,7 +6,9 @@ use std::fmt;
 use salesiq_jid::LoginKey;
 use subtle::ConstantTimeEq;
 
-use crate::auth::{Account, AuthError, Authenticator, ScramCredentials, ScramHash};
+use crate::auth::{
+    Account, AuthError, Authenticator, SCRAM_HASHES, ScramCredentials, ScramHash, is_email_name,
+};
 use crate::directory::{COLLEAGUES_GROUP, Contact, Directory};
 use crate::future::BoxFuture;
 
@@ -38,8 +40,6 @@ struct Entry {
     sha1: ScramCredentials,
     sha256: ScramCredentials,
 }
-
-const HASHES: [ScramHash; 2] = [ScramHash::Sha256, ScramHash::Sha1];
 
 impl MemoryAccounts {
     /// No accounts.
@@ -83,11 +83,7 @@ impl MemoryAccounts {
             .or_else(|| {
                 self.entries.iter().filter(in_portal).find(|e| {
                     e.account.username.is_none()
-                        && e.account
-                            .email
-                            .split('@')
-                            .next()
-                            .is_some_and(|local| local.eq_ignore_ascii_case(login.username()))
+                        && is_email_name(&e.account.email, login.username())
                 })
             })
     }
@@ -125,7 +121,7 @@ impl Authenticator for MemoryAccounts {
     }
 
     fn scram_hashes(&self) -> &[ScramHash] {
-        &HASHES
+        &SCRAM_HASHES
     }
 
     fn scram_credentials<'a>(

@@ -5,7 +5,7 @@
 use salesiq_commands::{Command, Locale, SearchQuery};
 use salesiq_integrations::{ConnectorError, NewTicket, Service, Ticket, TicketQuery};
 
-use super::{Gateway, GatewayError, say};
+use super::{Gateway, GatewayError, or_dash, say};
 use crate::model::{Author, ChatId};
 
 fn ticket_line(ticket: &Ticket) -> String {
@@ -62,7 +62,7 @@ impl Gateway {
         match command {
             Command::CrmInfo => match crm.find_by_email(&email).await {
                 Ok(Some(r)) => {
-                    let field = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+                    let field = or_dash;
                     Ok(Ok(format!(
                         "CRM: {}\nE-mail: {}\nCompany: {}\nPhone: {}\nStatus: {}\nOwner: {}",
                         r.name,
@@ -84,8 +84,8 @@ impl Gateway {
                     "Helpdesk contact: {}\nE-mail: {}\nPhone: {}\nAccount: {}",
                     c.name,
                     c.email,
-                    c.phone.unwrap_or_else(|| "-".into()),
-                    c.account.unwrap_or_else(|| "-".into())
+                    or_dash(&c.phone),
+                    or_dash(&c.account)
                 ))),
                 Ok(None) => none(
                     "No support information for this visitor",
