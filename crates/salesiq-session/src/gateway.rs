@@ -11,7 +11,10 @@
 //!   it is unique on the server and cannot clash with `portal|username`.
 //! * Operators are offered a chat when they are available; with nobody
 //!   available the visitor is told they are queued, and the chat is offered
-//!   to the next operator who becomes available.
+//!   to the next operator who becomes available. A request nobody accepts
+//!   within [`DEFAULT_QUEUE_TIMEOUT`] (five minutes, see
+//!   [`Gateway::set_queue_timeout`]) ends, and the visitor is told nobody
+//!   is available.
 //! * Replies to commands come from the visitor contact, prefixed `[system]`
 //!   (`[システム]` in Japanese portals), so they are clearly not the visitor.
 
@@ -31,6 +34,10 @@ pub(crate) mod board;
 mod commands;
 mod handover;
 mod integrations;
+
+/// How long a chat request waits for an operator by default: five
+/// minutes, after which the visitor is told nobody is available.
+pub const DEFAULT_QUEUE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// An operator, by portal and username (both lower case).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -223,6 +230,8 @@ pub struct Gateway {
 
 #[derive(Debug)]
 struct Inner {
+    /// How long a request waits for an operator's `y`, in milliseconds.
+    queue_timeout_ms: std::sync::atomic::AtomicU64,
     store: Arc<dyn Store>,
     sink: Arc<dyn OperatorSink>,
     crm: Arc<dyn CrmConnector>,
@@ -291,8 +300,11 @@ impl Gateway {
         helpdesk: Arc<dyn HelpdeskConnector>,
     ) -> Self {
         let state = Mutex::new(State::default());
+        let queue_timeout_ms =
+            std::sync::atomic::AtomicU64::new(DEFAULT_QUEUE_TIMEOUT.as_millis() as u64);
         Self {
             inner: Arc::new(Inner {
+                queue_timeout_ms,
                 store,
                 sink,
                 crm,
@@ -300,6 +312,16 @@ impl Gateway {
                 state,
             }),
         }
+    }
+
+    /// How long a chat request waits for an operator to accept before the
+    /// visitor is told nobody is available and the chat ends (default
+    /// [`DEFAULT_QUEUE_TIMEOUT`]).
+    pub fn set_queue_timeout(&self, timeout: std::time::Duration) {
+        let millis = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+        self.inner
+            .queue_timeout_ms
+            .store(millis, std::sync::atomic::Ordering::Relaxed);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -391,6 +413,8 @@ impl Gateway {
         }
         live.offered = available;
         state.chats.insert(chat.id, live);
+        drop(state);
+        self.give_up_after_queue_timeout(chat.id);
         Ok(VisitorChat {
             chat: chat.id,
             visitor_number: visitor.number,
@@ -470,6 +494,35 @@ impl Gateway {
     /// The visitor left: the chat ends and the operators are told.
     pub async fn visitor_leaves(&self, chat: ChatId) -> Result<(), GatewayError> {
         self.end(chat, None, "The visitor left the chat").await
+    }
+
+    /// Ends the chat if nobody has accepted it when the queue timeout
+    /// passes.
+    fn give_up_after_queue_timeout(&self, chat: ChatId) {
+        let gateway = self.clone();
+        let millis = self
+            .inner
+            .queue_timeout_ms
+            .load(std::sync::atomic::Ordering::Relaxed);
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
+            let (waiting, locale) = {
+                let state = gateway.lock();
+                match state.chats.get(&chat) {
+                    Some(live) => (live.operator.is_none(), live.locale),
+                    None => return,
+                }
+            };
+            if waiting {
+                let reason = "No operator is available right now. Please try again later.";
+                let note = say(
+                    locale,
+                    "Nobody accepted the request in time",
+                    "時間内にリクエストを承認した担当者がいませんでした",
+                );
+                let _ = gateway.end(chat, Some(reason), note).await;
+            }
+        });
     }
 
     /// Any visitor activity stops a pending timed end, and the operator

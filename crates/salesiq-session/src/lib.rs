@@ -60,8 +60,8 @@ pub use directory::{COLLEAGUES_GROUP, Contact, Directory};
 pub use future::BoxFuture;
 pub use gateway::board::board_contact;
 pub use gateway::{
-    ChatRequest, Gateway, GatewayError, OperatorEvent, OperatorRef, OperatorSink, VisitorChat,
-    VisitorEvent,
+    ChatRequest, DEFAULT_QUEUE_TIMEOUT, Gateway, GatewayError, OperatorEvent, OperatorRef,
+    OperatorSink, VisitorChat, VisitorEvent,
 };
 pub use memory::MemoryAccounts;
 pub use model::{

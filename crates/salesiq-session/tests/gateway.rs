@@ -808,3 +808,53 @@ async fn typing_and_page_changes() {
         ]
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_request_nobody_accepts_ends_after_the_queue_timeout() {
+    let w = world("en").await;
+    let mut visitor = w
+        .gateway
+        .request_chat(ChatRequest::new("demo", ann(), "hello?", None))
+        .await
+        .unwrap();
+    assert_eq!(visitor.next_event().await, Some(VisitorEvent::Queued));
+    // Nobody comes: after five minutes the visitor is told.
+    let ended = visitor.next_event().await;
+    assert_eq!(
+        ended,
+        Some(VisitorEvent::Ended {
+            reason: "No operator is available right now. Please try again later.".into()
+        })
+    );
+    let chat = w.store.chat("demo", visitor.chat).await.unwrap().unwrap();
+    assert_eq!(chat.state, salesiq_session::ChatState::Ended);
+
+    // An accepted chat is not ended by it.
+    w.gateway
+        .set_queue_timeout(std::time::Duration::from_secs(10));
+    w.gateway.set_available(&w.bob, true);
+    let mut second = w
+        .gateway
+        .request_chat(ChatRequest::new("demo", ann(), "again", None))
+        .await
+        .unwrap();
+    w.gateway
+        .operator_says(&w.bob, "demo|visitor.2", "y")
+        .await
+        .unwrap();
+    assert_eq!(second.next_event().await, Some(VisitorEvent::Queued));
+    assert!(matches!(
+        second.next_event().await,
+        Some(VisitorEvent::Joined { .. })
+    ));
+    tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+    assert_eq!(second.try_next_event(), None);
+    w.gateway
+        .operator_says(&w.bob, "demo|visitor.2", "still here")
+        .await
+        .unwrap();
+    assert!(matches!(
+        second.next_event().await,
+        Some(VisitorEvent::Message { .. })
+    ));
+}
