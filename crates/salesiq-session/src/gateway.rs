@@ -314,6 +314,27 @@ impl Gateway {
         }
     }
 
+    /// Ends, in the store, every chat left waiting or active by an earlier
+    /// run of the process (its visitors and operators are gone); call it
+    /// once at start. Returns how many there were.
+    pub async fn close_unfinished_chats(&self) -> Result<usize, GatewayError> {
+        let store = &self.inner.store;
+        let live: HashSet<ChatId> = self.lock().chats.keys().copied().collect();
+        let stale: Vec<ChatId> = store
+            .unfinished_chats()
+            .await?
+            .into_iter()
+            .filter(|c| !live.contains(c))
+            .collect();
+        for chat in &stale {
+            store
+                .add_line(*chat, &Author::System, "Chat ended: the server restarted")
+                .await?;
+            store.set_chat_state(*chat, ChatState::Ended).await?;
+        }
+        Ok(stale.len())
+    }
+
     /// How long a chat request waits for an operator to accept before the
     /// visitor is told nobody is available and the chat ends (default
     /// [`DEFAULT_QUEUE_TIMEOUT`]).

@@ -538,6 +538,16 @@ impl Store for SqliteStore {
         })
     }
 
+    fn unfinished_chats(&self) -> BoxFuture<'_, StoreResult<Vec<ChatId>>> {
+        self.run(move |c| {
+            let mut query = c
+                .prepare("SELECT id FROM chats WHERE state != ?1 ORDER BY id")
+                .map_err(backend)?;
+            let rows = query.query_map([ChatState::Ended.as_str()], |row| Ok(ChatId(row.get(0)?)));
+            rows.and_then(Iterator::collect).map_err(backend)
+        })
+    }
+
     fn set_chat_state(&self, id: ChatId, state: ChatState) -> BoxFuture<'_, StoreResult<()>> {
         self.run(move |c| {
             c.execute(

@@ -138,6 +138,9 @@ pub trait Store: Send + Sync + fmt::Debug {
     ) -> BoxFuture<'a, StoreResult<Chat>>;
     /// A chat of the portal.
     fn chat<'a>(&'a self, portal: &'a str, id: ChatId) -> BoxFuture<'a, StoreResult<Option<Chat>>>;
+    /// Chats of every portal still waiting or active: after a restart,
+    /// those whose visitors and operators are gone.
+    fn unfinished_chats(&self) -> BoxFuture<'_, StoreResult<Vec<ChatId>>>;
     /// Moves a chat on.
     fn set_chat_state(&self, id: ChatId, state: ChatState) -> BoxFuture<'_, StoreResult<()>>;
     /// Appends a line to a chat's transcript.

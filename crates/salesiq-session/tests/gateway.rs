@@ -858,3 +858,41 @@ async fn a_request_nobody_accepts_ends_after_the_queue_timeout() {
         Some(VisitorEvent::Message { .. })
     ));
 }
+
+#[tokio::test]
+async fn chats_left_open_by_a_restart_are_closed_at_start() {
+    let w = world("en").await;
+    w.gateway.set_available(&w.bob, true);
+    let visitor = w
+        .gateway
+        .request_chat(ChatRequest::new("demo", ann(), "before the restart", None))
+        .await
+        .unwrap();
+    w.gateway.operator_says(&w.bob, ANN, "y").await.unwrap();
+    // A new process: a new gateway over the same store.
+    let restarted = Gateway::new(w.store.clone(), w.sink.clone());
+    assert_eq!(restarted.close_unfinished_chats().await.unwrap(), 1);
+    let chat = w.store.chat("demo", visitor.chat).await.unwrap().unwrap();
+    assert_eq!(chat.state, salesiq_session::ChatState::Ended);
+    let last = w
+        .store
+        .transcript(visitor.chat)
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
+    assert_eq!(
+        (last.author, last.text.as_str()),
+        (Author::System, "Chat ended: the server restarted")
+    );
+    assert_eq!(restarted.close_unfinished_chats().await.unwrap(), 0);
+    // A gateway's own live chats are not touched.
+    let current = w
+        .gateway
+        .request_chat(ChatRequest::new("demo", ann(), "after", None))
+        .await
+        .unwrap();
+    assert_eq!(w.gateway.close_unfinished_chats().await.unwrap(), 0);
+    let chat = w.store.chat("demo", current.chat).await.unwrap().unwrap();
+    assert_eq!(chat.state, salesiq_session::ChatState::Waiting);
+}
