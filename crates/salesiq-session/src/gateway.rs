@@ -9,6 +9,9 @@
 //! Choices where the product description is silent:
 //! * A visitor contact's id is `portal|visitor.N` (N the visitor number), so
 //!   it is unique on the server and cannot clash with `portal|username`.
+//! * A chat asking for a department is offered to that department's
+//!   operators ([`crate::Store::assign_department`]); a department nobody
+//!   is assigned to is served by every operator of the portal.
 //! * Operators are offered a chat when they are available; with nobody
 //!   available the visitor is told they are queued, and the chat is offered
 //!   to the next operator who becomes available. A request nobody accepts
@@ -267,6 +270,9 @@ struct Live {
     guests: Vec<OperatorRef>,
     /// Transfers and invitations waiting for `y` or `n`.
     requests: Vec<handover::Request>,
+    /// Who may be offered the chat: the department's operators, or
+    /// `None` for every operator of the portal.
+    eligible: Option<HashSet<OperatorRef>>,
 }
 
 impl Live {
@@ -335,6 +341,21 @@ impl Gateway {
         Ok(stale.len())
     }
 
+    /// The operators of a department who may use the gateway, or `None`
+    /// for a department nobody is assigned to: then every operator of the
+    /// portal serves it.
+    pub(super) async fn department_operators(
+        &self,
+        department: crate::model::DepartmentId,
+    ) -> Result<Option<HashSet<OperatorRef>>, GatewayError> {
+        let members = self.inner.store.department_members(department).await?;
+        let members: HashSet<OperatorRef> = members
+            .iter()
+            .filter_map(|o| Some(OperatorRef::new(&o.portal, o.username.as_deref()?)))
+            .collect();
+        Ok((!members.is_empty()).then_some(members))
+    }
+
     /// How long a chat request waits for an operator to accept before the
     /// visitor is told nobody is available and the chat ends (default
     /// [`DEFAULT_QUEUE_TIMEOUT`]).
@@ -359,7 +380,9 @@ impl Gateway {
         }
         state.available.insert(operator.clone());
         for live in state.chats.values_mut() {
-            let waiting = live.operator.is_none() && live.portal == operator.portal;
+            let waiting = live.operator.is_none()
+                && live.portal == operator.portal
+                && live.eligible.as_ref().is_none_or(|e| e.contains(operator));
             if waiting && !live.offered.contains(operator) {
                 live.offered.push(operator.clone());
                 offer(&*self.inner.sink, operator, live);
@@ -384,6 +407,10 @@ impl Gateway {
                     .find(|d| d.name.to_lowercase() == name.to_lowercase());
                 Some(found.ok_or_else(|| GatewayError::UnknownDepartment(name.clone()))?)
             }
+            None => None,
+        };
+        let eligible = match &department {
+            Some(department) => self.department_operators(department.id).await?,
             None => None,
         };
         let visitor = store.add_visitor(&request.portal, &request.details).await?;
@@ -420,6 +447,7 @@ impl Gateway {
             end_timer: None,
             guests: Vec::new(),
             requests: Vec::new(),
+            eligible,
         };
         let _ = live.to_visitor.send(VisitorEvent::Queued);
         let mut state = self.lock();
@@ -427,6 +455,7 @@ impl Gateway {
             .available
             .iter()
             .filter(|o| o.portal == request.portal)
+            .filter(|o| live.eligible.as_ref().is_none_or(|e| e.contains(*o)))
             .cloned()
             .collect();
         for operator in &available {

@@ -52,6 +52,11 @@ const MIGRATIONS: &[&str] = &["
 ", "
     ALTER TABLE operators ADD COLUMN scram_sha1 TEXT;
     ALTER TABLE operators ADD COLUMN scram_sha256 TEXT;
+", "
+    CREATE TABLE department_members (
+        department INTEGER NOT NULL REFERENCES departments (id),
+        operator INTEGER NOT NULL REFERENCES operators (id),
+        PRIMARY KEY (department, operator));
 "];
 
 /// The SQLite store.
@@ -258,6 +263,47 @@ impl Store for SqliteStore {
                     convert_to_ticket: row.get(3)?,
                 })
             });
+            rows.and_then(Iterator::collect).map_err(backend)
+        })
+    }
+
+    fn assign_department(
+        &self,
+        operator: OperatorId,
+        department: DepartmentId,
+    ) -> BoxFuture<'_, StoreResult<()>> {
+        self.run(move |c| {
+            let same_portal: i64 = c
+                .query_row(
+                    "SELECT COUNT(*) FROM operators o JOIN departments d ON d.portal = o.portal WHERE o.id = ?1 AND d.id = ?2",
+                    params![operator.0, department.0],
+                    |row| row.get(0),
+                )
+                .map_err(backend)?;
+            if same_portal == 0 {
+                return Err(StoreError::NotFound(format!("operator {operator} or department {department} of one portal")));
+            }
+            c.execute(
+                "INSERT OR IGNORE INTO department_members (department, operator) VALUES (?1, ?2)",
+                params![department.0, operator.0],
+            )
+            .map(drop)
+            .map_err(backend)
+        })
+    }
+
+    fn department_members(
+        &self,
+        department: DepartmentId,
+    ) -> BoxFuture<'_, StoreResult<Vec<Operator>>> {
+        self.run(move |c| {
+            let mut query = c
+                .prepare(
+                    "SELECT o.id, o.portal, o.email, o.display_name, o.username FROM operators o
+                     JOIN department_members m ON m.operator = o.id WHERE m.department = ?1 ORDER BY o.display_name",
+                )
+                .map_err(backend)?;
+            let rows = query.query_map([department.0], operator);
             rows.and_then(Iterator::collect).map_err(backend)
         })
     }

@@ -73,6 +73,18 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// The portal's departments, by name.
     fn departments<'a>(&'a self, portal: &'a str) -> BoxFuture<'a, StoreResult<Vec<Department>>>;
 
+    /// Puts an operator in a department (both of one portal); idempotent.
+    fn assign_department(
+        &self,
+        operator: OperatorId,
+        department: DepartmentId,
+    ) -> BoxFuture<'_, StoreResult<()>>;
+    /// The operators of a department.
+    fn department_members(
+        &self,
+        department: DepartmentId,
+    ) -> BoxFuture<'_, StoreResult<Vec<Operator>>>;
+
     /// Adds an operator (without a username).
     fn add_operator<'a>(
         &'a self,

@@ -896,3 +896,83 @@ async fn chats_left_open_by_a_restart_are_closed_at_start() {
     let chat = w.store.chat("demo", current.chat).await.unwrap().unwrap();
     assert_eq!(chat.state, salesiq_session::ChatState::Waiting);
 }
+
+#[tokio::test]
+async fn department_requests_go_to_the_department_s_operators() {
+    let w = world("en").await;
+    let departments = w.store.departments("demo").await.unwrap();
+    let support = departments.iter().find(|d| d.name == "Support").unwrap();
+    let alice = w
+        .store
+        .operator_by_username("alice.ops")
+        .await
+        .unwrap()
+        .unwrap();
+    w.store
+        .assign_department(alice.id, support.id)
+        .await
+        .unwrap();
+    w.store
+        .assign_department(alice.id, support.id)
+        .await
+        .unwrap(); // idempotent
+    // A department of another portal cannot be assigned.
+    let foreign = w
+        .store
+        .add_department("acme", "Support", false)
+        .await
+        .unwrap();
+    assert!(
+        w.store
+            .assign_department(alice.id, foreign.id)
+            .await
+            .is_err()
+    );
+
+    w.gateway.set_available(&w.alice, true);
+    w.gateway.set_available(&w.bob, true);
+    let _support_chat = w
+        .gateway
+        .request_chat(ChatRequest::new("demo", ann(), "broken", Some("Support")))
+        .await
+        .unwrap();
+    assert!(matches!(
+        &w.sink.take(&w.alice)[0],
+        OperatorEvent::ContactAdded { .. }
+    ));
+    assert!(w.sink.take(&w.bob).is_empty(), "Bob is not in Support");
+    // Sales has nobody assigned: everyone serves it.
+    let _sales_chat = w
+        .gateway
+        .request_chat(ChatRequest::new("demo", ann(), "pricing", Some("Sales")))
+        .await
+        .unwrap();
+    assert!(!w.sink.take(&w.alice).is_empty());
+    assert!(!w.sink.take(&w.bob).is_empty());
+    // Bob takes the Sales chat and transfers it to Support: only Alice is asked.
+    w.gateway
+        .operator_says(&w.bob, "demo|visitor.2", "y")
+        .await
+        .unwrap();
+    w.sink.take(&w.alice);
+    w.gateway
+        .operator_says(&w.bob, "demo|visitor.2", "#t \"Support\" needs a fix")
+        .await
+        .unwrap();
+    assert_eq!(
+        Recorder::texts(&w.sink.take(&w.bob))
+            .last()
+            .map(String::as_str),
+        Some("[system] Transfer request sent")
+    );
+    assert!(Recorder::texts(&w.sink.take(&w.alice))[0].contains("Bob transfers the chat"));
+    let members: Vec<_> = w
+        .store
+        .department_members(support.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.display_name)
+        .collect();
+    assert_eq!(members, ["Alice"]);
+}

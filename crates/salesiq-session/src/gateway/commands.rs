@@ -351,7 +351,8 @@ impl Gateway {
             Command::TransferToDepartment { department, note } => {
                 let departments = store.departments(operator.portal()).await?;
                 let wanted = department.as_str().to_lowercase();
-                if !departments.iter().any(|d| d.name.to_lowercase() == wanted) {
+                let Some(found) = departments.iter().find(|d| d.name.to_lowercase() == wanted)
+                else {
                     let text = format!(
                         "{} {}",
                         say(locale, "No such department:", "部門がありません:"),
@@ -359,14 +360,14 @@ impl Gateway {
                     );
                     self.reply(operator, contact, locale, &text);
                     return Ok(());
-                }
-                // Operators are not assigned to departments yet: the
-                // portal's available operators receive it.
+                };
+                let eligible = self.department_operators(found.id).await?;
                 let targets: Vec<OperatorRef> = self
                     .lock()
                     .available
                     .iter()
                     .filter(|o| o.portal() == operator.portal())
+                    .filter(|o| eligible.as_ref().is_none_or(|e| e.contains(*o)))
                     .cloned()
                     .collect();
                 let text = self
