@@ -33,6 +33,25 @@ pub enum Service {
 }
 
 impl ConnectorError {
+    /// What to tell the operator, in `locale`.
+    pub fn reply_in(&self, service: Service, locale: salesiq_commands::Locale) -> &'static str {
+        if locale != salesiq_commands::Locale::Ja {
+            return self.reply(service);
+        }
+        match (self, service) {
+            (Self::NotFound, Service::Crm) => "CRMにそのレコードはありません",
+            (Self::NotFound, _) => "サポートにその問い合わせはありません",
+            (Self::RateLimited, Service::Crm) => {
+                "CRMが混み合っています。しばらくしてからもう一度お試しください"
+            }
+            (Self::RateLimited, _) => {
+                "サポートが混み合っています。しばらくしてからもう一度お試しください"
+            }
+            (_, Service::Crm) => "現在CRMに接続できません",
+            (_, _) => "現在サポートに接続できません",
+        }
+    }
+
     /// What to tell the operator, in English: a failure of the service is
     /// not theirs to debug.
     pub fn reply(&self, service: Service) -> &'static str {

@@ -543,7 +543,18 @@ impl Gateway {
 
     /// The visitor left: the chat ends and the operators are told.
     pub async fn visitor_leaves(&self, chat: ChatId) -> Result<(), GatewayError> {
-        self.end(chat, None, "The visitor left the chat").await
+        let locale = self
+            .lock()
+            .chats
+            .get(&chat)
+            .map(|live| live.locale)
+            .unwrap_or_default();
+        let note = say(
+            locale,
+            "The visitor left the chat",
+            "訪問者がチャットを退出しました",
+        );
+        self.end(chat, None, note).await
     }
 
     /// Ends the chat if nobody has accepted it when the queue timeout
@@ -724,10 +735,16 @@ fn offer(sink: &dyn OperatorSink, operator: &OperatorRef, live: &Live) {
     );
     let text = system(
         live.locale,
-        &format!(
-            "Chat request from {} (visitor #{}): {}. Reply y to accept.",
-            live.details.name, live.number, live.status
-        ),
+        &match live.locale {
+            Locale::Ja => format!(
+                "{}さん(訪問者 #{})からのチャットのリクエスト: {}。承認するには y と返信してください。",
+                live.details.name, live.number, live.status
+            ),
+            _ => format!(
+                "Chat request from {} (visitor #{}): {}. Reply y to accept.",
+                live.details.name, live.number, live.status
+            ),
+        },
     );
     sink.send(
         operator,
@@ -743,21 +760,38 @@ fn or_dash(value: &Option<String>) -> String {
     value.clone().unwrap_or_else(|| "-".to_owned())
 }
 
+/// "X took this chat", in `locale`.
+fn took(locale: Locale, name: &str) -> String {
+    match locale {
+        Locale::Ja => format!("{name}さんがこのチャットを担当しました"),
+        _ => format!("{name} took this chat"),
+    }
+}
+
+/// Lines of `label: value` in `locale`, labels given as (English, Japanese).
+fn labelled(locale: Locale, rows: &[(&'static str, &'static str, String)]) -> String {
+    rows.iter()
+        .map(|(en, ja, value)| format!("{}: {value}", say(locale, en, ja)))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// The visitor's details as sent to the operator who accepts (`#info`).
 fn details_text(live: &Live) -> String {
     let d = &live.details;
-    let field = or_dash;
-    let text = format!(
-        "Visitor #{}: {}\nE-mail: {}\nCountry: {}\nBrowser: {}\nOS: {}\nIP: {}\nStarted on: {}\nNow on: {}",
-        live.number,
-        d.name,
-        field(&d.email),
-        field(&d.country),
-        field(&d.browser),
-        field(&d.os),
-        field(&d.ip),
-        field(&d.first_page),
-        field(&d.current_page)
-    );
-    system(live.locale, &text)
+    let rows = [
+        ("Visitor", "訪問者", format!("#{} {}", live.number, d.name)),
+        ("E-mail", "メールアドレス", or_dash(&d.email)),
+        ("Country", "国", or_dash(&d.country)),
+        ("Browser", "ブラウザー", or_dash(&d.browser)),
+        ("OS", "OS", or_dash(&d.os)),
+        ("IP", "IPアドレス", or_dash(&d.ip)),
+        (
+            "Started on",
+            "チャットを開始したページ",
+            or_dash(&d.first_page),
+        ),
+        ("Now on", "現在のページ", or_dash(&d.current_page)),
+    ];
+    system(live.locale, &labelled(live.locale, &rows))
 }

@@ -143,7 +143,7 @@ async fn the_first_yes_wins_and_text_flows_both_ways() {
     );
     let bob_told = Recorder::texts(&w.sink.take(&w.bob));
     assert!(
-        bob_told[0].contains("Visitor #1: Ann Lee") && bob_told[0].contains("Country: Japan"),
+        bob_told[0].contains("Visitor: #1 Ann Lee") && bob_told[0].contains("Country: Japan"),
         "{bob_told:?}"
     );
     let alice_told = w.sink.take(&w.alice);
@@ -602,7 +602,7 @@ async fn transfers_hand_the_chat_over_and_declines_are_reported() {
             operator: "Alice".into()
         })
     );
-    assert!(Recorder::texts(&w.sink.take(&w.alice))[1].contains("Visitor #1: Ann Lee"));
+    assert!(Recorder::texts(&w.sink.take(&w.alice))[1].contains("Visitor: #1 Ann Lee"));
 
     // Bob is out; Alice is in.
     w.gateway
@@ -975,4 +975,47 @@ async fn department_requests_go_to_the_department_s_operators() {
         .map(|o| o.display_name)
         .collect();
     assert_eq!(members, ["Alice"]);
+}
+
+#[tokio::test]
+async fn a_japanese_portal_gets_japanese_texts() {
+    let w = world("ja").await;
+    w.gateway.set_available(&w.alice, true);
+    w.gateway.set_available(&w.bob, true);
+    let _visitor = w
+        .gateway
+        .request_chat(ChatRequest::new("demo", ann(), "請求書について", None))
+        .await
+        .unwrap();
+    let offer = Recorder::texts(&w.sink.take(&w.bob));
+    assert_eq!(
+        offer,
+        [
+            "[システム] Ann Leeさん(訪問者 #1)からのチャットのリクエスト: 請求書について。承認するには y と返信してください。"
+        ]
+    );
+    w.gateway.operator_says(&w.bob, ANN, "y").await.unwrap();
+    assert!(Recorder::texts(&w.sink.take(&w.bob))[0].contains("メールアドレス: ann@example.com"));
+    assert_eq!(
+        Recorder::texts(&w.sink.take(&w.alice))
+            .last()
+            .map(String::as_str),
+        Some("[システム] Bobさんがこのチャットを担当しました")
+    );
+    for command in ["#m", "#crm info", "#i alice@demo.example"] {
+        w.gateway.operator_says(&w.bob, ANN, command).await.unwrap();
+    }
+    assert_eq!(
+        Recorder::texts(&w.sink.take(&w.bob)),
+        [
+            "[システム] Bob (オンライン)",
+            "[システム] この訪問者のCRM情報はありません",
+            "[システム] 招待を送信しました"
+        ]
+    );
+    let invited = Recorder::texts(&w.sink.take(&w.alice));
+    assert!(
+        invited[0].contains("BobさんからAnn Lee (#1)とのチャットへの招待です"),
+        "{invited:?}"
+    );
 }

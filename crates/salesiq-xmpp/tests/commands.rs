@@ -151,7 +151,7 @@ async fn every_command_through_a_jabber_client() {
     assert!(
         say(&mut bob, ann, "y")
             .await
-            .contains("Visitor #1: Ann Lee")
+            .contains("Visitor: #1 Ann Lee")
     );
     assert_eq!(
         visitor.next_event().await,
@@ -292,7 +292,7 @@ async fn every_command_through_a_jabber_client() {
     assert!(
         say(&mut alice, ann, "y")
             .await
-            .contains("Visitor #1: Ann Lee")
+            .contains("Visitor: #1 Ann Lee")
     );
     assert_eq!(
         body(&bob.next_message().await),
@@ -339,7 +339,7 @@ async fn every_command_through_a_jabber_client() {
     assert!(
         say(&mut bob, ken, "y")
             .await
-            .contains("Visitor #2: Ken Ito")
+            .contains("Visitor: #2 Ken Ito")
     );
     assert!(matches!(
         second.next_event().await,
@@ -365,7 +365,7 @@ async fn every_command_through_a_jabber_client() {
     assert!(
         say(&mut alice, ken, "y")
             .await
-            .contains("Visitor #2: Ken Ito")
+            .contains("Visitor: #2 Ken Ito")
     );
     assert_eq!(
         body(&bob.next_message().await),

@@ -104,7 +104,7 @@ async fn a_visitor_chat_through_a_jabber_client() {
             operator: "Bob".into()
         })
     );
-    assert!(body(&bob.next_message().await).contains("Visitor #1: Ann Lee"));
+    assert!(body(&bob.next_message().await).contains("Visitor: #1 Ann Lee"));
 
     // Text both ways.
     bob.send(chat(VISITOR, "Hello Ann, checking your order"))

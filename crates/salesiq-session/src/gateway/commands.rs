@@ -103,7 +103,7 @@ impl Gateway {
         });
         let sink = &*self.inner.sink;
         for other in &others {
-            let text = super::system(locale, &format!("{name} took this chat"));
+            let text = super::system(locale, &super::took(locale, &name));
             sink.send(
                 other,
                 OperatorEvent::Message {
@@ -399,18 +399,25 @@ impl Gateway {
 
     /// The chat's operators with their status.
     async fn members(&self, chat: ChatId) -> Vec<String> {
-        let members: Vec<(OperatorRef, bool)> = {
+        let (members, locale): (Vec<(OperatorRef, bool)>, Locale) = {
             let state = self.lock();
             let Some(live) = state.chats.get(&chat) else {
                 return Vec::new();
             };
-            live.members()
+            let members = live
+                .members()
                 .map(|m| (m.clone(), state.available.contains(m)))
-                .collect()
+                .collect();
+            (members, live.locale)
         };
         let mut lines = Vec::new();
         for (member, online) in members {
-            let status = if online { "online" } else { "offline" };
+            let status = match (online, locale) {
+                (true, Locale::Ja) => "オンライン",
+                (false, Locale::Ja) => "オフライン",
+                (true, _) => "online",
+                (false, _) => "offline",
+            };
             lines.push(format!("{} ({status})", self.display_name(&member).await));
         }
         lines

@@ -55,17 +55,22 @@ impl Gateway {
             )
             .to_owned());
         }
-        let what = match kind {
-            Kind::Transfer => format!(
-                "{from_name} transfers the chat with {} to you",
-                live.contact.name
+        let visitor = &live.contact.name;
+        let note = note.map(|n| format!(": {n}")).unwrap_or_default();
+        let text = match (kind, live.locale) {
+            (Kind::Transfer, Locale::Ja) => format!(
+                "{from_name}さんから{visitor}とのチャットの転送です{note}。承認するには y、拒否するには n と返信してください。"
             ),
-            Kind::Invite => format!(
-                "{from_name} invites you into the chat with {}",
-                live.contact.name
+            (Kind::Invite, Locale::Ja) => format!(
+                "{from_name}さんから{visitor}とのチャットへの招待です{note}。承認するには y、拒否するには n と返信してください。"
+            ),
+            (Kind::Transfer, _) => format!(
+                "{from_name} transfers the chat with {visitor} to you{note}. Reply y to accept or n to decline."
+            ),
+            (Kind::Invite, _) => format!(
+                "{from_name} invites you into the chat with {visitor}{note}. Reply y to accept or n to decline."
             ),
         };
-        let note = note.map(|n| format!(": {n}")).unwrap_or_default();
         for target in &targets {
             sink.send(
                 target,
@@ -74,10 +79,7 @@ impl Gateway {
                     status: live.status.clone(),
                 },
             );
-            let text = system(
-                live.locale,
-                &format!("{what}{note}. Reply y to accept or n to decline."),
-            );
+            let text = system(live.locale, &text);
             sink.send(
                 target,
                 OperatorEvent::Message {
@@ -129,7 +131,13 @@ impl Gateway {
             );
         };
         if !accept {
-            tell(&request.from, format!("{name} declined"));
+            tell(
+                &request.from,
+                match live.locale {
+                    Locale::Ja => format!("{name}さんが拒否しました"),
+                    _ => format!("{name} declined"),
+                },
+            );
             sink.send(
                 operator,
                 OperatorEvent::ContactRemoved {
@@ -150,7 +158,7 @@ impl Gateway {
                 live.requests
                     .retain(|r| !(r.kind == Kind::Transfer && r.from == request.from));
                 for other in &others {
-                    tell(other, format!("{name} took this chat"));
+                    tell(other, super::took(live.locale, &name));
                     sink.send(
                         other,
                         OperatorEvent::ContactRemoved {
@@ -166,7 +174,12 @@ impl Gateway {
                 }
                 tell(
                     &request.from,
-                    format!("{name} accepted the transfer; you have left the chat"),
+                    match live.locale {
+                        Locale::Ja => {
+                            format!("{name}さんが転送を承認しました。このチャットから退出しました")
+                        }
+                        _ => format!("{name} accepted the transfer; you have left the chat"),
+                    },
                 );
                 sink.send(
                     &request.from,
@@ -177,7 +190,13 @@ impl Gateway {
             }
             Kind::Invite => {
                 for member in live.members() {
-                    tell(member, format!("{name} joined the chat"));
+                    tell(
+                        member,
+                        match live.locale {
+                            Locale::Ja => format!("{name}さんがチャットに参加しました"),
+                            _ => format!("{name} joined the chat"),
+                        },
+                    );
                 }
                 live.guests.push(operator.clone());
             }

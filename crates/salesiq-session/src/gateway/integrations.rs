@@ -5,7 +5,7 @@
 use salesiq_commands::{Command, Locale, SearchQuery};
 use salesiq_integrations::{ConnectorError, NewTicket, Service, Ticket, TicketQuery};
 
-use super::{Gateway, GatewayError, or_dash, say};
+use super::{Gateway, GatewayError, labelled, or_dash, say};
 use crate::model::{Author, ChatId};
 
 fn ticket_line(ticket: &Ticket) -> String {
@@ -36,7 +36,7 @@ impl Gateway {
         };
         Ok(match self.ask(chat, locale, command).await? {
             Ok(text) => text,
-            Err(error) => error.reply(service).to_owned(),
+            Err(error) => error.reply_in(service, locale).to_owned(),
         })
     }
 
@@ -62,16 +62,15 @@ impl Gateway {
         match command {
             Command::CrmInfo => match crm.find_by_email(&email).await {
                 Ok(Some(r)) => {
-                    let field = or_dash;
-                    Ok(Ok(format!(
-                        "CRM: {}\nE-mail: {}\nCompany: {}\nPhone: {}\nStatus: {}\nOwner: {}",
-                        r.name,
-                        r.email,
-                        field(&r.company),
-                        field(&r.phone),
-                        field(&r.status),
-                        field(&r.owner)
-                    )))
+                    let rows = [
+                        ("CRM", "CRM", r.name.clone()),
+                        ("E-mail", "メールアドレス", r.email.clone()),
+                        ("Company", "会社", or_dash(&r.company)),
+                        ("Phone", "電話", or_dash(&r.phone)),
+                        ("Status", "ステータス", or_dash(&r.status)),
+                        ("Owner", "担当者", or_dash(&r.owner)),
+                    ];
+                    Ok(Ok(labelled(locale, &rows)))
                 }
                 Ok(None) => none(
                     "No CRM information for this visitor",
@@ -80,13 +79,15 @@ impl Gateway {
                 Err(e) => Ok(Err(e)),
             },
             Command::SupportInfo => match desk.find_contact(&email).await {
-                Ok(Some(c)) => Ok(Ok(format!(
-                    "Helpdesk contact: {}\nE-mail: {}\nPhone: {}\nAccount: {}",
-                    c.name,
-                    c.email,
-                    or_dash(&c.phone),
-                    or_dash(&c.account)
-                ))),
+                Ok(Some(c)) => {
+                    let rows = [
+                        ("Helpdesk contact", "サポートの連絡先", c.name.clone()),
+                        ("E-mail", "メールアドレス", c.email.clone()),
+                        ("Phone", "電話", or_dash(&c.phone)),
+                        ("Account", "取引先", or_dash(&c.account)),
+                    ];
+                    Ok(Ok(labelled(locale, &rows)))
+                }
                 Ok(None) => none(
                     "No support information for this visitor",
                     "この訪問者のサポート情報はありません",
