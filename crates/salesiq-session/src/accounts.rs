@@ -87,12 +87,16 @@ fn derive(password: &str) -> StoreResult<Credentials> {
 }
 
 fn account(operator: &Operator) -> Account {
-    Account::new(
+    let account = Account::new(
         &operator.portal,
         operator.username.as_deref(),
         &operator.display_name,
         &operator.email,
-    )
+    );
+    match &operator.photo {
+        Some(photo) => account.with_photo(photo.clone()),
+        None => account,
+    }
 }
 
 impl Authenticator for StoreAccounts {
@@ -161,11 +165,12 @@ impl Directory for StoreAccounts {
                 .filter(|o| o.username.is_some() && o.username != me.username)
                 .filter_map(|o| {
                     let username = o.username.as_deref()?;
-                    Some(Contact::new(
+                    let contact = Contact::new(
                         &format!("{}|{username}", o.portal),
                         &o.display_name,
                         COLLEAGUES_GROUP,
-                    ))
+                    );
+                    Some(contact.with_photo(o.photo.clone()))
                 })
                 .chain(std::iter::once(crate::gateway::board::board_contact(
                     &me.portal,

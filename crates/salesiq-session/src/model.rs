@@ -84,6 +84,8 @@ pub struct Operator {
     pub display_name: String,
     /// The username, lower case, once claimed (unique across portals).
     pub username: Option<String>,
+    /// The operator's picture, shown to colleagues (vCard).
+    pub photo: Option<crate::auth::Photo>,
 }
 
 /// What is needed to create an operator.

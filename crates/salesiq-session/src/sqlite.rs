@@ -57,6 +57,9 @@ const MIGRATIONS: &[&str] = &["
         department INTEGER NOT NULL REFERENCES departments (id),
         operator INTEGER NOT NULL REFERENCES operators (id),
         PRIMARY KEY (department, operator));
+", "
+    ALTER TABLE operators ADD COLUMN photo_type TEXT;
+    ALTER TABLE operators ADD COLUMN photo BLOB;
 "];
 
 /// The SQLite store.
@@ -142,7 +145,8 @@ fn is_unique_violation(error: &rusqlite::Error) -> bool {
         || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
 }
 
-const OPERATOR: &str = "SELECT id, portal, email, display_name, username FROM operators";
+const OPERATOR: &str =
+    "SELECT id, portal, email, display_name, username, photo_type, photo FROM operators";
 
 fn operator(row: &Row<'_>) -> rusqlite::Result<Operator> {
     Ok(Operator {
@@ -151,6 +155,13 @@ fn operator(row: &Row<'_>) -> rusqlite::Result<Operator> {
         email: row.get(2)?,
         display_name: row.get(3)?,
         username: row.get(4)?,
+        photo: match (
+            row.get::<_, Option<String>>(5)?,
+            row.get::<_, Option<Vec<u8>>>(6)?,
+        ) {
+            (Some(mime_type), Some(data)) => Some(crate::auth::Photo::new(&mime_type, data)),
+            _ => None,
+        },
     })
 }
 
@@ -299,7 +310,7 @@ impl Store for SqliteStore {
         self.run(move |c| {
             let mut query = c
                 .prepare(
-                    "SELECT o.id, o.portal, o.email, o.display_name, o.username FROM operators o
+                    "SELECT o.id, o.portal, o.email, o.display_name, o.username, o.photo_type, o.photo FROM operators o
                      JOIN department_members m ON m.operator = o.id WHERE m.department = ?1 ORDER BY o.display_name",
                 )
                 .map_err(backend)?;
@@ -328,6 +339,7 @@ impl Store for SqliteStore {
                 email: new.email,
                 display_name: new.display_name,
                 username: None,
+                photo: None,
             })
         })
     }
@@ -423,6 +435,27 @@ impl Store for SqliteStore {
                 return Err(StoreError::UsernameAlreadySet);
             }
             Ok(found)
+        })
+    }
+
+    fn set_photo<'a>(
+        &'a self,
+        id: OperatorId,
+        photo: Option<&'a crate::auth::Photo>,
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        let photo = photo.map(|p| (p.mime_type.clone(), p.data.clone()));
+        self.run(move |c| {
+            let (mime_type, data) = photo.unzip();
+            let changed = c
+                .execute(
+                    "UPDATE operators SET photo_type = ?1, photo = ?2 WHERE id = ?3",
+                    params![mime_type, data, id.0],
+                )
+                .map_err(backend)?;
+            if changed == 0 {
+                return Err(StoreError::NotFound(format!("operator {id}")));
+            }
+            Ok(())
         })
     }
 

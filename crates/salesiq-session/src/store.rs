@@ -112,6 +112,12 @@ pub trait Store: Send + Sync + fmt::Debug {
         operator: OperatorId,
         username: &'a str,
     ) -> BoxFuture<'a, StoreResult<Operator>>;
+    /// Sets (or, with `None`, removes) an operator's picture.
+    fn set_photo<'a>(
+        &'a self,
+        operator: OperatorId,
+        photo: Option<&'a crate::auth::Photo>,
+    ) -> BoxFuture<'a, StoreResult<()>>;
     /// Stores an operator's credentials (never the password itself).
     fn set_credentials<'a>(
         &'a self,

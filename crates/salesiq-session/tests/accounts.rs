@@ -36,6 +36,10 @@ async fn passwords_scram_and_colleagues_from_the_store() {
                 store.claim_username(operator.id, username).await.unwrap();
             }
             accounts.set_password(operator.id, password).await.unwrap();
+            if name == "Bob" {
+                let photo = salesiq_session::Photo::new("image/png", vec![0x89, b'P', b'N', b'G']);
+                store.set_photo(operator.id, Some(&photo)).await.unwrap();
+            }
         }
     }
     // After a restart.

@@ -1019,3 +1019,49 @@ async fn a_japanese_portal_gets_japanese_texts() {
         "{invited:?}"
     );
 }
+
+#[tokio::test]
+async fn nothing_crosses_portals() {
+    let w = world("en").await;
+    let zed = w
+        .store
+        .add_operator(&NewOperator::new("acme", "zed@acme.example", "Zed"))
+        .await
+        .unwrap();
+    w.store.claim_username(zed.id, "zed.ops").await.unwrap();
+    let zed = OperatorRef::new("acme", "zed.ops");
+    w.gateway.set_available(&zed, true);
+    let _visitor = accepted(&w, None).await;
+    w.gateway
+        .operator_says(&w.bob, ANN, "#an private to demo")
+        .await
+        .unwrap();
+    w.sink.take(&w.bob);
+
+    // Neither a transfer nor an invitation reaches another portal's operator.
+    w.gateway
+        .operator_says(&w.bob, ANN, "#t zed@acme.example")
+        .await
+        .unwrap();
+    w.gateway
+        .operator_says(&w.bob, ANN, "#i zed@acme.example")
+        .await
+        .unwrap();
+    assert_eq!(
+        Recorder::texts(&w.sink.take(&w.bob)),
+        [
+            "[system] Nobody available to take it",
+            "[system] Nobody available to take it"
+        ]
+    );
+    assert!(w.sink.take(&zed).is_empty());
+    // Another portal's operator can neither read nor act on the chat.
+    for command in ["#n", "#h", "#info", "y", "hello", "#e"] {
+        assert_eq!(
+            w.gateway.operator_says(&zed, ANN, command).await,
+            Err(GatewayError::NoSuchChat),
+            "{command}"
+        );
+    }
+    assert!(w.sink.take(&zed).is_empty());
+}
