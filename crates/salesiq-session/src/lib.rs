@@ -6,20 +6,57 @@
 //! This crate knows nothing of XMPP: it speaks in its own ids and events, and
 //! a transport (such as `salesiq-xmpp`) plugs in at that seam.
 //!
-//! **Status:** landed so far: the seams the XMPP transport needs,
-//! [`Authenticator`] (who may log in) and [`Directory`] (whom an operator
-//! sees), with [`MemoryAccounts`]; the domain model and the [`Store`] trait
-//! with [`SqliteStore`], the embedded default (one file, created and
-//! migrated on open, WAL); and the [`Gateway`]: chat requests offered
-//! to the portal's available operators, the first `y` wins, text both ways
-//! into the transcript, and every `#` command of the product executed with
-//! replies to the operator only: transfers and invitations answered `y`/`n`
-//! (an accepted invitation makes a group chat), `#e <seconds>` ending the
-//! chat unless the visitor does something first, `#crm` and `#support`
-//! asking the connectors given to [`Gateway::with_connectors`]; and the
-//! message board, one [`board_contact`] per portal; typing both ways and
-//! the visitor's page changes. Still to come: operators assigned to
-//! departments (today a department transfer asks the whole portal).
+//! What it holds:
+//! * [`Gateway`]: visitors ask for chats ([`Gateway::request_chat`]), the
+//!   department's (or portal's) available operators are offered them, the
+//!   first `y` wins, text and typing flow both ways into the transcript,
+//!   and every `#` command of the product runs with replies to the
+//!   operator only, in the portal's language: transfers and invitations
+//!   answered `y`/`n` (group chats), timed ends, notes, history, blocking,
+//!   pushed pages, the CRM and helpdesk through the connectors of
+//!   `salesiq-integrations`, and the message board.
+//! * [`Store`], with [`SqliteStore`] the embedded default: one file,
+//!   created and migrated on open, WAL; everything scoped by portal.
+//! * [`Authenticator`] and [`Directory`], the seams of the transport, with
+//!   [`StoreAccounts`] (argon2id and SCRAM credentials in the store) and
+//!   [`MemoryAccounts`].
+//!
+//! ```
+//! use std::sync::{Arc, Mutex};
+//! use salesiq_session::*;
+//!
+//! /// What the transport would turn into stanzas.
+//! #[derive(Debug, Default)]
+//! struct Log(Mutex<Vec<(OperatorRef, OperatorEvent)>>);
+//! impl OperatorSink for Log {
+//!     fn send(&self, to: &OperatorRef, event: OperatorEvent) {
+//!         self.0.lock().unwrap().push((to.clone(), event));
+//!     }
+//! }
+//!
+//! # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+//! # rt.block_on(async {
+//! # let dir = tempfile::tempdir()?;
+//! let store = Arc::new(SqliteStore::open(dir.path().join("gateway.sqlite3"))?);
+//! let bob = store.add_operator(&NewOperator::new("demo", "bob@demo.example", "Bob")).await?;
+//! store.claim_username(bob.id, "bob.ops").await?;
+//!
+//! let log = Arc::new(Log::default());
+//! let gateway = Gateway::new(store, log.clone());
+//! let bob = OperatorRef::new("demo", "bob.ops");
+//! gateway.set_available(&bob, true);
+//!
+//! let mut details = VisitorDetails::default();
+//! details.name = "Ann Lee".into();
+//! let mut ann = gateway.request_chat(ChatRequest::new("demo", details, "Where is my refund?", None)).await?;
+//! gateway.operator_says(&bob, "demo|visitor.1", "y").await?;
+//! gateway.operator_says(&bob, "demo|visitor.1", "Hello Ann!").await?;
+//! assert_eq!(ann.next_event().await, Some(VisitorEvent::Queued));
+//! assert_eq!(ann.next_event().await, Some(VisitorEvent::Joined { operator: "Bob".into() }));
+//! assert_eq!(ann.next_event().await, Some(VisitorEvent::Message { from: "Bob".into(), text: "Hello Ann!".into() }));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
 //!
 //! # Async trait methods
 //!
