@@ -295,6 +295,10 @@ impl Gateway {
 
     /// The visitor wrote: to the operator, and into the transcript.
     pub async fn visitor_says(&self, chat: ChatId, text: &str) -> Result<(), GatewayError> {
+        // Nothing goes into the transcript of a chat that is over.
+        if !self.lock().chats.contains_key(&chat) {
+            return Err(GatewayError::NoSuchChat);
+        }
         self.visitor_active(chat);
         self.inner
             .store
@@ -418,7 +422,7 @@ impl Gateway {
             return;
         };
         timer.abort();
-        if let Some(operator) = &live.operator {
+        for operator in live.members() {
             let text = system(
                 live.locale,
                 say(
@@ -445,15 +449,18 @@ impl Gateway {
         visitor_reason: Option<&str>,
         operator_note: &str,
     ) -> Result<(), GatewayError> {
-        self.inner
-            .store
-            .set_chat_state(chat, ChatState::Ended)
-            .await?;
+        // Taken out first, so that of two racing ends (a timer and `#e`)
+        // only one tells anybody; a failed write is caught at the next
+        // start by `close_unfinished_chats`.
         let live = self
             .lock()
             .chats
             .remove(&chat)
             .ok_or(GatewayError::NoSuchChat)?;
+        self.inner
+            .store
+            .set_chat_state(chat, ChatState::Ended)
+            .await?;
         if let Some(timer) = &live.end_timer {
             timer.abort();
         }

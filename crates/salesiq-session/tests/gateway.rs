@@ -265,6 +265,13 @@ async fn commands_reply_to_the_operator_only() {
         w.gateway.operator_says(&w.bob, ANN, "hello?").await,
         Err(GatewayError::NoSuchChat)
     );
+    // The visitor writing after the end reaches nobody and is not kept.
+    assert_eq!(
+        w.gateway.visitor_says(visitor.chat, "late words").await,
+        Err(GatewayError::NoSuchChat)
+    );
+    let transcript = w.store.transcript(visitor.chat).await.unwrap();
+    assert!(transcript.iter().all(|line| line.text != "late words"));
 }
 
 #[tokio::test]
