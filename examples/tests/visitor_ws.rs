@@ -1,0 +1,164 @@
+//! The visitor WebSocket API against a real gateway over SQLite, with a
+//! WebSocket client (tokio-tungstenite) on 127.0.0.1.
+
+#![allow(clippy::unwrap_used)] // helpers outside #[test] fns unwrap too
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use salesiq_examples::visitor_ws;
+use salesiq_session::{
+    Gateway, NewOperator, OperatorEvent, OperatorRef, OperatorSink, SqliteStore, Store,
+};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+#[derive(Debug, Default)]
+struct Recorder(Mutex<Vec<OperatorEvent>>);
+
+impl OperatorSink for Recorder {
+    fn send(&self, _: &OperatorRef, event: OperatorEvent) {
+        self.0.lock().unwrap().push(event);
+    }
+}
+
+type Client =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn frame(client: &mut Client) -> Value {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(20), client.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        if let Message::Text(text) = message {
+            return serde_json::from_str(&text).unwrap();
+        }
+    }
+}
+
+async fn send(client: &mut Client, value: Value) {
+    client
+        .send(Message::Text(value.to_string().into()))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_visitor_chats_over_the_websocket() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(dir.path().join("g.sqlite3")).unwrap());
+    let bob = store
+        .add_operator(&NewOperator::new("demo", "bob@demo.example", "Bob"))
+        .await
+        .unwrap();
+    store.claim_username(bob.id, "bob.ops").await.unwrap();
+    let sink = Arc::new(Recorder::default());
+    let gateway = Gateway::new(store.clone(), sink.clone());
+    let bob = OperatorRef::new("demo", "bob.ops");
+    gateway.set_available(&bob, true);
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app =
+        visitor_ws::router(gateway.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let (mut client, _) =
+        tokio_tungstenite::connect_async(format!("ws://{addr}/ws/visitor?portal=demo"))
+            .await
+            .unwrap();
+    // Nonsense is answered, and the connection stays.
+    client
+        .send(Message::Text("{not json".into()))
+        .await
+        .unwrap();
+    assert_eq!(frame(&mut client).await["type"], "error");
+    send(&mut client, json!({"type": "message", "text": "too early"})).await;
+    assert_eq!(frame(&mut client).await["message"], "say start first");
+    send(&mut client, json!({"type": "dance"})).await;
+    assert_eq!(frame(&mut client).await["type"], "error");
+
+    send(&mut client, json!({"type": "start", "name": "Ann Lee", "email": "ann@example.com", "question": "Where is my refund?", "department": ""})).await;
+    assert_eq!(frame(&mut client).await, json!({"type": "queued"}));
+    gateway
+        .operator_says(&bob, "demo|visitor.1", "y")
+        .await
+        .unwrap();
+    assert_eq!(
+        frame(&mut client).await,
+        json!({"type": "joined", "operator": "Bob"})
+    );
+    gateway
+        .operator_says(&bob, "demo|visitor.1", "Hello Ann")
+        .await
+        .unwrap();
+    assert_eq!(
+        frame(&mut client).await,
+        json!({"type": "message", "from": "Bob", "text": "Hello Ann"})
+    );
+    gateway
+        .operator_typing(&bob, "demo|visitor.1", true)
+        .await
+        .unwrap();
+    assert_eq!(
+        frame(&mut client).await,
+        json!({"type": "typing", "from": "Bob", "state": "composing"})
+    );
+    gateway
+        .operator_says(&bob, "demo|visitor.1", "#p https://demo.example/refunds")
+        .await
+        .unwrap();
+    assert_eq!(
+        frame(&mut client).await,
+        json!({"type": "push", "url": "https://demo.example/refunds"})
+    );
+
+    send(&mut client, json!({"type": "typing", "state": "composing"})).await;
+    send(
+        &mut client,
+        json!({"type": "page", "url": "https://demo.example/refunds"}),
+    )
+    .await;
+    send(&mut client, json!({"type": "message", "text": "Thanks!"})).await;
+    // The visitor's words reach Bob; the address was taken from the socket.
+    tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let got = sink
+                .0
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|e| matches!(e, OperatorEvent::Message { text, .. } if text == "Thanks!"));
+            if got {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .unwrap();
+    let visitor = store
+        .visitor("demo", salesiq_session::VisitorId(1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(visitor.details.ip.as_deref(), Some("127.0.0.1"));
+    assert_eq!(
+        visitor.details.current_page.as_deref(),
+        Some("https://demo.example/refunds")
+    );
+
+    gateway
+        .operator_says(&bob, "demo|visitor.1", "#e")
+        .await
+        .unwrap();
+    assert_eq!(
+        frame(&mut client).await,
+        json!({"type": "ended", "reason": "The operator ended the chat"})
+    );
+    server.abort();
+}
