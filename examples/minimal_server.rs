@@ -1,38 +1,129 @@
-//! The example server, as far as it is built: XMPP on 127.0.0.1:6222
-//! (STARTTLS) and 6223 (direct TLS) with a self-signed certificate and two
-//! demo operators, so that a Jabber client can log in and two operators can
-//! chat. The visitor page (HTTP on 8080), the SQLite store under `./data/`
-//! and the chat domain arrive with the issues that build them.
+//! The example server, as far as it is built: the SQLite store under
+//! `./data/` (seeded with a demo portal on first start), XMPP on
+//! 127.0.0.1:6222 (STARTTLS) and 6223 (direct TLS) with a self-signed
+//! certificate, the chat gateway, and the visitor WebSocket API on
+//! 127.0.0.1:8080 (`/ws/visitor?portal=demo`). The visitor page and the
+//! TOML configuration arrive with the rest of the example-server issue.
 //!
 //! `cargo run --release --example minimal_server`; stop it with Ctrl-C.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
-use salesiq_session::{Account, MemoryAccounts};
+use salesiq_integrations::{
+    CrmModule, CrmRecord, HelpdeskContact, MemoryCrm, MemoryHelpdesk, Ticket,
+};
+use salesiq_session::{
+    Gateway, NewOperator, Portal, SqliteStore, Store, StoreAccounts, StoreError,
+};
 use salesiq_xmpp::{Config, Server, TlsIdentity};
+
+/// The demo portal's departments: name, convert chats to tickets.
+const DEPARTMENTS: [(&str, bool); 2] = [("Sales", false), ("VIPサポート", true)];
+
+/// A demo operator.
+struct DemoOperator {
+    email: &'static str,
+    name: &'static str,
+    username: Option<&'static str>,
+    password: &'static str,
+    departments: &'static [&'static str],
+}
+
+const OPERATORS: [DemoOperator; 3] = [
+    DemoOperator {
+        email: "alice@demo.example",
+        name: "Alice",
+        username: Some("alice.ops"),
+        password: "alice-demo-pw",
+        departments: &["Sales", "VIPサポート"],
+    },
+    DemoOperator {
+        email: "bob@demo.example",
+        name: "Bob",
+        username: Some("bob.ops"),
+        password: "bob-demo-pw",
+        departments: &["Sales"],
+    },
+    DemoOperator {
+        email: "carol@demo.example",
+        name: "Carol",
+        username: None,
+        password: "carol-demo-pw",
+        departments: &[],
+    },
+];
+
+/// Creates the demo portal in an empty store.
+async fn seed(store: &Arc<SqliteStore>, accounts: &StoreAccounts) -> Result<(), StoreError> {
+    if store.portal("demo").await?.is_some() {
+        return Ok(());
+    }
+    store.put_portal(&Portal::new("demo", "en")).await?;
+    let mut departments = Vec::new();
+    for (name, convert) in DEPARTMENTS {
+        departments.push(store.add_department("demo", name, convert).await?);
+    }
+    for demo in OPERATORS {
+        let operator = store
+            .add_operator(&NewOperator::new("demo", demo.email, demo.name))
+            .await?;
+        if let Some(username) = demo.username {
+            store.claim_username(operator.id, username).await?;
+        }
+        accounts.set_password(operator.id, demo.password).await?;
+        for department in departments
+            .iter()
+            .filter(|d| demo.departments.contains(&d.name.as_str()))
+        {
+            store.assign_department(operator.id, department.id).await?;
+        }
+    }
+    Ok(())
+}
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let store = Arc::new(SqliteStore::open("data/gateway.sqlite3")?);
+    let accounts = Arc::new(StoreAccounts::new(store.clone()));
+    seed(&store, &accounts).await?;
+
     let config = Config::new("salesiq.zoho.com");
-    let accounts = Arc::new(
-        MemoryAccounts::new()
-            .with_account(
-                Account::new("demo", Some("alice.ops"), "Alice", "alice@demo.example"),
-                "alice-demo-pw",
-            )
-            .with_account(
-                Account::new("demo", Some("bob.ops"), "Bob", "bob@demo.example"),
-                "bob-demo-pw",
-            )
-            .with_account(
-                Account::new("demo", None, "Carol", "carol@demo.example"),
-                "carol-demo-pw",
-            ),
-    );
     let identity = TlsIdentity::self_signed(&config.domain)?;
     let fingerprint = identity.fingerprint();
     let domain = config.domain.clone();
     let server = Server::bind(config, identity, accounts.clone(), accounts).await?;
+
+    // Demo CRM and helpdesk records for the visitor ann@example.com.
+    let mut lead = CrmRecord::new(CrmModule::Lead, "lead-1", "Ann Lee", "ann@example.com");
+    lead.company = Some("Lee & Co".into());
+    let mut ticket = Ticket::new("ticket-1", "1000", "Invoice question", "Closed");
+    ticket.contact_id = Some("contact-1".into());
+    ticket.email = Some("ann@example.com".into());
+    let crm = Arc::new(MemoryCrm::new().with_record(lead));
+    let desk = Arc::new(
+        MemoryHelpdesk::new()
+            .with_contact(HelpdeskContact::new(
+                "contact-1",
+                "Ann Lee",
+                "ann@example.com",
+            ))
+            .with_ticket(ticket),
+    );
+    let handle = server.handle();
+    let gateway = Gateway::with_connectors(store.clone(), Arc::new(handle.clone()), crm, desk);
+    gateway.close_unfinished_chats().await?;
+    handle.attach_gateway(gateway.clone());
+
+    let http = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+    let app = salesiq_examples::visitor_ws::router(gateway)
+        .into_make_service_with_connect_info::<SocketAddr>();
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(http, app).await {
+            eprintln!("HTTP server stopped: {e}");
+        }
+    });
+
     let starttls = server
         .starttls_addr()
         .map(|a| a.to_string())
@@ -42,7 +133,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|a| a.to_string())
         .unwrap_or_default();
     println!(
-        "salesiq-gateway example: XMPP is up (visitor page and chat domain not built yet).\n\
+        "salesiq-gateway example: XMPP, the chat gateway and the visitor API are up.\n\
          \n\
          In a Jabber client (Gajim, Profanity, Conversations...):\n\
          \x20 sign in as   demo|alice.ops@{domain}   password alice-demo-pw\n\
@@ -50,8 +141,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
          \x20 host         {starttls} with STARTTLS, or {direct} with direct TLS (SSL)\n\
          \x20 certificate  self-signed; accept SHA-256 {fingerprint}\n\
          \n\
+         Visitors: ws://127.0.0.1:8080/ws/visitor?portal=demo (the page comes next).\n\
          carol@demo.example has no username and is refused, as the product says.\n\
-         Ctrl-C stops the server."
+         Data: ./data/gateway.sqlite3. Ctrl-C stops the server."
     );
     server
         .run(async {
