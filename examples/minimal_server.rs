@@ -10,9 +10,6 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use salesiq_integrations::{
-    CrmModule, CrmRecord, HelpdeskContact, MemoryCrm, MemoryHelpdesk, Ticket,
-};
 use salesiq_session::{
     Gateway, NewOperator, Portal, SqliteStore, Store, StoreAccounts, StoreError,
 };
@@ -95,21 +92,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let server = Server::bind(config, identity, accounts.clone(), accounts).await?;
 
     // Demo CRM and helpdesk records for the visitor ann@example.com.
-    let mut lead = CrmRecord::new(CrmModule::Lead, "lead-1", "Ann Lee", "ann@example.com");
-    lead.company = Some("Lee & Co".into());
-    let mut ticket = Ticket::new("ticket-1", "1000", "Invoice question", "Closed");
-    ticket.contact_id = Some("contact-1".into());
-    ticket.email = Some("ann@example.com".into());
-    let crm = Arc::new(MemoryCrm::new().with_record(lead));
-    let desk = Arc::new(
-        MemoryHelpdesk::new()
-            .with_contact(HelpdeskContact::new(
-                "contact-1",
-                "Ann Lee",
-                "ann@example.com",
-            ))
-            .with_ticket(ticket),
-    );
+    let (crm, desk) = salesiq_integrations::demo();
+    let (crm, desk) = (Arc::new(crm), Arc::new(desk));
     let handle = server.handle();
     let gateway = Gateway::with_connectors(store.clone(), Arc::new(handle.clone()), crm, desk);
     gateway.close_unfinished_chats().await?;

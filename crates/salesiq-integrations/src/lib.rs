@@ -30,12 +30,14 @@
 //!   process-wide crypto provider.
 
 mod crm;
+mod demo;
 mod error;
 mod future;
 mod helpdesk;
 mod http;
 
 pub use crm::{CrmConnector, CrmModule, CrmRecord, MemoryCrm};
+pub use demo::{DEMO_EMAIL, demo};
 pub use error::{ConnectorError, Service};
 pub use future::BoxFuture;
 pub use helpdesk::{

@@ -6,10 +6,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use salesiq_integrations::{
-    CrmConnector, CrmModule, CrmRecord, HelpdeskConnector, HelpdeskContact, MemoryCrm,
-    MemoryHelpdesk, Ticket,
-};
+use salesiq_integrations::{CrmConnector, HelpdeskConnector};
 use salesiq_session::{
     Author, ChatRequest, Gateway, GatewayError, NewOperator, OperatorEvent, OperatorRef,
     OperatorSink, Portal, SqliteStore, Store, VisitorDetails, VisitorEvent,
@@ -482,15 +479,8 @@ async fn a_timed_end_fires_unless_the_visitor_stirs() {
 }
 
 fn connectors() -> (Arc<dyn CrmConnector>, Arc<dyn HelpdeskConnector>) {
-    let mut lead = CrmRecord::new(CrmModule::Lead, "l1", "Ann Lee", "ann@example.com");
-    lead.company = Some("Lee & Co".into());
-    let mut old = Ticket::new("t1", "1000", "Old invoice question", "Closed");
-    old.contact_id = Some("9001".into());
-    old.email = Some("ann@example.com".into());
-    let desk = MemoryHelpdesk::new()
-        .with_contact(HelpdeskContact::new("9001", "Ann Lee", "ann@example.com"))
-        .with_ticket(old);
-    (Arc::new(MemoryCrm::new().with_record(lead)), Arc::new(desk))
+    let (crm, desk) = salesiq_integrations::demo();
+    (Arc::new(crm), Arc::new(desk))
 }
 
 #[tokio::test]
