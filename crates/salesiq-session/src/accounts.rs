@@ -43,6 +43,49 @@ impl StoreAccounts {
         self.store.set_credentials(operator, &credentials).await
     }
 
+    /// Checks an e-mail address and password of `portal`, as a web
+    /// sign-in does: the operator, with or without a username. Unknown
+    /// addresses and wrong passwords are both [`AuthError::NotAuthorized`].
+    pub async fn sign_in(
+        &self,
+        portal: &str,
+        email: &str,
+        password: &str,
+    ) -> Result<Operator, AuthError> {
+        let operator = self
+            .store
+            .operator_by_email(portal, email)
+            .await
+            .map_err(|e| AuthError::Unavailable(e.to_string()))?
+            .ok_or(AuthError::NotAuthorized)?;
+        self.verify(&operator, password).await?;
+        Ok(operator)
+    }
+
+    /// Checks `password` against the operator's argon2id hash, on the
+    /// blocking pool.
+    async fn verify(&self, operator: &Operator, password: &str) -> Result<(), AuthError> {
+        let credentials = self
+            .credentials(operator)
+            .await?
+            .ok_or(AuthError::NotAuthorized)?;
+        let (hash, password) = (credentials.password_hash, password.to_owned());
+        let verified = tokio::task::spawn_blocking(move || {
+            PasswordHash::new(&hash).is_ok_and(|hash| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &hash)
+                    .is_ok()
+            })
+        })
+        .await
+        .map_err(|e| AuthError::Unavailable(e.to_string()))?;
+        if verified {
+            Ok(())
+        } else {
+            Err(AuthError::NotAuthorized)
+        }
+    }
+
     async fn find(&self, login: &LoginKey) -> Result<Option<Operator>, AuthError> {
         let unavailable = |e: StoreError| AuthError::Unavailable(e.to_string());
         if let Some(operator) = self
@@ -107,25 +150,8 @@ impl Authenticator for StoreAccounts {
     ) -> BoxFuture<'a, Result<Account, AuthError>> {
         Box::pin(async move {
             let operator = self.find(login).await?.ok_or(AuthError::NotAuthorized)?;
-            let credentials = self
-                .credentials(&operator)
-                .await?
-                .ok_or(AuthError::NotAuthorized)?;
-            let (hash, password) = (credentials.password_hash, password.to_owned());
-            let verified = tokio::task::spawn_blocking(move || {
-                PasswordHash::new(&hash).is_ok_and(|hash| {
-                    Argon2::default()
-                        .verify_password(password.as_bytes(), &hash)
-                        .is_ok()
-                })
-            })
-            .await
-            .map_err(|e| AuthError::Unavailable(e.to_string()))?;
-            if verified {
-                Ok(account(&operator))
-            } else {
-                Err(AuthError::NotAuthorized)
-            }
+            self.verify(&operator, password).await?;
+            Ok(account(&operator))
         })
     }
 

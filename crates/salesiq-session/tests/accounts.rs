@@ -76,6 +76,30 @@ async fn passwords_scram_and_colleagues_from_the_store() {
         .unwrap();
     assert_eq!(carol.username, None);
 
+    // A web sign-in by e-mail address, with or without a username.
+    let carol = accounts
+        .sign_in("demo", "Carol.Smith@demo.example", "carol-pw")
+        .await
+        .unwrap();
+    assert_eq!(
+        (carol.display_name.as_str(), carol.username),
+        ("Carol", None)
+    );
+    assert_eq!(
+        accounts
+            .sign_in("demo", "alice@demo.example", "bob-pw")
+            .await
+            .map(|o| o.id),
+        Err(AuthError::NotAuthorized)
+    );
+    assert_eq!(
+        accounts
+            .sign_in("acme", "alice@demo.example", "alice-pw")
+            .await
+            .map(|o| o.id),
+        Err(AuthError::NotAuthorized)
+    );
+
     // The stored SCRAM credentials are those of the password.
     let (_, stored) = accounts
         .scram_credentials(&key("demo|bob.ops"), ScramHash::Sha256)
