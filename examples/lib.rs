@@ -1,5 +1,17 @@
-//! Pieces of the example server that are worth testing on their own: the
-//! visitor's WebSocket API (`visitor_ws`). The examples live beside it
-//! (`cargo run --release --example minimal_server`).
+//! The example server as a library, so that its parts can be tested on
+//! their own and the browser tests can start the very server
+//! `cargo run --release --example minimal_server` runs:
+//!
+//! - [`config`]: the TOML configuration (`demo.toml` when none is given);
+//! - [`seed`]: portals, departments and operators added to the store;
+//! - [`app`]: everything started from a configuration;
+//! - [`web`]: the visitor page, the Jabber settings page and their JSON API;
+//! - [`guides`]: what to type into each common Jabber client;
+//! - [`visitor_ws`]: the visitor's WebSocket API.
 
+pub mod app;
+pub mod config;
+pub mod guides;
+pub mod seed;
 pub mod visitor_ws;
+pub mod web;

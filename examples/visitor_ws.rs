@@ -3,7 +3,7 @@
 //! API.
 //!
 //! Visitor to server: `{"type":"start","name","email","question","department"}`
-//! (first, once), `{"type":"message","text"}`,
+//! (first, once; an optional `"page"` names the page the chat starts on), `{"type":"message","text"}`,
 //! `{"type":"typing","state":"composing"|"paused"}`, `{"type":"page","url"}`,
 //! `{"type":"leave"}`.
 //!
@@ -12,6 +12,11 @@
 //! `{"type":"push","url"}`, `{"type":"ended","reason"}`,
 //! `{"type":"error","message"}`. Bad JSON or an unknown type gets an error
 //! frame and the connection stays open; closing the socket leaves the chat.
+//!
+//! What `#info` shows of the visitor comes from the connection: the IP
+//! address from the socket, browser and operating system from the
+//! `User-Agent` header (named, e.g. "Chrome 126" and "Linux", not the raw
+//! header).
 
 use std::net::SocketAddr;
 
@@ -35,6 +40,7 @@ enum FromVisitor {
         email: Option<String>,
         question: String,
         department: Option<String>,
+        page: Option<String>,
     },
     Message {
         text: String,
@@ -99,11 +105,16 @@ async fn upgrade(
     headers: HeaderMap,
     State(gateway): State<Gateway>,
 ) -> Response {
-    let browser = headers
+    let agent = headers
         .get("user-agent")
         .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    socket.on_upgrade(move |socket| serve(socket, gateway, params.portal, peer, browser))
+        .unwrap_or_default();
+    let client = Client {
+        peer,
+        browser: browser_name(agent),
+        os: os_name(agent),
+    };
+    socket.on_upgrade(move |socket| serve(socket, gateway, params.portal, client))
 }
 
 async fn send(socket: &mut WebSocket, frame: &ToVisitor) -> bool {
@@ -142,13 +153,54 @@ async fn next(socket: &mut WebSocket) -> Option<FromVisitor> {
     }
 }
 
-async fn serve(
-    mut socket: WebSocket,
-    gateway: Gateway,
-    portal: String,
+/// What the connection tells about the visitor.
+#[derive(Debug)]
+struct Client {
     peer: SocketAddr,
     browser: Option<String>,
-) {
+    os: Option<String>,
+}
+
+/// The browser a User-Agent names, with its major version.
+fn browser_name(agent: &str) -> Option<String> {
+    // Order matters: Edge and Opera say "Chrome" too, Chrome says "Safari".
+    let known = [
+        ("Edg/", "Edge"),
+        ("OPR/", "Opera"),
+        ("Firefox/", "Firefox"),
+        ("HeadlessChrome/", "Chrome"),
+        ("Chrome/", "Chrome"),
+        ("Version/", "Safari"),
+    ];
+    known.iter().find_map(|(token, name)| {
+        let (_, rest) = agent.split_once(token)?;
+        let major: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        Some(if major.is_empty() {
+            (*name).to_owned()
+        } else {
+            format!("{name} {major}")
+        })
+    })
+}
+
+/// The operating system a User-Agent names.
+fn os_name(agent: &str) -> Option<String> {
+    let known = [
+        ("Android", "Android"),
+        ("iPhone", "iOS"),
+        ("iPad", "iPadOS"),
+        ("Windows", "Windows"),
+        ("Mac OS X", "macOS"),
+        ("CrOS", "ChromeOS"),
+        ("Linux", "Linux"),
+    ];
+    known
+        .iter()
+        .find(|(token, _)| agent.contains(token))
+        .map(|(_, name)| (*name).to_owned())
+}
+
+async fn serve(mut socket: WebSocket, gateway: Gateway, portal: String, client: Client) {
     // Nothing before `start`.
     let mut chat = loop {
         match next(&mut socket).await {
@@ -157,12 +209,16 @@ async fn serve(
                 email,
                 question,
                 department,
+                page,
             }) => {
                 let mut details = VisitorDetails::default();
                 details.name = name;
                 details.email = email.filter(|e| !e.is_empty());
-                details.ip = Some(peer.ip().to_string());
-                details.browser = browser.clone();
+                details.ip = Some(client.peer.ip().to_string());
+                details.browser = client.browser.clone();
+                details.os = client.os.clone();
+                details.first_page = page.clone();
+                details.current_page = page;
                 let request = ChatRequest::new(
                     &portal,
                     details,
@@ -226,5 +282,28 @@ async fn relay(socket: &mut WebSocket, gateway: &Gateway, chat: &mut VisitorChat
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_agents_are_named() {
+        let chromium = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) \
+                        HeadlessChrome/156.0.8078.73 Safari/537.36";
+        assert_eq!(browser_name(chromium).as_deref(), Some("Chrome 156"));
+        assert_eq!(os_name(chromium).as_deref(), Some("Linux"));
+        let edge = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) \
+                    Chrome/126.0.0.0 Safari/537.36 Edg/126.0.2592.68";
+        assert_eq!(browser_name(edge).as_deref(), Some("Edge 126"));
+        assert_eq!(os_name(edge).as_deref(), Some("Windows"));
+        let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 \
+                      (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
+        assert_eq!(browser_name(iphone).as_deref(), Some("Safari 17"));
+        assert_eq!(os_name(iphone).as_deref(), Some("iOS"));
+        assert_eq!(browser_name("curl/8.0"), None);
+        assert_eq!(os_name(""), None);
     }
 }

@@ -1,0 +1,222 @@
+//! The whole example server, started from a [`Config`]: the SQLite store
+//! (seeded), the certificate, the XMPP server, the gateway with its
+//! connectors, and the web server (visitor page, settings page, WebSocket
+//! API).
+//!
+//! `minimal_server` is this plus printing; the browser tests start the same
+//! thing on free ports.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use salesiq_integrations::{CrmConnector, HelpdeskConnector, HttpConfig, ZohoCrm, ZohoDesk};
+use salesiq_session::{Gateway, SqliteStore, Store, StoreAccounts};
+use salesiq_xmpp::{Server, TlsIdentity};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::{Config, Connector};
+use crate::seed::{Seeded, seed};
+use crate::web::{self, JabberSettings};
+
+/// Why the server did not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// A file or a listener.
+    #[error("{0}")]
+    Io(String),
+    /// The store.
+    #[error("store: {0}")]
+    Store(#[from] salesiq_session::StoreError),
+    /// The XMPP server (certificate, listeners).
+    #[error("XMPP: {0}")]
+    Xmpp(#[from] salesiq_xmpp::Error),
+    /// A connector's configuration.
+    #[error("integrations: {0}")]
+    Connector(String),
+    /// The gateway.
+    #[error("gateway: {0}")]
+    Gateway(#[from] salesiq_session::GatewayError),
+}
+
+/// A running example server.
+#[derive(Debug)]
+pub struct Running {
+    /// The STARTTLS listener.
+    pub starttls: SocketAddr,
+    /// The direct-TLS listener.
+    pub direct_tls: SocketAddr,
+    /// The web server.
+    pub http: SocketAddr,
+    /// The SHA-256 fingerprint of the certificate.
+    pub fingerprint: String,
+    /// The certificate, DER-encoded (what a test client trusts).
+    pub certificate: Vec<u8>,
+    /// What seeding added to the store.
+    pub seeded: Seeded,
+    /// The SQLite file.
+    pub database: PathBuf,
+    /// Chats a previous run left open, now ended.
+    pub closed_chats: usize,
+    stop: watch::Sender<bool>,
+    xmpp: JoinHandle<()>,
+    web: JoinHandle<()>,
+}
+
+/// Starts everything `config` describes.
+pub async fn start(config: &Config) -> Result<Running, StartError> {
+    let server = &config.server;
+    std::fs::create_dir_all(&server.data_dir)
+        .map_err(|e| StartError::Io(format!("{}: {e}", server.data_dir.display())))?;
+    let database = server.data_dir.join("gateway.sqlite3");
+    let store = Arc::new(SqliteStore::open(&database)?);
+    let accounts = Arc::new(StoreAccounts::new(store.clone()));
+    let seeded = seed(store.as_ref(), &accounts, &config.portals).await?;
+
+    let identity = match (&server.certificate, &server.key) {
+        (Some(cert), Some(key)) => TlsIdentity::from_pem_files(cert, key)?,
+        _ => self_signed(&server.data_dir, &server.domain)?,
+    };
+    let mut xmpp_config = salesiq_xmpp::Config::new(&server.domain);
+    xmpp_config.starttls_addr = Some(SocketAddr::new(server.host, server.starttls_port));
+    xmpp_config.direct_tls_addr = Some(SocketAddr::new(server.host, server.direct_tls_port));
+    let fingerprint = identity.fingerprint();
+    let certificate = identity.certificate_der().to_vec();
+    let xmpp = Server::bind(xmpp_config, identity, accounts.clone(), accounts.clone()).await?;
+    let (Some(starttls), Some(direct_tls)) = (xmpp.starttls_addr(), xmpp.direct_tls_addr()) else {
+        return Err(StartError::Io("the XMPP listeners have no address".into()));
+    };
+
+    let (crm, helpdesk) = connectors(config)?;
+    let handle = xmpp.handle();
+    let gateway = Gateway::with_connectors(store.clone(), Arc::new(handle.clone()), crm, helpdesk);
+    let closed_chats = gateway.close_unfinished_chats().await?;
+    handle.attach_gateway(gateway.clone());
+
+    let http_addr = SocketAddr::new(server.host, server.http_port);
+    let listener = tokio::net::TcpListener::bind(http_addr)
+        .await
+        .map_err(|e| StartError::Io(format!("HTTP on {http_addr}: {e}")))?;
+    let http = listener
+        .local_addr()
+        .map_err(|e| StartError::Io(e.to_string()))?;
+    let jabber = JabberSettings {
+        domain: server.domain.clone(),
+        host: server.client_host(),
+        starttls_port: starttls.port(),
+        direct_tls_port: direct_tls.port(),
+        fingerprint: fingerprint.clone(),
+    };
+    let store: Arc<dyn Store> = store;
+    let app = web::router(web::Web::new(
+        gateway,
+        store,
+        StoreAccounts::clone(&accounts),
+        handle,
+        jabber,
+        config.default_portal(),
+    ))
+    .into_make_service_with_connect_info::<SocketAddr>();
+
+    let (stop, stopped) = watch::channel(false);
+    let xmpp = tokio::spawn(xmpp.run(wait_for(stopped.clone())));
+    let web = tokio::spawn(async move {
+        let serve = axum::serve(listener, app).with_graceful_shutdown(wait_for(stopped));
+        if let Err(e) = serve.await {
+            eprintln!("the web server stopped: {e}");
+        }
+    });
+    Ok(Running {
+        starttls,
+        direct_tls,
+        http,
+        fingerprint,
+        certificate,
+        seeded,
+        database,
+        closed_chats,
+        stop,
+        xmpp,
+        web,
+    })
+}
+
+async fn wait_for(mut stopped: watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|stop| *stop).await;
+}
+
+impl Running {
+    /// Stops both servers: operators get `<system-shutdown/>`; open
+    /// visitor sockets are given a few seconds.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.xmpp.await;
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.web).await;
+    }
+}
+
+/// The certificate kept in `data_dir/tls/`, made on first start: the
+/// fingerprint a user accepted stays valid across restarts.
+fn self_signed(data_dir: &Path, domain: &str) -> Result<TlsIdentity, StartError> {
+    let dir = data_dir.join("tls");
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    if cert.exists() && key.exists() {
+        return Ok(TlsIdentity::from_pem_files(&cert, &key)?);
+    }
+    let names = vec![domain.to_owned(), "localhost".to_owned()];
+    let made = rcgen::generate_simple_self_signed(names)
+        .map_err(|e| StartError::Io(format!("self-signed certificate: {e}")))?;
+    let io = |e: std::io::Error| StartError::Io(format!("{}: {e}", dir.display()));
+    std::fs::create_dir_all(&dir).map_err(io)?;
+    write_private(&key, made.signing_key.serialize_pem().as_bytes()).map_err(io)?;
+    std::fs::write(&cert, made.cert.pem()).map_err(io)?;
+    Ok(TlsIdentity::from_pem_files(&cert, &key)?)
+}
+
+/// Writes a file only its owner may read.
+fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(contents)
+}
+
+type Connectors = (Arc<dyn CrmConnector>, Arc<dyn HelpdeskConnector>);
+
+fn connectors(config: &Config) -> Result<Connectors, StartError> {
+    let (demo_crm, demo_desk) = salesiq_integrations::demo();
+    let http = |base_url: &str, token: &str| -> Result<HttpConfig, StartError> {
+        let url = base_url
+            .parse()
+            .map_err(|e| StartError::Connector(format!("base_url {base_url:?}: {e}")))?;
+        Ok(HttpConfig::new(url, token))
+    };
+    let bad = |e: salesiq_integrations::ConnectorError| StartError::Connector(e.to_string());
+    let crm: Arc<dyn CrmConnector> = match &config.integrations.crm {
+        Connector::Zoho {
+            base_url, token, ..
+        } => Arc::new(ZohoCrm::new(http(base_url, token)?).map_err(bad)?),
+        _ => Arc::new(demo_crm),
+    };
+    let helpdesk: Arc<dyn HelpdeskConnector> = match &config.integrations.helpdesk {
+        Connector::Zoho {
+            base_url,
+            token,
+            org_id,
+        } => {
+            let Some(org_id) = org_id else {
+                return Err(StartError::Connector(
+                    "integrations.helpdesk: Zoho Desk needs org_id".into(),
+                ));
+            };
+            Arc::new(ZohoDesk::new(http(base_url, token)?.with_org_id(org_id)).map_err(bad)?)
+        }
+        _ => Arc::new(demo_desk),
+    };
+    Ok((crm, helpdesk))
+}

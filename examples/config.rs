@@ -1,0 +1,413 @@
+//! The example server's configuration, read from TOML.
+//!
+//! Without a file the server uses [`Config::demo`], the `demo.toml` beside
+//! this file (embedded in the binary). Every field is described there. The
+//! file is checked as a whole when it is read: unknown keys, an operator in
+//! a department that is not listed, an invalid username or domain are
+//! refused with the file's line and column, so that a typo never starts a
+//! server that behaves differently than the file says.
+
+use std::collections::HashSet;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The embedded demo configuration.
+pub const DEMO_TOML: &str = include_str!("demo.toml");
+
+/// Why a configuration was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        source: std::io::Error,
+    },
+    /// The TOML is malformed or has unknown or missing keys.
+    #[error("{origin}: {message}")]
+    Syntax {
+        /// The file, or `demo.toml`.
+        origin: String,
+        /// toml's message, with the line and column.
+        message: String,
+    },
+    /// The TOML is well-formed but says something impossible.
+    #[error("{origin}: {message}")]
+    Invalid {
+        /// The file, or `demo.toml`.
+        origin: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Config {
+    /// Listeners, domain and files.
+    pub server: ServerConfig,
+    /// CRM and helpdesk.
+    #[serde(default)]
+    pub integrations: Integrations,
+    /// The portals to seed; the first is the visitor page's default.
+    #[serde(rename = "portal")]
+    pub portals: Vec<PortalConfig>,
+}
+
+/// Listeners, domain and files.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ServerConfig {
+    /// The address every listener binds to. Default 127.0.0.1.
+    #[serde(default = "localhost")]
+    pub host: IpAddr,
+    /// The XMPP domain operators sign in at.
+    pub domain: String,
+    /// What clients are told to connect to; default: `host`.
+    pub public_host: Option<String>,
+    /// The STARTTLS port (0: any free port). Default 6222.
+    #[serde(default = "starttls_port")]
+    pub starttls_port: u16,
+    /// The direct-TLS port (0: any free port). Default 6223.
+    #[serde(default = "direct_tls_port")]
+    pub direct_tls_port: u16,
+    /// The HTTP port (0: any free port). Default 8080.
+    #[serde(default = "http_port")]
+    pub http_port: u16,
+    /// Where the SQLite file and the self-signed certificate are kept.
+    /// Default `data`.
+    #[serde(default = "data_dir")]
+    pub data_dir: PathBuf,
+    /// A PEM certificate chain; with `key`, replaces the self-signed one.
+    pub certificate: Option<PathBuf>,
+    /// The PEM private key of `certificate`.
+    pub key: Option<PathBuf>,
+}
+
+fn localhost() -> IpAddr {
+    IpAddr::V4(Ipv4Addr::LOCALHOST)
+}
+fn starttls_port() -> u16 {
+    6222
+}
+fn direct_tls_port() -> u16 {
+    6223
+}
+fn http_port() -> u16 {
+    8080
+}
+fn data_dir() -> PathBuf {
+    PathBuf::from("data")
+}
+
+impl ServerConfig {
+    /// What a client should type as its host.
+    pub fn client_host(&self) -> String {
+        self.public_host
+            .clone()
+            .unwrap_or_else(|| self.host.to_string())
+    }
+}
+
+/// The CRM and helpdesk connectors.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Integrations {
+    /// Behind `#crm`.
+    #[serde(default)]
+    pub crm: Connector,
+    /// Behind `#support`.
+    #[serde(default)]
+    pub helpdesk: Connector,
+}
+
+/// Which connector, and where its vendor is.
+#[derive(Clone, Default, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+#[non_exhaustive]
+pub enum Connector {
+    /// Records in memory about the demo visitor
+    /// ([`salesiq_integrations::DEMO_EMAIL`]).
+    #[default]
+    Demo,
+    /// The vendor's REST API (Zoho CRM or Zoho Desk).
+    Zoho {
+        /// E.g. `https://www.zohoapis.com` or `https://desk.zoho.com`.
+        base_url: String,
+        /// The OAuth access token.
+        token: String,
+        /// The Desk organization id (Desk only).
+        org_id: Option<String>,
+    },
+}
+
+impl std::fmt::Debug for Connector {
+    /// Leaves the token out.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Demo => f.write_str("Demo"),
+            Self::Zoho {
+                base_url, org_id, ..
+            } => f
+                .debug_struct("Zoho")
+                .field("base_url", base_url)
+                .field("org_id", org_id)
+                .finish_non_exhaustive(),
+        }
+    }
+}
+
+/// A portal to seed.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct PortalConfig {
+    /// Its name, the part before `|` in a login.
+    pub name: String,
+    /// `en` or `ja`. Default `en`.
+    #[serde(default = "english")]
+    pub locale: String,
+    /// Its departments.
+    #[serde(default, rename = "department")]
+    pub departments: Vec<DepartmentConfig>,
+    /// Its operators.
+    #[serde(default, rename = "operator")]
+    pub operators: Vec<OperatorConfig>,
+}
+
+fn english() -> String {
+    "en".into()
+}
+
+/// A department to seed.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct DepartmentConfig {
+    /// Its name, in any script.
+    pub name: String,
+    /// Whether `#support conasreq` may turn its chats into tickets.
+    #[serde(default)]
+    pub convert_to_ticket: bool,
+}
+
+/// An operator to seed.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct OperatorConfig {
+    /// E-mail address, unique in the portal.
+    pub email: String,
+    /// Display name.
+    pub name: String,
+    /// The Jabber username, if the operator has one yet.
+    pub username: Option<String>,
+    /// The account password (stored hashed).
+    pub password: String,
+    /// Names of departments of the same portal.
+    #[serde(default)]
+    pub departments: Vec<String>,
+}
+
+impl std::fmt::Debug for OperatorConfig {
+    /// Leaves the password out.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OperatorConfig")
+            .field("email", &self.email)
+            .field("name", &self.name)
+            .field("username", &self.username)
+            .field("departments", &self.departments)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Config {
+    /// The embedded `demo.toml`.
+    pub fn demo() -> Result<Self, ConfigError> {
+        Self::parse(DEMO_TOML, "demo.toml")
+    }
+
+    /// Reads and checks a file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses and checks TOML text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Self, ConfigError> {
+        let config: Self = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            origin: origin.to_owned(),
+            message: e.to_string(),
+        })?;
+        config.check().map_err(|message| ConfigError::Invalid {
+            origin: origin.to_owned(),
+            message,
+        })?;
+        Ok(config)
+    }
+
+    /// The portal the visitor page opens when none is named.
+    pub fn default_portal(&self) -> &str {
+        self.portals.first().map_or("demo", |p| p.name.as_str())
+    }
+
+    fn check(&self) -> Result<(), String> {
+        salesiq_jid::check_domain(&self.server.domain)
+            .map_err(|e| format!("server.domain: {e}"))?;
+        if self.server.certificate.is_some() != self.server.key.is_some() {
+            return Err("server.certificate and server.key go together".into());
+        }
+        if self.portals.is_empty() {
+            return Err("at least one [[portal]] is needed".into());
+        }
+        let mut usernames = HashSet::new();
+        let mut portals = HashSet::new();
+        for portal in &self.portals {
+            salesiq_jid::check_portal(&portal.name)
+                .map_err(|e| format!("portal {:?}: {e}", portal.name))?;
+            if !portals.insert(portal.name.to_lowercase()) {
+                return Err(format!("portal {:?} is listed twice", portal.name));
+            }
+            if !matches!(portal.locale.as_str(), "en" | "ja") {
+                return Err(format!(
+                    "portal {:?}: locale must be \"en\" or \"ja\", not {:?}",
+                    portal.name, portal.locale
+                ));
+            }
+            let departments: HashSet<&str> =
+                portal.departments.iter().map(|d| d.name.as_str()).collect();
+            let mut emails = HashSet::new();
+            for operator in &portal.operators {
+                let who = format!("portal {:?}, operator {:?}", portal.name, operator.email);
+                if !emails.insert(operator.email.to_lowercase()) {
+                    return Err(format!("{who} is listed twice"));
+                }
+                if let Some(username) = &operator.username {
+                    salesiq_jid::Username::parse(username).map_err(|e| format!("{who}: {e}"))?;
+                    if !usernames.insert(username.to_lowercase()) {
+                        return Err(format!("{who}: username {username:?} is taken already"));
+                    }
+                }
+                if operator.password.is_empty() {
+                    return Err(format!("{who}: the password is empty"));
+                }
+                if let Some(unknown) = operator
+                    .departments
+                    .iter()
+                    .find(|d| !departments.contains(d.as_str()))
+                {
+                    return Err(format!("{who}: no department {unknown:?} in this portal"));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_demo_file_is_what_the_issue_describes() {
+        let config = Config::demo().unwrap();
+        assert_eq!(config.server.domain, "salesiq.zoho.com");
+        assert_eq!(config.server.host, localhost());
+        assert_eq!(
+            (
+                config.server.starttls_port,
+                config.server.direct_tls_port,
+                config.server.http_port
+            ),
+            (6222, 6223, 8080)
+        );
+        assert_eq!(config.default_portal(), "demo");
+        let portal = &config.portals[0];
+        let departments: Vec<_> = portal.departments.iter().map(|d| &d.name).collect();
+        assert_eq!(departments, ["Sales", "VIPサポート"]);
+        let operators: Vec<_> = portal
+            .operators
+            .iter()
+            .map(|o| (o.email.as_str(), o.username.as_deref()))
+            .collect();
+        assert_eq!(
+            operators,
+            [
+                ("alice@demo.example", Some("alice.ops")),
+                ("bob@demo.example", Some("bob.ops")),
+                ("carol@demo.example", None),
+            ]
+        );
+        assert!(matches!(config.integrations.crm, Connector::Demo));
+    }
+
+    fn refused(text: &str) -> String {
+        Config::parse(text, "test.toml").unwrap_err().to_string()
+    }
+
+    const MINIMAL: &str = "[server]\ndomain = \"chat.example.com\"\n[[portal]]\nname = \"p\"\n";
+
+    #[test]
+    fn defaults_fill_what_is_left_out() {
+        let config = Config::parse(MINIMAL, "test.toml").unwrap();
+        assert_eq!(config.server.starttls_port, 6222);
+        assert_eq!(config.server.data_dir, PathBuf::from("data"));
+        assert_eq!(config.server.client_host(), "127.0.0.1");
+        assert_eq!(config.portals[0].locale, "en");
+    }
+
+    #[test]
+    fn mistakes_are_refused_with_where_and_why() {
+        let typo = refused(&format!("{MINIMAL}[server2]\n"));
+        assert!(typo.starts_with("test.toml: "), "{typo}");
+        assert!(typo.contains("server2"), "{typo}");
+        assert!(refused("[server]\ndomain = \"x.example\"\n").contains("portal"));
+        assert!(
+            refused(&format!(
+                "{MINIMAL}[[portal.operator]]\nemail = \"a@b\"\nname = \"A\"\npassword = \"pw\"\nusername = \"ab\"\n"
+            ))
+            .contains("6")
+        );
+        assert!(
+            refused(&format!(
+                "{MINIMAL}[[portal.operator]]\nemail = \"a@b\"\nname = \"A\"\npassword = \"pw\"\ndepartments = [\"Nope\"]\n"
+            ))
+            .contains("no department \"Nope\"")
+        );
+        assert!(
+            refused(&MINIMAL.replace("chat.example.com", "bad domain")).contains("server.domain")
+        );
+        assert!(refused(&format!("{MINIMAL}locale = \"fr\"\n")).contains("locale"));
+        assert!(refused(&format!("{MINIMAL}[[portal]]\nname = \"P\"\n")).contains("twice"));
+    }
+
+    #[test]
+    fn secrets_stay_out_of_debug_output() {
+        let config = Config::parse(
+            &format!(
+                "{MINIMAL}[[portal.operator]]\nemail = \"a@b\"\nname = \"A\"\npassword = \"hunter2\"\n\
+                 [integrations.crm]\nkind = \"zoho\"\nbase_url = \"https://x\"\ntoken = \"tok-123\"\n"
+            ),
+            "test.toml",
+        );
+        // `[integrations.crm]` after `[[portal.operator]]` is a new table.
+        let config = config.unwrap();
+        let debug = format!("{config:?}");
+        assert!(
+            !debug.contains("hunter2") && !debug.contains("tok-123"),
+            "{debug}"
+        );
+    }
+}

@@ -1,0 +1,470 @@
+//! The web side of the example server: the visitor page (`/`), the Jabber
+//! settings page (`/settings`), the JSON API they use, and the visitor
+//! WebSocket API ([`crate::visitor_ws`]).
+//!
+//! JSON API:
+//!
+//! | request | answer |
+//! |---|---|
+//! | `GET /api/portal?portal=demo` | `{"portal","departments":[..]}`; 404 for an unknown portal |
+//! | `POST /api/signin` `{"portal","email","password"}` | the settings below, and a session cookie; 401 when wrong |
+//! | `POST /api/signout` | 204, the cookie cleared |
+//! | `GET /api/settings` | `{"operator":{..},"username_rule","jabber":null or {..}}`; 401 when not signed in |
+//! | `GET /api/username?name=x` | `{"available":bool,"message"}` |
+//! | `POST /api/username` `{"username"}` | the settings; 409 when taken, 400 when it breaks the rule |
+//!
+//! Choices the issue leaves open: the session is an in-memory random token
+//! in an `HttpOnly`, `SameSite=Strict` cookie, valid for 8 hours and lost
+//! on restart; the availability check needs a signed-in operator (no open
+//! oracle of who uses which name); a claimed username is pushed at once to
+//! the colleagues who are online, as a new contact.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use salesiq_session::{
+    Account, COLLEAGUES_GROUP, Contact, Gateway, Operator, OperatorId, Store, StoreAccounts,
+    StoreError,
+};
+use salesiq_xmpp::ServerHandle;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::guides::{ClientGuide, client_guides};
+
+/// The name of the settings session cookie.
+const COOKIE: &str = "salesiq_settings";
+/// How long a settings session lasts.
+const SESSION_TTL: Duration = Duration::from_secs(8 * 3600);
+/// The username rule, as the settings page shows it.
+pub const USERNAME_RULE: &str =
+    "6 to 30 characters: letters a-z and A-Z, digits, underscore (_) and dot (.)";
+
+/// Where operators' clients connect: the values the settings page shows.
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct JabberSettings {
+    /// The XMPP domain.
+    pub domain: String,
+    /// The host a client connects to.
+    pub host: String,
+    /// The STARTTLS port.
+    pub starttls_port: u16,
+    /// The direct-TLS port.
+    pub direct_tls_port: u16,
+    /// The certificate's SHA-256 fingerprint.
+    pub fingerprint: String,
+}
+
+/// The web server's state.
+pub struct Web {
+    gateway: Gateway,
+    store: Arc<dyn Store>,
+    accounts: StoreAccounts,
+    xmpp: ServerHandle,
+    jabber: JabberSettings,
+    default_portal: String,
+    sessions: Mutex<HashMap<String, SignedIn>>,
+}
+
+impl fmt::Debug for Web {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Web")
+            .field("jabber", &self.jabber)
+            .field("default_portal", &self.default_portal)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone)]
+struct SignedIn {
+    operator: OperatorId,
+    portal: String,
+    expires: Instant,
+}
+
+impl Web {
+    /// The state for a gateway, its store and accounts, and the XMPP
+    /// server they run in.
+    pub fn new(
+        gateway: Gateway,
+        store: Arc<dyn Store>,
+        accounts: StoreAccounts,
+        xmpp: ServerHandle,
+        jabber: JabberSettings,
+        default_portal: &str,
+    ) -> Self {
+        Self {
+            gateway,
+            store,
+            accounts,
+            xmpp,
+            jabber,
+            default_portal: default_portal.to_owned(),
+            sessions: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+type Shared = Arc<Web>;
+
+/// Every route of the example's web server.
+pub fn router(web: Web) -> Router {
+    let gateway = web.gateway.clone();
+    Router::new()
+        .route("/", get(|| page(VISITOR_HTML)))
+        .route("/settings", get(|| page(SETTINGS_HTML)))
+        .route("/assets/style.css", get(|| asset(STYLE_CSS, "text/css")))
+        .route("/assets/visitor.js", get(|| asset(VISITOR_JS, JS)))
+        .route("/assets/settings.js", get(|| asset(SETTINGS_JS, JS)))
+        .route("/api/portal", get(portal))
+        .route("/api/signin", post(sign_in))
+        .route("/api/signout", post(sign_out))
+        .route("/api/settings", get(settings))
+        .route("/api/username", get(check_username).post(claim_username))
+        .with_state(Arc::new(web))
+        .merge(crate::visitor_ws::router(gateway))
+}
+
+const VISITOR_HTML: &str = include_str!("web/visitor.html");
+const SETTINGS_HTML: &str = include_str!("web/settings.html");
+const STYLE_CSS: &str = include_str!("web/style.css");
+const VISITOR_JS: &str = include_str!("web/visitor.js");
+const SETTINGS_JS: &str = include_str!("web/settings.js");
+const JS: &str = "text/javascript";
+
+/// Headers every page and asset carries: no framing, no sniffing, and
+/// scripts only from this origin.
+fn hardened(content_type: &'static str) -> [(header::HeaderName, HeaderValue); 4] {
+    [
+        (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'self'; connect-src 'self' ws: wss:; frame-ancestors 'none'",
+            ),
+        ),
+        (
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ),
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+    ]
+}
+
+async fn page(html: &'static str) -> Response {
+    (hardened("text/html; charset=utf-8"), html).into_response()
+}
+
+async fn asset(body: &'static str, content_type: &'static str) -> Response {
+    (hardened(content_type), body).into_response()
+}
+
+fn failure(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({ "error": message }))).into_response()
+}
+
+fn store_failed(e: StoreError) -> Response {
+    failure(StatusCode::SERVICE_UNAVAILABLE, &e.to_string())
+}
+
+#[derive(Debug, Deserialize)]
+struct PortalQuery {
+    portal: Option<String>,
+}
+
+async fn portal(State(web): State<Shared>, Query(query): Query<PortalQuery>) -> Response {
+    let name = query.portal.unwrap_or_else(|| web.default_portal.clone());
+    match web.store.portal(&name).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return failure(StatusCode::NOT_FOUND, "there is no such portal"),
+        Err(e) => return store_failed(e),
+    }
+    match web.store.departments(&name).await {
+        Ok(departments) => {
+            let names: Vec<_> = departments.into_iter().map(|d| d.name).collect();
+            Json(json!({ "portal": name, "departments": names })).into_response()
+        }
+        Err(e) => store_failed(e),
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct Settings {
+    operator: OperatorView,
+    username_rule: &'static str,
+    /// `None` until the operator has a username.
+    jabber: Option<JabberView>,
+}
+
+#[derive(Debug, Serialize)]
+struct OperatorView {
+    name: String,
+    email: String,
+    portal: String,
+    username: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct JabberView {
+    jid: String,
+    #[serde(flatten)]
+    server: JabberSettings,
+    clients: Vec<ClientGuide>,
+}
+
+impl Web {
+    fn settings_of(&self, operator: Operator) -> Settings {
+        let jabber = operator.username.as_deref().map(|username| {
+            let login = format!("{}|{username}", operator.portal);
+            JabberView {
+                jid: format!("{login}@{}", self.jabber.domain),
+                clients: client_guides(&login, &self.jabber),
+                server: self.jabber.clone(),
+            }
+        });
+        Settings {
+            operator: OperatorView {
+                name: operator.display_name,
+                email: operator.email,
+                portal: operator.portal,
+                username: operator.username,
+            },
+            username_rule: USERNAME_RULE,
+            jabber,
+        }
+    }
+
+    /// The signed-in operator of the request, if any.
+    async fn signed_in(&self, headers: &HeaderMap) -> Result<Operator, Response> {
+        let unauthorized = || failure(StatusCode::UNAUTHORIZED, "please sign in");
+        let token = cookie(headers, COOKIE).ok_or_else(unauthorized)?;
+        let session = {
+            let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+            let now = Instant::now();
+            sessions.retain(|_, s| s.expires > now);
+            sessions.get(token).cloned()
+        };
+        let session = session.ok_or_else(unauthorized)?;
+        let operators = self
+            .store
+            .operators(&session.portal)
+            .await
+            .map_err(store_failed)?;
+        operators
+            .into_iter()
+            .find(|o| o.id == session.operator)
+            .ok_or_else(unauthorized)
+    }
+}
+
+/// The value of cookie `name` in the request.
+fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find_map(|(key, value)| (key == name).then_some(value))
+}
+
+#[derive(Debug, Deserialize)]
+struct SignIn {
+    portal: Option<String>,
+    email: String,
+    password: String,
+}
+
+async fn sign_in(State(web): State<Shared>, Json(form): Json<SignIn>) -> Response {
+    let portal = form
+        .portal
+        .filter(|p| !p.trim().is_empty())
+        .unwrap_or_else(|| web.default_portal.clone());
+    let operator = match web
+        .accounts
+        .sign_in(portal.trim(), form.email.trim(), &form.password)
+        .await
+    {
+        Ok(operator) => operator,
+        Err(salesiq_session::AuthError::NotAuthorized) => {
+            return failure(
+                StatusCode::UNAUTHORIZED,
+                "the e-mail address or the password is wrong",
+            );
+        }
+        Err(e) => return failure(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+    };
+    let token: String = rand::random::<[u8; 32]>()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    web.sessions
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(
+            token.clone(),
+            SignedIn {
+                operator: operator.id,
+                portal: operator.portal.clone(),
+                expires: Instant::now() + SESSION_TTL,
+            },
+        );
+    let cookie = format!(
+        "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
+        SESSION_TTL.as_secs()
+    );
+    let mut response = Json(web.settings_of(operator)).into_response();
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(header::SET_COOKIE, value);
+    }
+    response
+}
+
+async fn sign_out(State(web): State<Shared>, headers: HeaderMap) -> Response {
+    if let Some(token) = cookie(&headers, COOKIE) {
+        web.sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(token);
+    }
+    let clear = format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    if let Ok(value) = HeaderValue::from_str(&clear) {
+        response.headers_mut().insert(header::SET_COOKIE, value);
+    }
+    response
+}
+
+async fn settings(State(web): State<Shared>, headers: HeaderMap) -> Response {
+    match web.signed_in(&headers).await {
+        Ok(operator) => Json(web.settings_of(operator)).into_response(),
+        Err(response) => response,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct NameQuery {
+    name: String,
+}
+
+/// The availability answer the page shows, green or red.
+#[derive(Debug, Serialize)]
+struct Availability {
+    available: bool,
+    message: String,
+}
+
+async fn check_username(
+    State(web): State<Shared>,
+    headers: HeaderMap,
+    Query(query): Query<NameQuery>,
+) -> Response {
+    if let Err(response) = web.signed_in(&headers).await {
+        return response;
+    }
+    let answer = match salesiq_jid::Username::parse(&query.name) {
+        Err(e) => Availability {
+            available: false,
+            message: e.to_string(),
+        },
+        Ok(name) => match web.store.username_available(name.as_str()).await {
+            Ok(true) => Availability {
+                available: true,
+                message: "this username is available".into(),
+            },
+            Ok(false) => Availability {
+                available: false,
+                message: "this username is not available".into(),
+            },
+            Err(e) => return store_failed(e),
+        },
+    };
+    Json(answer).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct Claim {
+    username: String,
+}
+
+async fn claim_username(
+    State(web): State<Shared>,
+    headers: HeaderMap,
+    Json(claim): Json<Claim>,
+) -> Response {
+    let operator = match web.signed_in(&headers).await {
+        Ok(operator) => operator,
+        Err(response) => return response,
+    };
+    if let Err(e) = salesiq_jid::Username::parse(&claim.username) {
+        return failure(StatusCode::BAD_REQUEST, &e.to_string());
+    }
+    let operator = match web.store.claim_username(operator.id, &claim.username).await {
+        Ok(operator) => operator,
+        Err(e @ (StoreError::UsernameTaken | StoreError::UsernameAlreadySet)) => {
+            return failure(StatusCode::CONFLICT, &e.to_string());
+        }
+        Err(e @ StoreError::InvalidUsername(_)) => {
+            return failure(StatusCode::BAD_REQUEST, &e.to_string());
+        }
+        Err(e) => return store_failed(e),
+    };
+    web.introduce(&operator).await;
+    Json(web.settings_of(operator)).into_response()
+}
+
+impl Web {
+    /// Tells the portal's online operators about a colleague who can now
+    /// use the gateway.
+    async fn introduce(&self, newcomer: &Operator) {
+        let Some(username) = &newcomer.username else {
+            return;
+        };
+        let contact = Contact::new(
+            &format!("{}|{username}", newcomer.portal),
+            &newcomer.display_name,
+            COLLEAGUES_GROUP,
+        )
+        .with_photo(newcomer.photo.clone());
+        let Ok(colleagues) = self.store.operators(&newcomer.portal).await else {
+            return;
+        };
+        for colleague in colleagues.iter().filter(|o| o.id != newcomer.id) {
+            if let Some(name) = &colleague.username {
+                let account = Account::new(
+                    &colleague.portal,
+                    Some(name),
+                    &colleague.display_name,
+                    &colleague.email,
+                );
+                self.xmpp.contact_added(&account, &contact);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_are_found_among_others() {
+        let mut headers = HeaderMap::new();
+        headers.append(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; salesiq_settings=abc"),
+        );
+        headers.append(header::COOKIE, HeaderValue::from_static("b=2"));
+        assert_eq!(cookie(&headers, COOKIE), Some("abc"));
+        assert_eq!(cookie(&headers, "b"), Some("2"));
+        assert_eq!(cookie(&headers, "c"), None);
+    }
+}
