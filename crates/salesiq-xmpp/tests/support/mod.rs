@@ -128,17 +128,7 @@ impl TestServer {
     }
 
     pub fn tls_config(&self) -> Arc<ClientConfig> {
-        let mut roots = RootCertStore::empty();
-        roots
-            .add(CertificateDer::from(self.certificate.clone()))
-            .unwrap();
-        Arc::new(
-            ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-                .with_safe_default_protocol_versions()
-                .unwrap()
-                .with_root_certificates(roots)
-                .with_no_client_auth(),
-        )
+        trusting(&self.certificate)
     }
 
     pub fn connector(&self, mode: Mode) -> Connector {
@@ -164,36 +154,17 @@ impl TestServer {
         password: &str,
         mode: Mode,
     ) -> Operator {
-        let connector = Connector {
-            addr: proxy.addr,
-            tls: self.tls_config(),
-            mode,
-        };
-        let mut client = Client::new_with_connector(
-            Jid::new(jid).unwrap(),
+        Operator::connect(
+            Connector::new(proxy.addr, &self.certificate, mode),
+            jid,
             password,
-            connector,
-            Timeouts::tight(),
-        );
-        match tokio::time::timeout(STEP, client.next()).await.unwrap() {
-            Some(Event::Online { .. }) => Operator {
-                client,
-                jid: jid.to_owned(),
-                inbox: Default::default(),
-            },
-            other => panic!("not online: {other:?}"),
-        }
+        )
+        .await
     }
 
     /// A logged-in client, once it is online.
     pub async fn client(&self, jid: &str, password: &str, mode: Mode) -> Client {
-        let jid = Jid::new(jid).unwrap();
-        let mut client =
-            Client::new_with_connector(jid, password, self.connector(mode), Timeouts::tight());
-        match tokio::time::timeout(STEP, client.next()).await.unwrap() {
-            Some(Event::Online { .. }) => client,
-            other => panic!("not online: {other:?}"),
-        }
+        online(self.connector(mode), jid, password).await
     }
 
     /// One SASL attempt with the given mechanism only (none: the client's
@@ -257,6 +228,46 @@ pub struct Connector {
     addr: SocketAddr,
     tls: Arc<ClientConfig>,
     mode: Mode,
+}
+
+impl Connector {
+    /// Connects to `addr`, trusting only `certificate` (DER).
+    pub fn new(addr: SocketAddr, certificate: &[u8], mode: Mode) -> Self {
+        Self {
+            addr,
+            tls: trusting(certificate),
+            mode,
+        }
+    }
+}
+
+/// A rustls client configuration that trusts `certificate` (DER) alone.
+pub fn trusting(certificate: &[u8]) -> Arc<ClientConfig> {
+    let mut roots = RootCertStore::empty();
+    roots
+        .add(CertificateDer::from(certificate.to_vec()))
+        .unwrap();
+    Arc::new(
+        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    )
+}
+
+/// A client logged in through `connector`, once it is online.
+pub async fn online(connector: Connector, jid: &str, password: &str) -> Client {
+    let mut client = Client::new_with_connector(
+        Jid::new(jid).unwrap(),
+        password,
+        connector,
+        Timeouts::tight(),
+    );
+    match tokio::time::timeout(STEP, client.next()).await.unwrap() {
+        Some(Event::Online { .. }) => client,
+        other => panic!("not online: {other:?}"),
+    }
 }
 
 impl ServerConnector for Connector {
@@ -337,7 +348,12 @@ pub struct Operator {
 
 impl Operator {
     pub async fn login(server: &TestServer, jid: &str, password: &str, mode: Mode) -> Self {
-        let client = server.client(jid, password, mode).await;
+        Self::connect(server.connector(mode), jid, password).await
+    }
+
+    /// Logs in through `connector`.
+    pub async fn connect(connector: Connector, jid: &str, password: &str) -> Self {
+        let client = online(connector, jid, password).await;
         Self {
             client,
             jid: jid.to_owned(),
