@@ -16,7 +16,7 @@
 //! What `#info` shows of the visitor comes from the connection: the IP
 //! address from the socket, browser and operating system from the
 //! `User-Agent` header (named, e.g. "Chrome 126" and "Linux", not the raw
-//! header).
+//! header). Frames larger than [`MAX_FRAME_BYTES`] close the socket.
 
 use std::net::SocketAddr;
 
@@ -30,6 +30,10 @@ use salesiq_session::{
     ChatId, ChatRequest, Gateway, GatewayError, VisitorChat, VisitorDetails, VisitorEvent,
 };
 use serde::{Deserialize, Serialize};
+
+/// The largest frame a visitor may send (axum's default is 64 MiB); a
+/// larger one closes the socket, which leaves the chat.
+pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 
 /// What a visitor's page sends.
 #[derive(Debug, Deserialize)]
@@ -114,7 +118,10 @@ async fn upgrade(
         browser: browser_name(agent),
         os: os_name(agent),
     };
-    socket.on_upgrade(move |socket| serve(socket, gateway, params.portal, client))
+    socket
+        .max_message_size(MAX_FRAME_BYTES)
+        .max_frame_size(MAX_FRAME_BYTES)
+        .on_upgrade(move |socket| serve(socket, gateway, params.portal, client))
 }
 
 async fn send(socket: &mut WebSocket, frame: &ToVisitor) -> bool {

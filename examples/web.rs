@@ -7,24 +7,29 @@
 //! | request | answer |
 //! |---|---|
 //! | `GET /api/portal?portal=demo` | `{"portal","departments":[..]}`; 404 for an unknown portal |
-//! | `POST /api/signin` `{"portal","email","password"}` | the settings below, and a session cookie; 401 when wrong |
+//! | `POST /api/signin` `{"portal","email","password"}` | the settings below, and a session cookie; 401 when wrong, 429 after too many failures |
 //! | `POST /api/signout` | 204, the cookie cleared |
 //! | `GET /api/settings` | `{"operator":{..},"username_rule","jabber":null or {..}}`; 401 when not signed in |
-//! | `GET /api/username?name=x` | `{"available":bool,"message"}` |
+//! | `GET /api/username?name=x` | `{"available":bool,"message"}`; 401 when not signed in |
 //! | `POST /api/username` `{"username"}` | the settings; 409 when taken, 400 when it breaks the rule |
 //!
-//! Choices the issue leaves open: the session is an in-memory random token
-//! in an `HttpOnly`, `SameSite=Strict` cookie, valid for 8 hours and lost
-//! on restart; the availability check needs a signed-in operator (no open
-//! oracle of who uses which name); a claimed username is pushed at once to
-//! the colleagues who are online, as a new contact.
+//! Choices the issue leaves open:
+//! - the session is an in-memory random token in an `HttpOnly`,
+//!   `SameSite=Strict` cookie, valid for 8 hours and lost on restart;
+//! - an address with [`MAX_SIGN_IN_FAILURES`] failed sign-ins is refused
+//!   (429) for the rest of [`SIGN_IN_WINDOW`];
+//! - the availability check needs a signed-in operator, so that it is no
+//!   open oracle of who uses which name;
+//! - a claimed username is pushed at once to the colleagues who are
+//!   online, as a new contact.
 
 use std::collections::HashMap;
 use std::fmt;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::extract::{Query, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -43,6 +48,11 @@ use crate::guides::{ClientGuide, client_guides};
 const COOKIE: &str = "salesiq_settings";
 /// How long a settings session lasts.
 const SESSION_TTL: Duration = Duration::from_secs(8 * 3600);
+/// Failed sign-ins one address may make within [`SIGN_IN_WINDOW`] before
+/// it is answered 429 Too Many Requests until the window has passed.
+pub const MAX_SIGN_IN_FAILURES: u32 = 5;
+/// See [`MAX_SIGN_IN_FAILURES`].
+pub const SIGN_IN_WINDOW: Duration = Duration::from_secs(300);
 /// The username rule, as the settings page shows it.
 pub const USERNAME_RULE: &str =
     "6 to 30 characters: letters a-z and A-Z, digits, underscore (_) and dot (.)";
@@ -72,6 +82,8 @@ pub struct Web {
     jabber: JabberSettings,
     default_portal: String,
     sessions: Mutex<HashMap<String, SignedIn>>,
+    /// Failed sign-ins per address: how many, since when.
+    failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
 }
 
 impl fmt::Debug for Web {
@@ -109,6 +121,7 @@ impl Web {
             jabber,
             default_portal: default_portal.to_owned(),
             sessions: Mutex::new(HashMap::new()),
+            failures: Mutex::new(HashMap::new()),
         }
     }
 }
@@ -283,7 +296,34 @@ struct SignIn {
     password: String,
 }
 
-async fn sign_in(State(web): State<Shared>, Json(form): Json<SignIn>) -> Response {
+impl Web {
+    /// Whether `ip` has used up its failed sign-ins.
+    fn throttled(&self, ip: IpAddr) -> bool {
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        failures.retain(|_, (_, since)| now.duration_since(*since) < SIGN_IN_WINDOW);
+        failures
+            .get(&ip)
+            .is_some_and(|(count, _)| *count >= MAX_SIGN_IN_FAILURES)
+    }
+
+    fn failed(&self, ip: IpAddr) {
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        failures.entry(ip).or_insert((0, Instant::now())).0 += 1;
+    }
+}
+
+async fn sign_in(
+    State(web): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Json(form): Json<SignIn>,
+) -> Response {
+    if web.throttled(peer.ip()) {
+        return failure(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many failed sign-ins from your address; try again in a few minutes",
+        );
+    }
     let portal = form
         .portal
         .filter(|p| !p.trim().is_empty())
@@ -295,6 +335,7 @@ async fn sign_in(State(web): State<Shared>, Json(form): Json<SignIn>) -> Respons
     {
         Ok(operator) => operator,
         Err(salesiq_session::AuthError::NotAuthorized) => {
+            web.failed(peer.ip());
             return failure(
                 StatusCode::UNAUTHORIZED,
                 "the e-mail address or the password is wrong",

@@ -162,3 +162,68 @@ async fn a_visitor_chats_over_the_websocket() {
     );
     server.abort();
 }
+
+#[tokio::test]
+async fn an_oversized_frame_closes_the_socket_and_leaves_the_chat() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(dir.path().join("g.sqlite3")).unwrap());
+    let bob = store
+        .add_operator(&NewOperator::new("demo", "bob@demo.example", "Bob"))
+        .await
+        .unwrap();
+    store.claim_username(bob.id, "bob.ops").await.unwrap();
+    let sink = Arc::new(Recorder::default());
+    let gateway = Gateway::new(store.clone(), sink.clone());
+    gateway.set_available(&OperatorRef::new("demo", "bob.ops"), true);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = visitor_ws::router(gateway).into_make_service_with_connect_info::<SocketAddr>();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let (mut client, _) =
+        tokio_tungstenite::connect_async(format!("ws://{addr}/ws/visitor?portal=demo"))
+            .await
+            .unwrap();
+    send(
+        &mut client,
+        json!({"type": "start", "name": "Eve", "question": "Hi"}),
+    )
+    .await;
+    assert_eq!(frame(&mut client).await, json!({"type": "queued"}));
+    let huge = "x".repeat(visitor_ws::MAX_FRAME_BYTES + 1);
+    // The send may fail once the server has closed; either way the socket
+    // must end rather than take the frame.
+    let _ = client
+        .send(Message::Text(
+            json!({"type": "message", "text": huge}).to_string().into(),
+        ))
+        .await;
+    let ended = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            match client.next().await {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the socket stayed open");
+    // The visitor left: Bob's offer is withdrawn.
+    tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let removed = sink
+                .0
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|e| matches!(e, OperatorEvent::ContactRemoved { .. }));
+            if removed {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .unwrap();
+    server.abort();
+}
