@@ -9,7 +9,7 @@
 //! cargo run --release --example minimal_server -- my.toml   # your own file
 //! ```
 //!
-//! Stop it with Ctrl-C.
+//! Stop it with Ctrl-C (or SIGTERM): operators get `<system-shutdown/>`.
 
 use salesiq_examples::app;
 use salesiq_examples::config::Config;
@@ -32,10 +32,26 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     };
     let running = app::start(&config).await?;
     print_welcome(&config, &running);
-    let _ = tokio::signal::ctrl_c().await;
+    stop_signal().await;
     println!("Stopping.");
     running.stop().await;
     Ok(())
+}
+
+/// Ctrl-C, or SIGTERM (what `kill`, systemd and `timeout` send).
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 fn print_welcome(config: &Config, running: &app::Running) {
