@@ -35,27 +35,70 @@ use serde::{Deserialize, Serialize};
 /// larger one closes the socket, which leaves the chat.
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 
-/// What a visitor's page sends.
-#[derive(Debug, Deserialize)]
+/// A frame from the visitor's page, as [`decode`] reads it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
-enum FromVisitor {
+#[non_exhaustive]
+pub enum VisitorFrame {
+    /// Request a chat (first, once).
     Start {
+        /// The visitor's name.
         name: String,
+        /// E-mail address; empty or missing when not given.
+        #[serde(default)]
         email: Option<String>,
+        /// The question: the chat's subject.
         question: String,
+        /// The department; empty or missing for any.
+        #[serde(default)]
         department: Option<String>,
+        /// The page the chat starts on.
+        #[serde(default)]
         page: Option<String>,
     },
+    /// Text for the operator.
     Message {
+        /// The text.
         text: String,
     },
+    /// The typing indicator.
     Typing {
-        state: String,
+        /// Composing or paused.
+        state: TypingState,
     },
+    /// The visitor moved to another page.
     Page {
+        /// Its address.
         url: String,
     },
+    /// The visitor ends the chat.
     Leave,
+}
+
+/// The two typing states of XEP-0085 that a visitor page reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TypingState {
+    /// Typing.
+    Composing,
+    /// Stopped typing.
+    Paused,
+}
+
+/// Reads one text frame from a visitor's page. The error is the message
+/// the error frame carries.
+///
+/// ```
+/// use salesiq_examples::visitor_ws::{TypingState, VisitorFrame, decode};
+///
+/// assert_eq!(
+///     decode(r#"{"type":"typing","state":"composing"}"#),
+///     Ok(VisitorFrame::Typing { state: TypingState::Composing })
+/// );
+/// assert!(decode(r#"{"type":"typing","state":"dancing"}"#).is_err());
+/// ```
+pub fn decode(text: &str) -> Result<VisitorFrame, String> {
+    serde_json::from_str(text).map_err(|e| format!("bad frame: {e}"))
 }
 
 /// What the page is sent.
@@ -143,13 +186,13 @@ async fn error(socket: &mut WebSocket, message: &str) -> bool {
 
 /// Reads the next frame the visitor sent, as our type; `None` when the
 /// socket is gone. Bad frames are answered with an error frame.
-async fn next(socket: &mut WebSocket) -> Option<FromVisitor> {
+async fn next(socket: &mut WebSocket) -> Option<VisitorFrame> {
     loop {
         match socket.recv().await? {
-            Ok(Message::Text(text)) => match serde_json::from_str::<FromVisitor>(&text) {
+            Ok(Message::Text(text)) => match decode(&text) {
                 Ok(frame) => return Some(frame),
                 Err(e) => {
-                    if !error(socket, &format!("bad frame: {e}")).await {
+                    if !error(socket, &e).await {
                         return None;
                     }
                 }
@@ -211,7 +254,7 @@ async fn serve(mut socket: WebSocket, gateway: Gateway, portal: String, client: 
     // Nothing before `start`.
     let mut chat = loop {
         match next(&mut socket).await {
-            Some(FromVisitor::Start {
+            Some(VisitorFrame::Start {
                 name,
                 email,
                 question,
@@ -271,11 +314,13 @@ async fn relay(socket: &mut WebSocket, gateway: &Gateway, chat: &mut VisitorChat
             }
             frame = next(socket) => {
                 let result = match frame {
-                    None | Some(FromVisitor::Leave) => return,
-                    Some(FromVisitor::Message { text }) => gateway.visitor_says(id, &text).await,
-                    Some(FromVisitor::Typing { state }) => gateway.visitor_typing(id, state == "composing"),
-                    Some(FromVisitor::Page { url }) => gateway.visitor_page(id, &url).await,
-                    Some(FromVisitor::Start { .. }) => {
+                    None | Some(VisitorFrame::Leave) => return,
+                    Some(VisitorFrame::Message { text }) => gateway.visitor_says(id, &text).await,
+                    Some(VisitorFrame::Typing { state }) => {
+                        gateway.visitor_typing(id, state == TypingState::Composing)
+                    }
+                    Some(VisitorFrame::Page { url }) => gateway.visitor_page(id, &url).await,
+                    Some(VisitorFrame::Start { .. }) => {
                         if !error(socket, "the chat has started already").await {
                             return;
                         }
