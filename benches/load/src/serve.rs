@@ -1,0 +1,183 @@
+//! `serve`: salesiq-gateway's XMPP server with load accounts.
+//!
+//! The accounts are an embedder's [`Authenticator`] and [`Directory`] in
+//! memory: `2 × pairs` operators, `load{i:06}` in portal `p{i / 2}`, all
+//! with the password `load-pw`. SCRAM credentials are derived once and
+//! shared (one salt), so that starting 20,000 accounts takes no time; a
+//! PLAIN login compares in constant time. Each operator's only contact is
+//! the other operator of its portal.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use salesiq_jid::LoginKey;
+use salesiq_session::{
+    Account, AuthError, Authenticator, BoxFuture, COLLEAGUES_GROUP, Contact, Directory,
+    ScramCredentials, ScramHash,
+};
+use salesiq_xmpp::{Config, Server, TlsIdentity};
+
+use crate::args::Args;
+
+/// Every load account's password.
+pub(crate) const PASSWORD: &str = "load-pw";
+
+/// The username of load user `i`.
+pub(crate) fn username(i: usize) -> String {
+    format!("load{i:06}")
+}
+
+/// The portal of load user `i`.
+pub(crate) fn portal(i: usize) -> String {
+    format!("p{}", i / 2)
+}
+
+pub(crate) async fn run(args: &Args) -> Result<(), String> {
+    let pairs: usize = args.need("pairs")?;
+    let host: IpAddr = args.get("host", IpAddr::from([127, 0, 0, 1]))?;
+    let domain = args.text("domain", "load.test");
+    let cert: PathBuf = args.need("cert")?;
+    let key: PathBuf = args.need("key")?;
+    let mut config = Config::new(&domain);
+    config.starttls_addr = Some(SocketAddr::new(host, args.get("starttls-port", 6222)?));
+    config.direct_tls_addr = Some(SocketAddr::new(host, args.get("direct-port", 6223)?));
+    // Load comes from one address.
+    config.max_connections_per_ip = usize::MAX;
+    config.max_connections = args.get("max-connections", 100_000)?;
+    let identity = TlsIdentity::from_pem_files(&cert, &key).map_err(|e| e.to_string())?;
+    let accounts = Arc::new(LoadAccounts::new(pairs));
+    let server = Server::bind(config, identity, accounts.clone(), accounts)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!(
+        "salesiq-load serve: pid {} on {} (STARTTLS) and {} (direct TLS), {} accounts",
+        std::process::id(),
+        server
+            .starttls_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default(),
+        server
+            .direct_tls_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default(),
+        2 * pairs
+    );
+    server
+        .run(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await;
+    Ok(())
+}
+
+/// The load accounts.
+struct LoadAccounts {
+    /// `(portal, username)` to user index.
+    users: HashMap<(String, String), usize>,
+    sha1: ScramCredentials,
+    sha256: ScramCredentials,
+}
+
+impl std::fmt::Debug for LoadAccounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadAccounts")
+            .field("users", &self.users.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl LoadAccounts {
+    fn new(pairs: usize) -> Self {
+        let users = (0..2 * pairs)
+            .map(|i| ((portal(i), username(i)), i))
+            .collect();
+        let salt = b"salesiq-load-salt";
+        let iterations = ScramCredentials::DEFAULT_ITERATIONS;
+        Self {
+            users,
+            sha1: ScramCredentials::derive(ScramHash::Sha1, PASSWORD, salt, iterations),
+            sha256: ScramCredentials::derive(ScramHash::Sha256, PASSWORD, salt, iterations),
+        }
+    }
+
+    fn find(&self, login: &LoginKey) -> Option<Account> {
+        let key = (login.portal().to_owned(), login.username().to_owned());
+        let i = *self.users.get(&key)?;
+        Some(account(i))
+    }
+}
+
+fn account(i: usize) -> Account {
+    let name = username(i);
+    Account::new(
+        &portal(i),
+        Some(&name),
+        &name,
+        &format!("{name}@load.example"),
+    )
+}
+
+impl Authenticator for LoadAccounts {
+    fn check_password<'a>(
+        &'a self,
+        login: &'a LoginKey,
+        password: &'a str,
+    ) -> BoxFuture<'a, Result<Account, AuthError>> {
+        Box::pin(async move {
+            let account = self.find(login).ok_or(AuthError::NotAuthorized)?;
+            // Constant time, as a real store would compare hashes.
+            let same = password.len() == PASSWORD.len()
+                && password
+                    .bytes()
+                    .zip(PASSWORD.bytes())
+                    .fold(0u8, |diff, (a, b)| diff | (a ^ b))
+                    == 0;
+            if same {
+                Ok(account)
+            } else {
+                Err(AuthError::NotAuthorized)
+            }
+        })
+    }
+
+    fn scram_hashes(&self) -> &[ScramHash] {
+        &[ScramHash::Sha256, ScramHash::Sha1]
+    }
+
+    fn scram_credentials<'a>(
+        &'a self,
+        login: &'a LoginKey,
+        hash: ScramHash,
+    ) -> BoxFuture<'a, Result<Option<(Account, ScramCredentials)>, AuthError>> {
+        Box::pin(async move {
+            let credentials = match hash {
+                ScramHash::Sha1 => self.sha1.clone(),
+                _ => self.sha256.clone(),
+            };
+            Ok(self.find(login).map(|account| (account, credentials)))
+        })
+    }
+}
+
+impl Directory for LoadAccounts {
+    fn contacts<'a>(&'a self, me: &'a Account) -> BoxFuture<'a, Vec<Contact>> {
+        Box::pin(async move {
+            let Some(i) = me
+                .username
+                .as_deref()
+                .and_then(|u| self.users.get(&(me.portal.clone(), u.to_owned())))
+            else {
+                return Vec::new();
+            };
+            let partner = i ^ 1;
+            let name = username(partner);
+            vec![Contact::new(
+                &format!("{}|{name}", portal(partner)),
+                &name,
+                COLLEAGUES_GROUP,
+            )]
+        })
+    }
+}
