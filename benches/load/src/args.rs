@@ -10,7 +10,7 @@ pub(crate) struct Args {
 }
 
 /// Flags that take no value.
-const FLAGS: [&str; 1] = ["direct"];
+const FLAGS: [&str; 2] = ["direct", "gateway"];
 
 impl Args {
     pub(crate) fn parse(args: &[String]) -> Result<Self, String> {

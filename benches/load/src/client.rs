@@ -313,6 +313,24 @@ pub(crate) fn message(to: &str, from_index: usize, seq: u64, micros: u64) -> Str
 /// time of each, and drops what was consumed. Anything that is not a
 /// `<message>` (presence, iq) is skipped.
 pub(crate) fn drain_messages(buffer: &mut Vec<u8>, mut each: impl FnMut(u64)) {
+    drain(buffer, |stanza| {
+        if let Some(micros) = body(stanza).and_then(|b| b.split(' ').nth(2)?.parse().ok()) {
+            each(micros);
+        }
+    });
+}
+
+/// Like [`drain_messages`], with each message's sender and body text.
+pub(crate) fn drain_stanzas(buffer: &mut Vec<u8>, mut each: impl FnMut(&str, &str)) {
+    drain(buffer, |stanza| {
+        if let (Some(from), Some(body)) = (attribute(stanza, "from"), body(stanza)) {
+            each(from, body);
+        }
+    });
+}
+
+/// Calls `each` with every complete `<message>...</message>` in `buffer`.
+fn drain(buffer: &mut Vec<u8>, mut each: impl FnMut(&str)) {
     let mut consumed = 0;
     loop {
         let rest = buffer.get(consumed..).unwrap_or_default();
@@ -325,9 +343,8 @@ pub(crate) fn drain_messages(buffer: &mut Vec<u8>, mut each: impl FnMut(u64)) {
             consumed += start;
             break;
         };
-        let stanza = rest.get(start..start + end).unwrap_or_default();
-        if let Some(micros) = sent_at(stanza) {
-            each(micros);
+        if let Ok(stanza) = std::str::from_utf8(rest.get(start..start + end).unwrap_or_default()) {
+            each(stanza);
         }
         consumed += start + end + b"</message>".len();
     }
@@ -338,13 +355,32 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
-/// The send time in a load message's body.
-fn sent_at(stanza: &[u8]) -> Option<u64> {
-    let start = find(stanza, b"<body>")? + b"<body>".len();
-    let body = stanza.get(start..)?;
-    let end = find(body, b"</body>")?;
-    let body = std::str::from_utf8(body.get(..end)?).ok()?;
-    body.split(' ').nth(2)?.parse().ok()
+/// The body text (still escaped) of a message.
+fn body(stanza: &str) -> Option<&str> {
+    inner(stanza, "body")
+}
+
+/// An attribute of the stanza's start tag, in either kind of quotes.
+fn attribute<'s>(stanza: &'s str, name: &str) -> Option<&'s str> {
+    let tag = stanza.get(..stanza.find('>')?)?;
+    for quote in ['\'', '"'] {
+        let marker = format!(" {name}={quote}");
+        if let Some(at) = tag.find(&marker) {
+            let value = tag.get(at + marker.len()..)?;
+            return value.get(..value.find(quote)?);
+        }
+    }
+    None
+}
+
+/// A chat message with `text` (escaped here) to `to` (already escaped,
+/// as it came from an attribute).
+pub(crate) fn chat(to: &str, text: &str) -> String {
+    let text = text
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
+    format!("<message to='{to}' type='chat'><body>{text}</body></message>")
 }
 
 #[cfg(test)]
@@ -364,6 +400,24 @@ mod tests {
         }
         assert_eq!(seen, [111, 222]);
         assert!(buffer.len() <= 8, "{:?}", String::from_utf8_lossy(&buffer));
+    }
+
+    #[test]
+    fn senders_and_bodies() {
+        let mut buffer =
+            b"<message from=\"p0|visitor.1@load.test\" type='chat'><body>Reply y to accept</body></message>"
+                .to_vec();
+        let mut seen = Vec::new();
+        drain_stanzas(&mut buffer, |from, body| {
+            seen.push((from.to_owned(), body.to_owned()))
+        });
+        assert_eq!(
+            seen,
+            [(
+                "p0|visitor.1@load.test".to_owned(),
+                "Reply y to accept".to_owned()
+            )]
+        );
     }
 
     #[test]

@@ -51,6 +51,11 @@ pub(crate) async fn run(args: &Args) -> Result<(), String> {
     let server = Server::bind(config, identity, accounts.clone(), accounts)
         .await
         .map_err(|e| e.to_string())?;
+    if args.flag("gateway") {
+        let http = SocketAddr::new(host, args.get("http-port", 8080)?);
+        let database = args.text("database", "target/load-gateway.sqlite3");
+        gateway(&server, pairs, http, &database).await?;
+    }
     println!(
         "salesiq-load serve: pid {} on {} (STARTTLS) and {} (direct TLS), {} accounts",
         std::process::id(),
@@ -69,6 +74,59 @@ pub(crate) async fn run(args: &Args) -> Result<(), String> {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await;
+    Ok(())
+}
+
+/// The chat gateway over a fresh SQLite file with the load operators
+/// (portal `p{k}` of two operators, no departments: every offer goes to
+/// both), and the visitor WebSocket API on `http`.
+async fn gateway(
+    server: &Server,
+    pairs: usize,
+    http: SocketAddr,
+    database: &str,
+) -> Result<(), String> {
+    use salesiq_session::{Gateway, NewOperator, Portal, SqliteStore, Store};
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{database}{suffix}"));
+    }
+    let store = Arc::new(SqliteStore::open(database).map_err(|e| e.to_string())?);
+    let failed = |e: salesiq_session::StoreError| e.to_string();
+    for k in 0..pairs {
+        store
+            .put_portal(&Portal::new(&format!("p{k}"), "en"))
+            .await
+            .map_err(failed)?;
+        for i in [2 * k, 2 * k + 1] {
+            let name = username(i);
+            let operator = store
+                .add_operator(&NewOperator::new(
+                    &portal(i),
+                    &format!("{name}@load.example"),
+                    &name,
+                ))
+                .await
+                .map_err(failed)?;
+            store
+                .claim_username(operator.id, &name)
+                .await
+                .map_err(failed)?;
+        }
+    }
+    let handle = server.handle();
+    let gateway = Gateway::new(store, Arc::new(handle.clone()));
+    handle.attach_gateway(gateway.clone());
+    let listener = tokio::net::TcpListener::bind(http)
+        .await
+        .map_err(|e| format!("HTTP on {http}: {e}"))?;
+    let app = salesiq_examples::visitor_ws::router(gateway)
+        .into_make_service_with_connect_info::<SocketAddr>();
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            eprintln!("salesiq-load serve: HTTP stopped: {e}");
+        }
+    });
+    println!("salesiq-load serve: gateway on {database}, visitors on ws://{http}/ws/visitor");
     Ok(())
 }
 
