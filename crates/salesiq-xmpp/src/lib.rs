@@ -56,6 +56,10 @@
 //!   attached with [`ServerHandle::attach_gateway`], whatever an operator
 //!   writes to a visitor contact goes to the gateway, and operators'
 //!   availability follows their presence.
+//!
+//! * [`ServerHandle::stats`] tells how many connections are being served
+//!   and how many sessions are bound, for monitoring (and for tests that
+//!   check nothing is left behind).
 
 mod config;
 mod disco;
@@ -74,6 +78,6 @@ mod xml;
 
 pub use config::Config;
 pub use error::{Error, StanzaErrorCondition, StreamErrorCondition};
-pub use server::{Server, ServerHandle};
+pub use server::{Server, ServerHandle, ServerStats};
 pub use tls::TlsIdentity;
 pub use xml::{StreamEvent, StreamHeader, XmlReader};

@@ -163,6 +163,11 @@ impl Router {
             .unwrap_or_default()
     }
 
+    /// How many resources are bound, for [`crate::ServerHandle::stats`].
+    pub(crate) fn len(&self) -> usize {
+        self.lock().values().map(Vec::len).sum()
+    }
+
     /// Every mailbox, to tell all connections something (shutdown).
     pub(crate) fn all(&self) -> Vec<Mailbox> {
         self.lock()

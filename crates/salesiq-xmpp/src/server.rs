@@ -4,7 +4,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -42,6 +42,8 @@ pub(crate) struct Shared {
     pub(crate) resumable: Mutex<HashMap<String, (String, crate::router::Mailbox)>>,
     next_connection: AtomicU64,
     per_ip: Mutex<HashMap<IpAddr, usize>>,
+    /// Connection tasks alive, for [`ServerHandle::stats`].
+    connections: AtomicUsize,
 }
 
 impl Shared {
@@ -166,6 +168,7 @@ impl Server {
             resumable: Mutex::new(HashMap::new()),
             next_connection: AtomicU64::new(1),
             per_ip: Mutex::new(HashMap::new()),
+            connections: AtomicUsize::new(0),
         });
         Ok(Self {
             shared,
@@ -221,6 +224,7 @@ impl Server {
                 continue;
             };
             let _ = tcp.set_nodelay(true);
+            let live = Live::count(&shared);
             let shared = shared.clone();
             tasks.spawn(async move {
                 if direct {
@@ -228,7 +232,7 @@ impl Server {
                 } else {
                     serve_starttls(shared, tcp, peer).await;
                 }
-                drop((slot, permit));
+                drop((slot, permit, live));
             });
         }
         let _ = signal.send(true);
@@ -281,6 +285,34 @@ impl ServerHandle {
         self.roster_change(account, contact, false);
     }
 
+    /// What the server holds right now: connections being served and
+    /// bound sessions. Read-only, cheap (an atomic load and one lock of
+    /// the routing table), for monitoring and for tests that check nothing
+    /// is left behind.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use salesiq_session::MemoryAccounts;
+    /// use salesiq_xmpp::{Config, Server, ServerStats, TlsIdentity};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let mut config = Config::new("salesiq.example.com");
+    /// config.starttls_addr = Some("127.0.0.1:0".parse().unwrap());
+    /// config.direct_tls_addr = None;
+    /// let identity = TlsIdentity::self_signed(&config.domain).unwrap();
+    /// let accounts = Arc::new(MemoryAccounts::new());
+    /// let server = Server::bind(config, identity, accounts.clone(), accounts).await.unwrap();
+    /// let stats: ServerStats = server.handle().stats();
+    /// assert_eq!((stats.connections, stats.sessions), (0, 0));
+    /// # });
+    /// ```
+    pub fn stats(&self) -> ServerStats {
+        ServerStats {
+            connections: self.shared.connections.load(Ordering::Relaxed),
+            sessions: self.shared.router.len(),
+        }
+    }
+
     fn roster_change(
         &self,
         account: &salesiq_session::Account,
@@ -298,6 +330,21 @@ impl ServerHandle {
             let _ = mailbox.send(Outbound::Roster(contact.clone(), present));
         }
     }
+}
+
+/// A snapshot of what a running [`Server`] holds, from
+/// [`ServerHandle::stats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct ServerStats {
+    /// Connections being served: each accepted TCP connection (not one
+    /// refused by a connection limit) counts from accept until its task
+    /// ends, whether it is negotiating, in a session, or a session
+    /// waiting to be resumed (XEP-0198). A resumed session counts once.
+    pub connections: usize,
+    /// Bound resources (full JIDs) in the routing table, including
+    /// sessions waiting to be resumed.
+    pub sessions: usize,
 }
 
 /// Accepts from a listener, or never if there is none.
@@ -338,6 +385,27 @@ impl Drop for IpSlot {
                 per_ip.remove(&self.ip);
             }
         }
+    }
+}
+
+/// A connection counted in [`ServerStats::connections`] until dropped,
+/// with its task (ended or aborted).
+struct Live {
+    shared: Arc<Shared>,
+}
+
+impl Live {
+    fn count(shared: &Arc<Shared>) -> Self {
+        shared.connections.fetch_add(1, Ordering::Relaxed);
+        Self {
+            shared: shared.clone(),
+        }
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.shared.connections.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

@@ -72,15 +72,18 @@ impl Session {
 
     /// Writes a stanza to the client, counting it for stream management.
     pub(super) async fn deliver(&mut self, stream: &mut Stream, stanza: Element) -> Handled {
-        stream.send(&stanza).await?;
+        let written = stream.send(&stanza).await;
         if let Some(sm) = &mut self.sm {
+            // Kept even when the write failed because the connection just
+            // dropped: then it is resent on resumption, or returned to its
+            // sender when the session ends, instead of silently lost.
             sm.push(stanza);
-            if !sm.requested {
+            if written.is_ok() && !sm.requested {
                 sm.requested = true;
                 stream.send(&sm::request()).await?;
             }
         }
-        Ok(())
+        written
     }
 
     /// The session is over: unbind, tell the contacts, give back what the

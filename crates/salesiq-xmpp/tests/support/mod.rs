@@ -640,3 +640,50 @@ impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> Raw<S> {
         self.received.clone()
     }
 }
+
+impl Raw<TcpStream> {
+    /// Connects to `addr` from the local address `from` (any port): on
+    /// Linux all of 127.0.0.0/8 is loopback, so a test can be a second
+    /// client IP address.
+    pub async fn connect_from(addr: SocketAddr, from: std::net::IpAddr) -> Self {
+        let socket = match from {
+            std::net::IpAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
+            std::net::IpAddr::V6(_) => tokio::net::TcpSocket::new_v6(),
+        }
+        .unwrap();
+        socket.bind(SocketAddr::new(from, 0)).unwrap();
+        Self {
+            io: socket.connect(addr).await.unwrap(),
+            received: String::new(),
+        }
+    }
+
+    /// As [`Raw::secured`], from the local address `from`.
+    pub async fn secured_from(
+        server: &TestServer,
+        from: std::net::IpAddr,
+    ) -> Raw<TlsStream<TcpStream>> {
+        let mut raw = Self::connect_from(server.starttls, from).await;
+        raw.send(HEADER).await;
+        raw.read_until("</stream:features>").await;
+        raw.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+            .await;
+        raw.read_until("<proceed").await;
+        raw.read_until(">").await;
+        let name = ServerName::try_from(DOMAIN).unwrap();
+        let tls = TlsConnector::from(server.tls_config())
+            .connect(name, raw.io)
+            .await
+            .unwrap();
+        Raw {
+            io: tls,
+            received: String::new(),
+        }
+    }
+}
+
+/// `base64("\0login\0password")`: a SASL PLAIN initial response.
+pub fn plain(login: &str, password: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(format!("\0{login}\0{password}"))
+}
