@@ -17,9 +17,10 @@ use crate::router::{Mailbox, Outbound};
 use crate::sasl::{SaslExchange, SaslFailure, SaslReply, mechanisms};
 use crate::server::Shared;
 use crate::session::Session;
+use crate::session::Stream;
 use crate::sm;
 use crate::stanza::{error_reply, iq_result};
-use crate::stream::{Closing, ServerTls, XmlStream};
+use crate::stream::{Closing, XmlStream};
 use crate::xml::StreamEvent;
 
 /// The first byte of a TLS record carrying a handshake (a ClientHello).
@@ -62,36 +63,53 @@ pub(crate) async fn serve_starttls(shared: Arc<Shared>, tcp: TcpStream, peer: So
         Err(closing) => return XmlStream::new(tcp, 0).finish(closing, &domain).await,
     }
     let mut plain = XmlStream::new(tcp, shared.config.max_stanza_bytes);
-    if let Err(closing) = bounded(&shared, deadline, starttls(&shared, &mut plain)).await {
+    if let Err(closing) = Box::pin(bounded(&shared, deadline, starttls(&shared, &mut plain))).await
+    {
         return plain.finish(closing, &domain).await;
     }
     let tcp = plain.into_inner();
-    let accepted = bounded(&shared, deadline, async {
+    // Boxed, as every negotiation step: the connection's task then keeps
+    // none of their state once the session runs.
+    let accepted = Box::pin(bounded(&shared, deadline, async {
         Ok(shared.acceptor.accept(tcp).await?)
-    });
+    }));
     let Ok(tls) = accepted.await else { return };
-    let stream = XmlStream::new(tls, shared.config.max_stanza_bytes);
+    let stream = Box::new(XmlStream::new(tls, shared.config.max_stanza_bytes));
     secured(shared, stream, peer, deadline).await;
 }
 
 /// Serves a connection to the direct-TLS port (XEP-0368).
 pub(crate) async fn serve_direct_tls(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr) {
     let deadline = Instant::now() + shared.config.negotiation_timeout;
-    let accepted = bounded(&shared, deadline, async {
+    // Boxed, as every negotiation step: the connection's task then keeps
+    // none of their state once the session runs.
+    let accepted = Box::pin(bounded(&shared, deadline, async {
         Ok(shared.acceptor.accept(tcp).await?)
-    });
+    }));
     let Ok(tls) = accepted.await else { return };
-    let stream = XmlStream::new(tls, shared.config.max_stanza_bytes);
+    let stream = Box::new(XmlStream::new(tls, shared.config.max_stanza_bytes));
     secured(shared, stream, peer, deadline).await;
 }
 
 /// Authentication and binding (or resumption) over TLS, then the session.
-async fn secured(
+///
+/// The stream arrives boxed and settling is boxed: the connection's task
+/// then holds, for its whole life, only the session's wait (see
+/// `Session::run`), not the negotiation's state nor a copy of the stream.
+async fn secured(shared: Arc<Shared>, stream: Box<Stream>, peer: SocketAddr, deadline: Instant) {
+    if let Some((session, stream)) = Box::pin(settle(shared, stream, peer, deadline)).await {
+        session.run(stream).await;
+    }
+}
+
+/// Authenticates and binds: a new session to run, or `None` when the
+/// stream was closed or handed to a parked session (resumption).
+async fn settle(
     shared: Arc<Shared>,
-    mut stream: XmlStream<ServerTls>,
+    mut stream: Box<Stream>,
     peer: SocketAddr,
     deadline: Instant,
-) {
+) -> Option<(Box<Session>, Box<Stream>)> {
     let bound = bounded(&shared, deadline, async {
         let account = authenticate(&shared, &mut stream, peer).await?;
         stream.restart();
@@ -99,12 +117,12 @@ async fn secured(
     })
     .await;
     match bound {
-        Ok(Bound::Session(session)) => session.run(stream).await,
+        Ok(Bound::Session(session)) => return Some((session, stream)),
         Ok(Bound::Resume(mailbox, h)) => {
             // The parked session takes the stream over; if it just ended,
             // the client must start afresh.
             if let Err(tokio::sync::mpsc::error::SendError(Outbound::Resume(mut stream, _))) =
-                mailbox.send(Outbound::Resume(Box::new(stream), h))
+                mailbox.send(Outbound::Resume(stream, h))
             {
                 let failed = Element::builder("failed", sm::NS)
                     .append(Element::bare("item-not-found", ns::STANZA_ERRORS))
@@ -117,6 +135,7 @@ async fn secured(
         }
         Err(closing) => stream.finish(closing, &shared.config.domain).await,
     }
+    None
 }
 
 /// Reads the client's stream header and answers with ours.

@@ -327,7 +327,7 @@ impl ServerHandle {
             account.portal, self.shared.config.domain
         );
         for mailbox in self.shared.router.mailboxes(&bare) {
-            let _ = mailbox.send(Outbound::Roster(contact.clone(), present));
+            let _ = mailbox.send(Outbound::roster(contact.clone(), present));
         }
     }
 }
@@ -432,8 +432,8 @@ impl salesiq_session::OperatorSink for ServerHandle {
                             .build(),
                     )
                     .build();
-                outbound.push(Outbound::Roster(contact, true));
-                outbound.push(Outbound::Stanza(presence));
+                outbound.push(Outbound::roster(contact, true));
+                outbound.push(Outbound::stanza(presence));
             }
             OperatorEvent::ContactRemoved { contact_id } => {
                 let presence = Element::builder("presence", ns::CLIENT)
@@ -441,8 +441,8 @@ impl salesiq_session::OperatorSink for ServerHandle {
                     .attr(name("to"), bare.as_str())
                     .attr(name("type"), "unavailable")
                     .build();
-                outbound.push(Outbound::Stanza(presence));
-                outbound.push(Outbound::Roster(Contact::new(&contact_id, "", ""), false));
+                outbound.push(Outbound::stanza(presence));
+                outbound.push(Outbound::roster(Contact::new(&contact_id, "", ""), false));
             }
             OperatorEvent::Typing { from, composing } => {
                 let state = if composing { "composing" } else { "paused" };
@@ -452,7 +452,7 @@ impl salesiq_session::OperatorSink for ServerHandle {
                     .attr(name("type"), "chat")
                     .append(Element::bare(state, ns::CHAT_STATES))
                     .build();
-                outbound.push(Outbound::Stanza(message));
+                outbound.push(Outbound::stanza(message));
             }
             OperatorEvent::Message { from, text } => {
                 let message = Element::builder("message", ns::CLIENT)
@@ -462,7 +462,7 @@ impl salesiq_session::OperatorSink for ServerHandle {
                     .attr(name("id"), format!("gw-{:016x}", rand::random::<u64>()))
                     .append(Element::builder("body", ns::CLIENT).append(text).build())
                     .build();
-                outbound.push(Outbound::Stanza(message));
+                outbound.push(Outbound::stanza(message));
             }
             _ => {}
         }

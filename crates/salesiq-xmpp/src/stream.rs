@@ -37,7 +37,9 @@ impl From<std::io::Error> for Closing {
     }
 }
 
-const READ_BUFFER: usize = 8 * 1024;
+/// What one read takes from the socket (rustls, below, buffers the rest):
+/// small, because every connection holds it while idle.
+const READ_BUFFER: usize = 2 * 1024;
 
 /// One XML stream in each direction over `io`.
 pub(crate) struct XmlStream<S> {

@@ -111,6 +111,12 @@ impl XmlReader {
                 Err(EndOrError::Error(error)) => return Err(condition_of(&error)),
             }
         }
+        if self.pending_bytes == 0 {
+            // Between stanzas: give back rxml's scratch buffers, which it
+            // sizes to the largest token it allows (8 KiB), so that an idle
+            // connection does not hold them.
+            self.parser.release_temporaries();
+        }
         Ok(())
     }
 

@@ -21,7 +21,7 @@ impl Session {
     pub(super) async fn park(
         &mut self,
         shutdown: &mut tokio::sync::watch::Receiver<bool>,
-    ) -> Option<(Stream, u32)> {
+    ) -> Option<(Box<Stream>, u32)> {
         let timeout = tokio::time::sleep(self.shared.config.resumption_timeout);
         tokio::pin!(timeout);
         loop {
@@ -31,12 +31,12 @@ impl Session {
                 outbound = self.inbox.recv() => match outbound {
                     Some(Outbound::Stanza(stanza)) => {
                         if let Some(sm) = &mut self.sm {
-                            sm.push(stanza);
+                            sm.push(*stanza);
                         }
                     }
-                    Some(Outbound::Resume(new, h)) => return Some((*new, h)),
+                    Some(Outbound::Resume(new, h)) => return Some((new, h)),
                     Some(Outbound::Roster(contact, present)) => {
-                        let push = self.roster_change(contact, present);
+                        let push = self.roster_change(*contact, present);
                         if let Some(sm) = &mut self.sm {
                             sm.push(push);
                         }
@@ -133,7 +133,7 @@ impl Session {
         let bare = format!("{}@{}", local.to_lowercase(), sender.domain);
         if let Some(mailbox) = self.shared.router.resource(&bare, resource) {
             let bounce = error_reply(stanza, StanzaErrorCondition::RecipientUnavailable);
-            let _ = mailbox.send(Outbound::Stanza(bounce));
+            let _ = mailbox.send(Outbound::stanza(bounce));
         }
     }
 
