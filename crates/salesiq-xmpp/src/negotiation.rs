@@ -20,7 +20,7 @@ use crate::session::Session;
 use crate::session::Stream;
 use crate::sm;
 use crate::stanza::{error_reply, iq_result};
-use crate::stream::{Closing, XmlStream};
+use crate::stream::{Closing, ServerTls, XmlStream};
 use crate::xml::StreamEvent;
 
 /// The first byte of a TLS record carrying a handshake (a ClientHello).
@@ -52,30 +52,41 @@ async fn bounded<T>(
 /// Serves a connection to the STARTTLS port.
 pub(crate) async fn serve_starttls(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr) {
     let deadline = Instant::now() + shared.config.negotiation_timeout;
-    let domain = shared.config.domain.clone();
+    // Boxed, as every negotiation step: the connection's task then keeps
+    // none of their state (here a plain-text stream) once the session runs.
+    let Some(tls) = Box::pin(plain_then_tls(&shared, tcp, deadline)).await else {
+        return;
+    };
+    let stream = Box::new(XmlStream::new(tls, shared.config.max_stanza_bytes));
+    secured(shared, stream, peer, deadline).await;
+}
+
+/// The plain-text part of a STARTTLS connection, up to the TLS handshake.
+async fn plain_then_tls(shared: &Shared, tcp: TcpStream, deadline: Instant) -> Option<ServerTls> {
+    let domain = &shared.config.domain;
     // A client trying direct TLS here (slixmpp does, first) gets the
     // connection closed, without XML it would not understand.
     let mut first = [0u8; 1];
-    let peeked = bounded(&shared, deadline, async { Ok(tcp.peek(&mut first).await?) }).await;
+    let peeked = bounded(shared, deadline, async { Ok(tcp.peek(&mut first).await?) }).await;
     match peeked {
         Ok(1) if first[0] != TLS_HANDSHAKE => {}
-        Ok(_) | Err(Closing::Gone) => return,
-        Err(closing) => return XmlStream::new(tcp, 0).finish(closing, &domain).await,
+        Ok(_) | Err(Closing::Gone) => return None,
+        Err(closing) => {
+            XmlStream::new(tcp, 0).finish(closing, domain).await;
+            return None;
+        }
     }
     let mut plain = XmlStream::new(tcp, shared.config.max_stanza_bytes);
-    if let Err(closing) = Box::pin(bounded(&shared, deadline, starttls(&shared, &mut plain))).await
-    {
-        return plain.finish(closing, &domain).await;
+    if let Err(closing) = bounded(shared, deadline, starttls(shared, &mut plain)).await {
+        plain.finish(closing, domain).await;
+        return None;
     }
     let tcp = plain.into_inner();
-    // Boxed, as every negotiation step: the connection's task then keeps
-    // none of their state once the session runs.
-    let accepted = Box::pin(bounded(&shared, deadline, async {
+    bounded(shared, deadline, async {
         Ok(shared.acceptor.accept(tcp).await?)
-    }));
-    let Ok(tls) = accepted.await else { return };
-    let stream = Box::new(XmlStream::new(tls, shared.config.max_stanza_bytes));
-    secured(shared, stream, peer, deadline).await;
+    })
+    .await
+    .ok()
 }
 
 /// Serves a connection to the direct-TLS port (XEP-0368).
