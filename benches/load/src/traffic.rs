@@ -5,7 +5,8 @@
 //! 2. idle, 2 s: the server's RSS, and so memory per connection;
 //! 3. throughput, `--seconds`: every user keeps `--window` messages in
 //!    flight to its partner, sending one more for each it receives;
-//! 4. a 1 s pause, so that nothing of phase 3 is counted in phase 5;
+//! 4. a pause until nothing has arrived for 500 ms (at most 60 s), so
+//!    that the backlog of phase 3 is not measured as latency in phase 5;
 //! 5. latency, `--seconds`: `--rate` messages/s in total, spread evenly
 //!    over a set of senders (each sending at least 20/s);
 //!
@@ -136,7 +137,16 @@ pub(crate) async fn run(args: &Args) -> Result<(), String> {
     let _ = phase_tx.send(Phase::Throughput);
     tokio::time::sleep(seconds).await;
     let _ = phase_tx.send(Phase::Pause);
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    let paused = Instant::now();
+    loop {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let last = LAST_ARRIVAL.load(std::sync::atomic::Ordering::Relaxed);
+        let quiet = micros(clock).saturating_sub(last) > 500_000;
+        if quiet || paused.elapsed() > Duration::from_secs(60) {
+            break;
+        }
+    }
+    let drained_secs = paused.elapsed().as_secs_f64();
     let _ = phase_tx.send(Phase::Latency);
     let latency_start = Instant::now();
     tokio::time::sleep(seconds).await;
@@ -174,6 +184,7 @@ pub(crate) async fn run(args: &Args) -> Result<(), String> {
         },
         "throughput_msgs_per_sec": round(routed),
         "throughput_latency": Summary::of(throughput).json(),
+        "backlog_drained_secs": round(drained_secs),
         "rate_asked": rate,
         "rate_sent": round(sent as f64 / latency_secs),
         "latency": Summary::of(latency).json(),
@@ -183,6 +194,9 @@ pub(crate) async fn run(args: &Args) -> Result<(), String> {
     println!("{report}");
     Ok(())
 }
+
+/// When the last message arrived, in microseconds of the traffic clock.
+static LAST_ARRIVAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 fn micros_since(start: Instant) -> u32 {
     u32::try_from(start.elapsed().as_micros()).unwrap_or(u32::MAX)
@@ -218,6 +232,7 @@ async fn talk(
                 buffer.extend_from_slice(chunk.get(..n).unwrap_or_default());
                 let now = micros(clock);
                 let mut arrived = 0;
+                LAST_ARRIVAL.fetch_max(now, std::sync::atomic::Ordering::Relaxed);
                 client::drain_messages(&mut buffer, |sent| {
                     let took = u32::try_from(now.saturating_sub(sent)).unwrap_or(u32::MAX);
                     match current {
