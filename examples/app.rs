@@ -62,6 +62,7 @@ pub struct Running {
     /// Chats a previous run left open, now ended.
     pub closed_chats: usize,
     stop: watch::Sender<bool>,
+    gateway: Gateway,
     xmpp: JoinHandle<()>,
     web: JoinHandle<()>,
 }
@@ -112,7 +113,7 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
     };
     let store: Arc<dyn Store> = store;
     let app = web::router(web::Web::new(
-        gateway,
+        gateway.clone(),
         store,
         StoreAccounts::clone(&accounts),
         handle,
@@ -139,6 +140,7 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         database,
         closed_chats,
         stop,
+        gateway,
         xmpp,
         web,
     })
@@ -149,12 +151,16 @@ async fn wait_for(mut stopped: watch::Receiver<bool>) {
 }
 
 impl Running {
-    /// Stops both servers: operators get `<system-shutdown/>`; open
-    /// visitor sockets are given a few seconds.
-    pub async fn stop(self) {
+    /// Stops everything cleanly: every live chat ends first (visitors are
+    /// told the service is restarting, operators that the chat ended, the
+    /// store records it), then operators get `<system-shutdown/>` and the
+    /// web server closes. Returns how many chats were ended.
+    pub async fn stop(self) -> usize {
+        let ended = self.gateway.shut_down().await.unwrap_or(0);
         let _ = self.stop.send(true);
         let _ = self.xmpp.await;
         let _ = tokio::time::timeout(Duration::from_secs(5), self.web).await;
+        ended
     }
 }
 

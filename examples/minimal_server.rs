@@ -34,7 +34,10 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     print_welcome(&config, &running);
     stop_signal().await;
     println!("Stopping.");
-    running.stop().await;
+    let ended = running.stop().await;
+    if ended > 0 {
+        println!("Ended {ended} live chat(s); their visitors were told.");
+    }
     Ok(())
 }
 

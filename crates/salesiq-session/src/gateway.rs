@@ -162,6 +162,40 @@ impl Gateway {
         Ok(stale.len())
     }
 
+    /// Ends every live chat because the process is stopping: each is
+    /// stored as ended with a system line, its visitor is told
+    /// ([`VisitorEvent::Ended`], "The chat service is restarting..."), and
+    /// its operators are told and lose the contact. Call it before stopping
+    /// the transport, so that the operators' clients still hear of it.
+    /// Returns how many chats there were.
+    pub async fn shut_down(&self) -> Result<usize, GatewayError> {
+        let live: Vec<(ChatId, Locale)> = self
+            .lock()
+            .chats
+            .iter()
+            .map(|(id, live)| (*id, live.locale))
+            .collect();
+        let mut ended = 0;
+        for (chat, locale) in live {
+            let _ = self
+                .inner
+                .store
+                .add_line(chat, &Author::System, "Chat ended: the server stopped")
+                .await;
+            let note = say(
+                locale,
+                "Chat ended: the server is stopping",
+                "サーバー停止のためチャットを終了しました",
+            );
+            let reason = "The chat service is restarting. Please start a new chat in a moment.";
+            // A chat that ended meanwhile is no error.
+            if self.end(chat, Some(reason), note).await.is_ok() {
+                ended += 1;
+            }
+        }
+        Ok(ended)
+    }
+
     /// The operators of a department who may use the gateway, or `None`
     /// for a department nobody is assigned to: then every operator of the
     /// portal serves it.
