@@ -45,6 +45,11 @@ pub struct Config {
     /// (XEP-0198) before it ends; stanzas for it are kept meanwhile.
     /// Default 300 s.
     pub resumption_timeout: Duration,
+    /// How many stanzas may wait for one connection (its client reading
+    /// too slowly, or not at all). One more and the connection is closed
+    /// with `<policy-violation/>`, as ejabberd does past its
+    /// `max_fsm_queue`; what could not be queued is dropped. Default 1,000.
+    pub max_queued_stanzas: usize,
 }
 
 impl Config {
@@ -70,6 +75,7 @@ impl Default for Config {
             max_auth_failures: 5,
             auth_throttle_window: Duration::from_secs(60),
             resumption_timeout: Duration::from_secs(300),
+            max_queued_stanzas: 1000,
         }
     }
 }

@@ -132,8 +132,7 @@ async fn settle(
         Ok(Bound::Resume(mailbox, h)) => {
             // The parked session takes the stream over; if it just ended,
             // the client must start afresh.
-            if let Err(tokio::sync::mpsc::error::SendError(Outbound::Resume(mut stream, _))) =
-                mailbox.send(Outbound::Resume(stream, h))
+            if let Err(Outbound::Resume(mut stream, _)) = mailbox.send(Outbound::Resume(stream, h))
             {
                 let failed = Element::builder("failed", sm::NS)
                     .append(Element::bare("item-not-found", ns::STANZA_ERRORS))
@@ -414,7 +413,7 @@ async fn bind<S: AsyncRead + AsyncWrite + Unpin>(
             }
             None => format!("salesiq-{:016x}", rand::random::<u64>()),
         };
-        let (mailbox, inbox) = tokio::sync::mpsc::unbounded_channel();
+        let (mailbox, inbox) = crate::router::mailbox(shared.config.max_queued_stanzas);
         let connection = shared.next_connection();
         if let Some(replaced) = shared
             .router

@@ -2,10 +2,10 @@
 //! connection task reads and its current presence.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use minidom::Element;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 
 use crate::error::StreamErrorCondition;
 
@@ -36,7 +36,64 @@ impl Outbound {
     }
 }
 
-pub(crate) type Mailbox = mpsc::UnboundedSender<Outbound>;
+/// Where others leave work for one connection task: a bounded queue.
+/// When it is full, the client is not reading; the task is told to close
+/// the stream, and what did not fit is handed back.
+#[derive(Debug, Clone)]
+pub(crate) struct Mailbox {
+    queue: mpsc::Sender<Outbound>,
+    overflow: Arc<Notify>,
+}
+
+/// The connection task's side of its [`Mailbox`].
+#[derive(Debug)]
+pub(crate) struct Inbox {
+    queue: mpsc::Receiver<Outbound>,
+    overflow: Arc<Notify>,
+}
+
+/// A mailbox holding at most `capacity` items.
+pub(crate) fn mailbox(capacity: usize) -> (Mailbox, Inbox) {
+    let (tx, rx) = mpsc::channel(capacity.max(1));
+    let overflow = Arc::new(Notify::new());
+    (
+        Mailbox {
+            queue: tx,
+            overflow: overflow.clone(),
+        },
+        Inbox {
+            queue: rx,
+            overflow,
+        },
+    )
+}
+
+impl Mailbox {
+    /// Queues `outbound`, or hands it back when the task is gone or its
+    /// queue is full (and then tells the task it overflowed).
+    pub(crate) fn send(&self, outbound: Outbound) -> Result<(), Outbound> {
+        match self.queue.try_send(outbound) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Full(outbound)) => {
+                self.overflow.notify_one();
+                Err(outbound)
+            }
+            Err(mpsc::error::TrySendError::Closed(outbound)) => Err(outbound),
+        }
+    }
+}
+
+impl Inbox {
+    /// The next item; `None` once every mailbox is gone.
+    pub(crate) async fn recv(&mut self) -> Option<Outbound> {
+        self.queue.recv().await
+    }
+
+    /// Notified when a sender found the queue full.
+    pub(crate) fn overflow(&self) -> Arc<Notify> {
+        self.overflow.clone()
+    }
+}
 
 #[derive(Debug)]
 struct Resource {

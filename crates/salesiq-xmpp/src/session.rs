@@ -7,11 +7,10 @@ use std::sync::Arc;
 
 use minidom::Element;
 use salesiq_session::{Account, Contact};
-use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::error::{StanzaErrorCondition, StreamErrorCondition};
 use crate::ns;
-use crate::router::{Mailbox, Outbound};
+use crate::router::{Inbox, Mailbox, Outbound};
 use crate::server::Shared;
 use crate::sm::{self, StreamManagement};
 use crate::stanza::{Address, error_reply, iq_result, name, set_attr};
@@ -32,7 +31,7 @@ pub(crate) struct Session {
     full: String,
     connection: u64,
     mailbox: Mailbox,
-    inbox: UnboundedReceiver<Outbound>,
+    inbox: Inbox,
     sm: Option<StreamManagement>,
     contacts: Vec<Contact>,
     /// The bare JIDs of `contacts`, lower case.
@@ -62,7 +61,7 @@ impl Session {
         resource: String,
         connection: u64,
         mailbox: Mailbox,
-        inbox: UnboundedReceiver<Outbound>,
+        inbox: Inbox,
     ) -> Self {
         let full = format!("{bare}/{resource}");
         let mut session = Self {
@@ -106,15 +105,17 @@ impl Session {
     /// ever needs nor copies of the stream: the task shrank from 14 KiB.
     pub(crate) async fn run(mut self: Box<Self>, mut stream: Box<Stream>) {
         let mut shutdown = self.shared.shutdown.clone();
+        let overflow = self.inbox.overflow();
         let closing = loop {
             let result = tokio::select! {
                 _ = shutdown.changed() => Err(Closing::error(StreamErrorCondition::SystemShutdown)),
+                () = overflow.notified() => Err(too_slow()),
                 outbound = self.inbox.recv() => match outbound {
-                    Some(Outbound::Stanza(stanza)) => Box::pin(self.deliver(&mut stream, *stanza)).await,
+                    Some(Outbound::Stanza(stanza)) => unless(&overflow, Box::pin(self.deliver(&mut stream, *stanza))).await,
                     Some(Outbound::Close(condition, text)) => Err(Closing::Error(condition, text)),
                     Some(Outbound::Roster(contact, present)) => {
                         let push = self.roster_change(*contact, present);
-                        Box::pin(self.deliver(&mut stream, push)).await
+                        unless(&overflow, Box::pin(self.deliver(&mut stream, push))).await
                     }
                     Some(Outbound::Resume(new, h)) => {
                         // The client resumed elsewhere before we saw this
@@ -125,7 +126,7 @@ impl Session {
                     None => Err(Closing::error(StreamErrorCondition::InternalServerError)),
                 },
                 event = stream.next() => match event {
-                    Ok(StreamEvent::Element(element)) => Box::pin(self.handle(&mut stream, element)).await,
+                    Ok(StreamEvent::Element(element)) => unless(&overflow, Box::pin(self.handle(&mut stream, element))).await,
                     Ok(StreamEvent::End) => Err(Closing::PeerClosed),
                     Ok(StreamEvent::Header(_)) => Err(Closing::error(StreamErrorCondition::NotWellFormed)),
                     Err(closing) => Err(closing),
@@ -489,4 +490,21 @@ fn priority(presence: &Element) -> i8 {
         .get_child("priority", ns::CLIENT)
         .and_then(|p| p.text().trim().parse().ok())
         .unwrap_or(0)
+}
+
+/// Runs `work` (which may write to the client) unless the mailbox
+/// overflows first: a client that reads nothing blocks our writes, and
+/// must not block its own disconnection.
+async fn unless(overflow: &tokio::sync::Notify, work: impl Future<Output = Handled>) -> Handled {
+    tokio::select! {
+        handled = work => handled,
+        () = overflow.notified() => Err(too_slow()),
+    }
+}
+
+fn too_slow() -> Closing {
+    Closing::Error(
+        StreamErrorCondition::PolicyViolation,
+        Some("too many stanzas queued: the client does not read them".into()),
+    )
 }

@@ -37,6 +37,9 @@ impl From<std::io::Error> for Closing {
     }
 }
 
+/// How long closing a stream may take.
+const FINISH_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// What one read takes from the socket (rustls, below, buffers the rest):
 /// small, because every connection holds it while idle.
 const READ_BUFFER: usize = 2 * 1024;
@@ -153,10 +156,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> XmlStream<S> {
         self.fault = None;
     }
 
-    /// Ends the stream as `closing` says, then shuts the socket down.
+    /// Ends the stream as `closing` says, then shuts the socket down;
+    /// bounded in time, since a client that reads nothing would block the
+    /// last writes forever.
     pub(crate) async fn finish(&mut self, closing: Closing, domain: &str) {
-        let _ = self.try_finish(closing, domain).await;
-        let _ = self.io.shutdown().await;
+        let _ = tokio::time::timeout(FINISH_GRACE, async {
+            let _ = self.try_finish(closing, domain).await;
+            let _ = self.io.shutdown().await;
+        })
+        .await;
     }
 
     async fn try_finish(&mut self, closing: Closing, domain: &str) -> Result<(), Closing> {

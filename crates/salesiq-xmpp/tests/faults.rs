@@ -1157,3 +1157,75 @@ async fn a_storm_of_dropped_connections_leaves_nothing_behind() {
     settle_empty(&server, "everyone left").await;
     server.stop().await;
 }
+
+/// A client that logs in and then reads nothing: its socket buffers fill,
+/// then its mailbox (`max_queued_stanzas`), and then it is disconnected
+/// rather than left to grow the server's memory; the sender carries on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_reads_nothing_is_disconnected_once_its_queue_is_full() {
+    let _machine = MACHINE.read().await;
+    let server = TestServer::start_with(|config| config.max_queued_stanzas = 200).await;
+    let mut bob = Operator::login(&server, BOB_DESK, "hunter22", Mode::DirectTls).await;
+    bob.send(Presence::available()).await;
+    let mut deaf = Raw::logged_in(&server, ALICE_PLAIN, "deaf").await;
+    deaf.send("<presence/>").await;
+    presence_from(&mut bob, "demo|alice.ops@salesiq.zoho.com/deaf").await;
+    settle(&server, "two sessions", |s| s.sessions == 2).await;
+
+    // Bob writes far more than the loopback buffers and the queue hold.
+    let text = "x".repeat(3000);
+    let mut sent = 0;
+    let cut_off = timeout(STEP, async {
+        while server.handle.stats().sessions == 2 {
+            // In small batches: what is sent after the cut comes back to Bob
+            // as errors, and Bob's own queue has the same limit.
+            for _ in 0..20 {
+                sent += 1;
+                bob.send(chat(
+                    "demo|alice.ops@salesiq.zoho.com/deaf",
+                    &format!("m{sent}"),
+                    &text,
+                ))
+                .await;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    assert!(
+        cut_off.is_ok(),
+        "still connected after {sent} messages: {:?}",
+        server.handle.stats()
+    );
+    println!("the deaf client was cut off after {sent} messages of 3,000 bytes");
+    settle(&server, "only Bob is left", |s| {
+        s.connections == 1 && s.sessions == 1
+    })
+    .await;
+    // Bob is unaffected: his messages reach a new client of Alice's.
+    let mut desk = Operator::login(&server, ALICE_DESK, "s3cret", Mode::StartTls).await;
+    desk.send(Presence::available()).await;
+    // Messages Bob sent after the cut come back as errors meanwhile.
+    loop {
+        match bob.next().await {
+            Stanza::Presence(p)
+                if p.from.as_ref().map(ToString::to_string).as_deref() == Some(ALICE_DESK) =>
+            {
+                break;
+            }
+            Stanza::Message(m) => assert_eq!(m.type_, MessageType::Error),
+            _ => {}
+        }
+    }
+    bob.send(chat(ALICE_DESK, "after", "still here")).await;
+    loop {
+        if body(&desk.next_message().await) == Some("still here") {
+            break;
+        }
+    }
+    drop(deaf);
+    bob.end().await;
+    desk.end().await;
+    settle_empty(&server, "everyone left").await;
+    server.stop().await;
+}

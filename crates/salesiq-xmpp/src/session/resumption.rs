@@ -22,12 +22,15 @@ impl Session {
         &mut self,
         shutdown: &mut tokio::sync::watch::Receiver<bool>,
     ) -> Option<(Box<Stream>, u32)> {
+        let overflow = self.inbox.overflow();
         let timeout = tokio::time::sleep(self.shared.config.resumption_timeout);
         tokio::pin!(timeout);
         loop {
             tokio::select! {
                 () = &mut timeout => return None,
                 _ = shutdown.changed() => return None,
+                // Too much waited for a client that may never come back.
+                () = overflow.notified() => return None,
                 outbound = self.inbox.recv() => match outbound {
                     Some(Outbound::Stanza(stanza)) => {
                         if let Some(sm) = &mut self.sm {
