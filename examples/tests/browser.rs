@@ -8,6 +8,8 @@
 
 #![allow(clippy::unwrap_used)] // helpers outside #[test] fns unwrap too
 
+mod common;
+
 #[path = "../../crates/salesiq-xmpp/tests/support/mod.rs"]
 mod support;
 
@@ -16,10 +18,10 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
+use common::example;
 use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
-use salesiq_examples::app::{self, Running};
-use salesiq_examples::config::Config;
+use salesiq_examples::app::Running;
 use serde_json::json;
 use support::{Connector, Mode, Operator};
 use tokio_xmpp::jid::Jid;
@@ -36,16 +38,6 @@ const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// How long the page may take to show something.
 const STEP: Duration = Duration::from_secs(20);
 const VISITOR: &str = "demo|visitor.1@salesiq.zoho.com";
-
-/// The demo configuration on free ports, with its data in `dir`.
-async fn example(dir: &Path) -> Running {
-    let mut config = Config::demo().unwrap();
-    config.server.starttls_port = 0;
-    config.server.direct_tls_port = 0;
-    config.server.http_port = 0;
-    config.server.data_dir = dir.to_owned();
-    app::start(&config).await.unwrap()
-}
 
 /// chromedriver on a free port, and a headless Chromium session in it.
 struct Browser {

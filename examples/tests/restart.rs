@@ -6,15 +6,16 @@
 
 #![allow(clippy::unwrap_used)] // helpers outside #[test] fns unwrap too
 
+mod common;
+
 #[path = "../../crates/salesiq-xmpp/tests/support/mod.rs"]
 mod support;
 
-use std::path::Path;
 use std::time::Duration;
 
+use common::example;
 use futures::{SinkExt, StreamExt};
-use salesiq_examples::app::{self, Running};
-use salesiq_examples::config::Config;
+use salesiq_examples::app::Running;
 use salesiq_session::{Author, ChatId, ChatState, SqliteStore, Store};
 use serde_json::{Value, json};
 use support::{Connector, Mode, Operator};
@@ -26,15 +27,6 @@ use tokio_xmpp::parsers::presence::Presence;
 
 const STEP: Duration = Duration::from_secs(20);
 const VISITOR: &str = "demo|visitor.1@salesiq.zoho.com";
-
-async fn example(dir: &Path) -> Running {
-    let mut config = Config::demo().unwrap();
-    config.server.starttls_port = 0;
-    config.server.direct_tls_port = 0;
-    config.server.http_port = 0;
-    config.server.data_dir = dir.to_owned();
-    app::start(&config).await.unwrap()
-}
 
 async fn alice(running: &Running) -> Operator {
     let connector = Connector::new(running.starttls, &running.certificate, Mode::StartTls);

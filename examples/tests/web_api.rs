@@ -3,23 +3,14 @@
 
 #![allow(clippy::unwrap_used)] // helpers outside #[test] fns unwrap too
 
-use std::path::Path;
+mod common;
 
+use common::example;
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE, COOKIE, SET_COOKIE};
-use salesiq_examples::app::{self, Running};
-use salesiq_examples::config::Config;
+use salesiq_examples::app::Running;
 use salesiq_examples::web::MAX_SIGN_IN_FAILURES;
 use serde_json::{Value, json};
-
-async fn example(dir: &Path) -> Running {
-    let mut config = Config::demo().unwrap();
-    config.server.starttls_port = 0;
-    config.server.direct_tls_port = 0;
-    config.server.http_port = 0;
-    config.server.data_dir = dir.to_owned();
-    app::start(&config).await.unwrap()
-}
 
 /// A client for plain HTTP on loopback. reqwest is built without a
 /// default crypto provider (see salesiq-integrations), so it gets ring's.

@@ -52,6 +52,11 @@ impl Args {
             .map_err(|_| format!("--{name}: cannot read {text:?}"))
     }
 
+    /// `--pid`: the server process whose memory is read, if given.
+    pub(crate) fn pid(&self) -> Result<Option<u32>, String> {
+        self.get("pid", 0).map(|p| (p != 0).then_some(p))
+    }
+
     pub(crate) fn flag(&self, name: &str) -> bool {
         self.values.contains_key(name)
     }

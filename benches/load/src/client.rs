@@ -37,6 +37,21 @@ pub(crate) struct Target {
     pub(crate) scram: bool,
 }
 
+impl Target {
+    /// From `--addr`, `--direct`, `--domain` and `--ca` (the pinned
+    /// certificate); SASL SCRAM-SHA-1 when `scram`, else PLAIN.
+    pub(crate) fn from_args(args: &crate::args::Args, scram: bool) -> Result<Self, String> {
+        let ca: std::path::PathBuf = args.need("ca")?;
+        Ok(Self {
+            addr: args.need("addr")?,
+            direct_tls: args.flag("direct"),
+            domain: args.text("domain", "load.test"),
+            tls: trusting(&ca)?,
+            scram,
+        })
+    }
+}
+
 /// A TLS configuration that accepts exactly the certificate in the PEM
 /// file `pinned` (a self-signed one, as all three servers use here), and
 /// checks the handshake signatures as usual.
@@ -301,6 +316,11 @@ async fn authenticate(
     scram.success(&data).map_err(sasl_error)
 }
 
+/// The send time in a load line (`{sender} {seq} {micros}`).
+pub(crate) fn sent_at(text: &str) -> Option<u64> {
+    text.split(' ').nth(2)?.parse().ok()
+}
+
 /// A chat message to `to` whose body carries the sender's index, a
 /// sequence number and the send time in microseconds since the run began.
 pub(crate) fn message(to: &str, from_index: usize, seq: u64, micros: u64) -> String {
@@ -314,7 +334,7 @@ pub(crate) fn message(to: &str, from_index: usize, seq: u64, micros: u64) -> Str
 /// `<message>` (presence, iq) is skipped.
 pub(crate) fn drain_messages(buffer: &mut Vec<u8>, mut each: impl FnMut(u64)) {
     drain(buffer, |stanza| {
-        if let Some(micros) = body(stanza).and_then(|b| b.split(' ').nth(2)?.parse().ok()) {
+        if let Some(micros) = body(stanza).and_then(sent_at) {
             each(micros);
         }
     });

@@ -18,28 +18,22 @@ use tokio::task::JoinSet;
 use tokio_tungstenite::tungstenite::Message as Frame;
 
 use crate::args::Args;
+use crate::client::sent_at;
 use crate::client::{self, Session, Target};
-use crate::report::{Summary, round, rss_kib};
+use crate::report::{Summary, micros, round, rss_kib};
 use crate::serve;
 
 /// How long a visitor waits to be joined.
 const JOIN_WAIT: Duration = Duration::from_secs(60);
 
 pub(crate) async fn run(args: &Args) -> Result<(), String> {
-    let ca: std::path::PathBuf = args.need("ca")?;
-    let target = Target {
-        addr: args.need("addr")?,
-        direct_tls: args.flag("direct"),
-        domain: args.text("domain", "load.test"),
-        tls: client::trusting(&ca)?,
-        scram: false,
-    };
+    let target = Target::from_args(args, false)?;
     let ws: std::net::SocketAddr = args.need("ws")?;
     let pairs: usize = args.get("pairs", 50)?;
     let visitors: usize = args.get("visitors", 500)?;
     let seconds = Duration::from_secs_f64(args.get("seconds", 10.0)?);
     let rate: f64 = args.get("rate", 2000.0)?;
-    let pid: Option<u32> = args.get("pid", 0).map(|p| (p != 0).then_some(p))?;
+    let pid = args.pid()?;
     let rss_before = pid.and_then(rss_kib);
 
     // Operators.
@@ -211,14 +205,6 @@ async fn visit(
     let _ = out.send(Frame::Text(r#"{"type":"leave"}"#.into())).await;
     let _ = out.close().await;
     Ok(visit)
-}
-
-fn sent_at(text: &str) -> Option<u64> {
-    text.split(' ').nth(2)?.parse().ok()
-}
-
-fn micros(clock: Instant) -> u64 {
-    u64::try_from(clock.elapsed().as_micros()).unwrap_or(u64::MAX)
 }
 
 /// An operator: `y` to every offer, every visitor line sent back.

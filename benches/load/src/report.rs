@@ -13,6 +13,11 @@ pub(crate) fn rss_kib(pid: u32) -> Option<u64> {
         .ok()
 }
 
+/// Microseconds since `clock`: the time stamps in load lines.
+pub(crate) fn micros(clock: std::time::Instant) -> u64 {
+    u64::try_from(clock.elapsed().as_micros()).unwrap_or(u64::MAX)
+}
+
 /// Latencies in microseconds, summarised in milliseconds.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct Summary {

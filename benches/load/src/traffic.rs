@@ -21,7 +21,7 @@ use tokio::task::JoinSet;
 
 use crate::args::Args;
 use crate::client::{self, Session, Target};
-use crate::report::{Summary, round, rss_kib};
+use crate::report::{Summary, micros, round, rss_kib};
 use crate::serve;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,18 +42,12 @@ struct Tally {
 }
 
 pub(crate) async fn run(args: &Args) -> Result<(), String> {
-    let ca: std::path::PathBuf = args.need("ca")?;
-    let target = Target {
-        addr: args.need("addr")?,
-        direct_tls: args.flag("direct"),
-        domain: args.text("domain", "load.test"),
-        tls: client::trusting(&ca)?,
-        scram: match args.text("mech", "plain").as_str() {
-            "plain" => false,
-            "scram-sha-1" => true,
-            other => return Err(format!("--mech: {other:?} is not plain or scram-sha-1")),
-        },
+    let scram = match args.text("mech", "plain").as_str() {
+        "plain" => false,
+        "scram-sha-1" => true,
+        other => return Err(format!("--mech: {other:?} is not plain or scram-sha-1")),
     };
+    let target = Target::from_args(args, scram)?;
     let ours = match args.text("naming", "ours").as_str() {
         "ours" => true,
         "plain" => false,
@@ -65,7 +59,7 @@ pub(crate) async fn run(args: &Args) -> Result<(), String> {
     let seconds = Duration::from_secs_f64(args.get("seconds", 10.0)?);
     let window: usize = args.get("window", 8)?;
     let rate: f64 = args.get("rate", 2000.0)?;
-    let pid: Option<u32> = args.get("pid", 0).map(|p| (p != 0).then_some(p))?;
+    let pid = args.pid()?;
     let label = args.text("label", &target.addr.to_string());
     let password = args.text("password", serve::PASSWORD);
 
@@ -283,10 +277,6 @@ async fn talk(
     })
     .await;
     Ok(tally)
-}
-
-fn micros(clock: Instant) -> u64 {
-    u64::try_from(clock.elapsed().as_micros()).unwrap_or(u64::MAX)
 }
 
 async fn write<S: tokio::io::AsyncWrite + Unpin>(stream: &mut S, text: &str) -> Result<(), String> {
