@@ -47,30 +47,64 @@ async fn send(client: &mut Client, value: Value) {
         .unwrap();
 }
 
-#[tokio::test]
-async fn a_visitor_chats_over_the_websocket() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(SqliteStore::open(dir.path().join("g.sqlite3")).unwrap());
-    let bob = store
-        .add_operator(&NewOperator::new("demo", "bob@demo.example", "Bob"))
-        .await
-        .unwrap();
-    store.claim_username(bob.id, "bob.ops").await.unwrap();
-    let sink = Arc::new(Recorder::default());
-    let gateway = Gateway::new(store.clone(), sink.clone());
-    let bob = OperatorRef::new("demo", "bob.ops");
-    gateway.set_available(&bob, true);
+/// A gateway over SQLite with Bob (bob.ops) available, its visitor API
+/// on 127.0.0.1, and a visitor's WebSocket connected to it.
+struct Fixture {
+    _dir: tempfile::TempDir,
+    store: Arc<SqliteStore>,
+    sink: Arc<Recorder>,
+    gateway: Gateway,
+    bob: OperatorRef,
+    server: tokio::task::JoinHandle<()>,
+    client: Client,
+}
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app =
-        visitor_ws::router(gateway.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-
-    let (mut client, _) =
-        tokio_tungstenite::connect_async(format!("ws://{addr}/ws/visitor?portal=demo"))
+impl Fixture {
+    async fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteStore::open(dir.path().join("g.sqlite3")).unwrap());
+        let operator = store
+            .add_operator(&NewOperator::new("demo", "bob@demo.example", "Bob"))
             .await
             .unwrap();
+        store.claim_username(operator.id, "bob.ops").await.unwrap();
+        let sink = Arc::new(Recorder::default());
+        let gateway = Gateway::new(store.clone(), sink.clone());
+        let bob = OperatorRef::new("demo", "bob.ops");
+        gateway.set_available(&bob, true);
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app =
+            visitor_ws::router(gateway.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let (client, _) =
+            tokio_tungstenite::connect_async(format!("ws://{addr}/ws/visitor?portal=demo"))
+                .await
+                .unwrap();
+        Self {
+            _dir: dir,
+            store,
+            sink,
+            gateway,
+            bob,
+            server,
+            client,
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_visitor_chats_over_the_websocket() {
+    let Fixture {
+        _dir,
+        store,
+        sink,
+        gateway,
+        bob,
+        server,
+        mut client,
+    } = Fixture::start().await;
     // Nonsense is answered, and the connection stays.
     client
         .send(Message::Text("{not json".into()))
@@ -165,25 +199,13 @@ async fn a_visitor_chats_over_the_websocket() {
 
 #[tokio::test]
 async fn an_oversized_frame_closes_the_socket_and_leaves_the_chat() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(SqliteStore::open(dir.path().join("g.sqlite3")).unwrap());
-    let bob = store
-        .add_operator(&NewOperator::new("demo", "bob@demo.example", "Bob"))
-        .await
-        .unwrap();
-    store.claim_username(bob.id, "bob.ops").await.unwrap();
-    let sink = Arc::new(Recorder::default());
-    let gateway = Gateway::new(store.clone(), sink.clone());
-    gateway.set_available(&OperatorRef::new("demo", "bob.ops"), true);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = visitor_ws::router(gateway).into_make_service_with_connect_info::<SocketAddr>();
-    let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-
-    let (mut client, _) =
-        tokio_tungstenite::connect_async(format!("ws://{addr}/ws/visitor?portal=demo"))
-            .await
-            .unwrap();
+    let Fixture {
+        _dir,
+        sink,
+        server,
+        mut client,
+        ..
+    } = Fixture::start().await;
     send(
         &mut client,
         json!({"type": "start", "name": "Eve", "question": "Hi"}),
