@@ -545,16 +545,20 @@ impl Raw<TcpStream> {
 
     /// STARTTLS then TLS, ready for the second stream header.
     pub async fn secured(server: &TestServer) -> Raw<TlsStream<TcpStream>> {
-        let mut raw = Self::connect(server.starttls).await;
-        raw.send(HEADER).await;
-        raw.read_until("</stream:features>").await;
-        raw.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+        Self::connect(server.starttls).await.starttls(server).await
+    }
+
+    /// STARTTLS on this connection, then TLS.
+    async fn starttls(mut self, server: &TestServer) -> Raw<TlsStream<TcpStream>> {
+        self.send(HEADER).await;
+        self.read_until("</stream:features>").await;
+        self.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
             .await;
-        raw.read_until("<proceed").await;
-        raw.read_until(">").await;
+        self.read_until("<proceed").await;
+        self.read_until(">").await;
         let name = ServerName::try_from(DOMAIN).unwrap();
         let tls = TlsConnector::from(server.tls_config())
-            .connect(name, raw.io)
+            .connect(name, self.io)
             .await
             .unwrap();
         Raw {
@@ -663,22 +667,10 @@ impl Raw<TcpStream> {
         server: &TestServer,
         from: std::net::IpAddr,
     ) -> Raw<TlsStream<TcpStream>> {
-        let mut raw = Self::connect_from(server.starttls, from).await;
-        raw.send(HEADER).await;
-        raw.read_until("</stream:features>").await;
-        raw.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
-            .await;
-        raw.read_until("<proceed").await;
-        raw.read_until(">").await;
-        let name = ServerName::try_from(DOMAIN).unwrap();
-        let tls = TlsConnector::from(server.tls_config())
-            .connect(name, raw.io)
+        Self::connect_from(server.starttls, from)
             .await
-            .unwrap();
-        Raw {
-            io: tls,
-            received: String::new(),
-        }
+            .starttls(server)
+            .await
     }
 }
 
