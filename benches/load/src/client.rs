@@ -204,6 +204,41 @@ fn inner<'t>(text: &'t str, tag: &str) -> Option<&'t str> {
     body.get(..close)
 }
 
+/// Logs every one of `users` in, `concurrency` at a time: the sessions
+/// in the order of `users`, and each login's time in microseconds.
+pub(crate) async fn login_all(
+    target: &Target,
+    users: Vec<String>,
+    password: &str,
+    concurrency: usize,
+) -> Result<(Vec<Session>, Vec<u32>), String> {
+    let limit = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
+    let mut logins = tokio::task::JoinSet::new();
+    let count = users.len();
+    for (i, user) in users.into_iter().enumerate() {
+        let (target, password, limit) = (target.clone(), password.to_owned(), limit.clone());
+        logins.spawn(async move {
+            let _permit = limit.acquire_owned().await.map_err(|e| e.to_string())?;
+            let began = std::time::Instant::now();
+            let session = login(&target, &user, &password)
+                .await
+                .map_err(|e| format!("{user}: {e}"))?;
+            let took = u32::try_from(began.elapsed().as_micros()).unwrap_or(u32::MAX);
+            Ok::<_, String>((i, session, took))
+        });
+    }
+    let mut sessions: Vec<Option<Session>> = (0..count).map(|_| None).collect();
+    let mut times = Vec::with_capacity(count);
+    while let Some(done) = logins.join_next().await {
+        let (i, session, took) = done.map_err(|e| e.to_string())??;
+        if let Some(slot) = sessions.get_mut(i) {
+            *slot = Some(session);
+        }
+        times.push(took);
+    }
+    Ok((sessions.into_iter().flatten().collect(), times))
+}
+
 /// Connects, secures, logs in as `user` (the localpart), binds and sends
 /// initial presence.
 pub(crate) async fn login(target: &Target, user: &str, password: &str) -> Result<Session, String> {

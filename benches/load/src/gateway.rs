@@ -8,12 +8,11 @@
 //! trip visitor → gateway → operator's client → gateway → visitor, lines
 //! per second, and the server's memory.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_tungstenite::tungstenite::Message as Frame;
 
@@ -37,20 +36,11 @@ pub(crate) async fn run(args: &Args) -> Result<(), String> {
     let rss_before = pid.and_then(rss_kib);
 
     // Operators.
-    let limit = Arc::new(Semaphore::new(64));
-    let mut logins = JoinSet::new();
-    for i in 0..2 * pairs {
-        let (target, limit) = (target.clone(), limit.clone());
-        logins.spawn(async move {
-            let _permit = limit.acquire_owned().await.map_err(|e| e.to_string())?;
-            let user = format!("{}|{}", serve::portal(i), serve::username(i));
-            client::login(&target, &user, serve::PASSWORD).await
-        });
-    }
+    let names = (0..2 * pairs).map(serve::login_name).collect();
+    let (sessions, _) = client::login_all(&target, names, serve::PASSWORD, 64).await?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut operators = JoinSet::new();
-    while let Some(done) = logins.join_next().await {
-        let session = done.map_err(|e| e.to_string())??;
+    for session in sessions {
         operators.spawn(operate(session, stop_rx.clone()));
     }
     // Presence must reach the gateway before the first request.

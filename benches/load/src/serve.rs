@@ -18,6 +18,7 @@ use salesiq_session::{
     ScramCredentials, ScramHash,
 };
 use salesiq_xmpp::{Config, Server, TlsIdentity};
+use subtle::ConstantTimeEq;
 
 use crate::args::Args;
 
@@ -27,6 +28,11 @@ pub(crate) const PASSWORD: &str = "load-pw";
 /// The username of load user `i`.
 pub(crate) fn username(i: usize) -> String {
     format!("load{i:06}")
+}
+
+/// What load user `i` signs in with: `p{i / 2}|load{i:06}`.
+pub(crate) fn login_name(i: usize) -> String {
+    format!("{}|{}", portal(i), username(i))
 }
 
 /// The portal of load user `i`.
@@ -186,13 +192,7 @@ impl Authenticator for LoadAccounts {
         Box::pin(async move {
             let account = self.find(login).ok_or(AuthError::NotAuthorized)?;
             // Constant time, as a real store would compare hashes.
-            let same = password.len() == PASSWORD.len()
-                && password
-                    .bytes()
-                    .zip(PASSWORD.bytes())
-                    .fold(0u8, |diff, (a, b)| diff | (a ^ b))
-                    == 0;
-            if same {
+            if bool::from(password.as_bytes().ct_eq(PASSWORD.as_bytes())) {
                 Ok(account)
             } else {
                 Err(AuthError::NotAuthorized)

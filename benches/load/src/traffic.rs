@@ -12,11 +12,10 @@
 //!
 //! then one JSON object on stdout.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::args::Args;
@@ -67,33 +66,16 @@ pub(crate) async fn run(args: &Args) -> Result<(), String> {
 
     // 1. Logins.
     let started = Instant::now();
-    let limit = Arc::new(Semaphore::new(concurrency.max(1)));
-    let mut logins = JoinSet::new();
-    for i in 0..users {
-        let user = if ours {
-            format!("{}|{}", serve::portal(i), serve::username(i))
-        } else {
-            format!("u{i}")
-        };
-        let (target, password, limit) = (target.clone(), password.clone(), limit.clone());
-        logins.spawn(async move {
-            let _permit = limit.acquire_owned().await.map_err(|e| e.to_string())?;
-            let began = Instant::now();
-            let session = client::login(&target, &user, &password)
-                .await
-                .map_err(|e| format!("{user}: {e}"))?;
-            Ok::<_, String>((i, session, micros_since(began)))
-        });
-    }
-    let mut sessions: Vec<Option<Session>> = (0..users).map(|_| None).collect();
-    let mut login_times = Vec::with_capacity(users);
-    while let Some(done) = logins.join_next().await {
-        let (i, session, took) = done.map_err(|e| e.to_string())??;
-        if let Some(slot) = sessions.get_mut(i) {
-            *slot = Some(session);
-        }
-        login_times.push(took);
-    }
+    let names: Vec<String> = (0..users)
+        .map(|i| {
+            if ours {
+                serve::login_name(i)
+            } else {
+                format!("u{i}")
+            }
+        })
+        .collect();
+    let (sessions, login_times) = client::login_all(&target, names, &password, concurrency).await?;
     let login_secs = started.elapsed().as_secs_f64();
     let logins_per_sec = users as f64 / login_secs;
     let login_latency = Summary::of(login_times);
@@ -104,17 +86,13 @@ pub(crate) async fn run(args: &Args) -> Result<(), String> {
     let rss_idle = pid.and_then(rss_kib);
 
     // 3-5. Traffic.
-    let jids: Vec<String> = sessions
-        .iter()
-        .map(|s| s.as_ref().map(|s| s.jid.clone()).unwrap_or_default())
-        .collect();
+    let jids: Vec<String> = sessions.iter().map(|s| s.jid.clone()).collect();
     let clock = Instant::now();
     let (phase_tx, phase_rx) = watch::channel(Phase::Idle);
     let senders = users.min(((rate / 20.0).ceil() as usize).max(1));
     let period = Duration::from_secs_f64(senders as f64 / rate.max(0.001));
     let mut tasks = JoinSet::new();
     for (i, session) in sessions.into_iter().enumerate() {
-        let Some(session) = session else { continue };
         let peer = jids.get(i ^ 1).cloned().unwrap_or_default();
         let offset = period.mul_f64(i as f64 / senders as f64);
         let sends = (i < senders).then_some((period, offset));
@@ -191,10 +169,6 @@ pub(crate) async fn run(args: &Args) -> Result<(), String> {
 
 /// When the last message arrived, in microseconds of the traffic clock.
 static LAST_ARRIVAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-fn micros_since(start: Instant) -> u32 {
-    u32::try_from(start.elapsed().as_micros()).unwrap_or(u32::MAX)
-}
 
 /// One user: reads what arrives, and sends as the phase says.
 async fn talk(
