@@ -51,8 +51,12 @@ pub struct Running {
     pub direct_tls: SocketAddr,
     /// The web server.
     pub http: SocketAddr,
-    /// The SHA-256 fingerprint of the certificate.
+    /// The SHA-256 fingerprint of the certificate (`AB:CD:...`).
     pub fingerprint: String,
+    /// Its SHA-1 fingerprint, as profanity shows it.
+    pub fingerprint_sha1: String,
+    /// The SHA-256 fingerprint as mcabber wants it: lower-case hex, no colons.
+    pub fingerprint_hex: String,
     /// The certificate, DER-encoded (what a test client trusts).
     pub certificate: Vec<u8>,
     /// What seeding added to the store.
@@ -79,23 +83,38 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
 
     let identity = match (&server.certificate, &server.key) {
         (Some(cert), Some(key)) => TlsIdentity::from_pem_files(cert, key)?,
-        _ => self_signed(&server.data_dir, &server.domain)?,
+        _ => self_signed(
+            &server.data_dir,
+            &server.domain,
+            server.public_host.as_deref(),
+        )?,
     };
     let mut xmpp_config = salesiq_xmpp::Config::new(&server.domain);
     xmpp_config.starttls_addr = Some(SocketAddr::new(server.host, server.starttls_port));
     xmpp_config.direct_tls_addr = Some(SocketAddr::new(server.host, server.direct_tls_port));
     let fingerprint = identity.fingerprint();
+    let fingerprint_sha1 = identity.fingerprint_sha1();
+    let fingerprint_hex = identity.fingerprint_hex();
     let certificate = identity.certificate_der().to_vec();
-    let xmpp = Server::bind(xmpp_config, identity, accounts.clone(), accounts.clone()).await?;
+    let (crm, helpdesk) = connectors(config)?;
+    let gateway_store: Arc<dyn Store> = store.clone();
+    let xmpp = Server::builder(xmpp_config, identity, accounts.clone(), accounts.clone())
+        .gateway(move |sink| {
+            Gateway::builder(gateway_store)
+                .connectors(crm, helpdesk)
+                .build(sink)
+        })
+        .bind()
+        .await?;
     let (Some(starttls), Some(direct_tls)) = (xmpp.starttls_addr(), xmpp.direct_tls_addr()) else {
         return Err(StartError::Io("the XMPP listeners have no address".into()));
     };
-
-    let (crm, helpdesk) = connectors(config)?;
     let handle = xmpp.handle();
-    let gateway = Gateway::with_connectors(store.clone(), Arc::new(handle.clone()), crm, helpdesk);
+    let gateway = handle
+        .gateway()
+        .cloned()
+        .ok_or_else(|| StartError::Io("the XMPP server has no gateway".into()))?;
     let closed_chats = gateway.close_unfinished_chats().await?;
-    handle.attach_gateway(gateway.clone());
 
     let http_addr = SocketAddr::new(server.host, server.http_port);
     let listener = tokio::net::TcpListener::bind(http_addr)
@@ -135,6 +154,8 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         direct_tls,
         http,
         fingerprint,
+        fingerprint_sha1,
+        fingerprint_hex,
         certificate,
         seeded,
         database,
@@ -166,19 +187,24 @@ impl Running {
 
 /// The certificate kept in `data_dir/tls/`, made on first start: the
 /// fingerprint a user accepted stays valid across restarts.
-fn self_signed(data_dir: &Path, domain: &str) -> Result<TlsIdentity, StartError> {
+fn self_signed(
+    data_dir: &Path,
+    domain: &str,
+    public_host: Option<&str>,
+) -> Result<TlsIdentity, StartError> {
     let dir = data_dir.join("tls");
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
     if cert.exists() && key.exists() {
         return Ok(TlsIdentity::from_pem_files(&cert, &key)?);
     }
-    let names = vec![domain.to_owned(), "localhost".to_owned()];
-    let made = rcgen::generate_simple_self_signed(names)
-        .map_err(|e| StartError::Io(format!("self-signed certificate: {e}")))?;
+    // The domain as common name; valid for 127.0.0.1 and the public host
+    // too, since some clients (finch) check the host they connect to.
+    let hosts: Vec<&str> = public_host.into_iter().collect();
+    let (cert_pem, key_pem) = TlsIdentity::self_signed_pem(domain, &hosts)?;
     let io = |e: std::io::Error| StartError::Io(format!("{}: {e}", dir.display()));
     std::fs::create_dir_all(&dir).map_err(io)?;
-    write_private(&key, made.signing_key.serialize_pem().as_bytes()).map_err(io)?;
-    std::fs::write(&cert, made.cert.pem()).map_err(io)?;
+    write_private(&key, key_pem.as_bytes()).map_err(io)?;
+    std::fs::write(&cert, cert_pem).map_err(io)?;
     Ok(TlsIdentity::from_pem_files(&cert, &key)?)
 }
 

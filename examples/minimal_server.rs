@@ -97,6 +97,7 @@ fn print_welcome(config: &Config, running: &app::Running) {
         "  host        {host}, port {} with STARTTLS (\"TLS\") or {} with direct TLS (\"SSL\")\n\
          \x20 resource    any\n\
          \x20 certificate self-signed: accept SHA-256 {}\n\
+         \x20             (SHA-1 {}; mcabber ssl_fingerprint {})\n\
          \n\
          Visitor page:     http://{http}/\n\
          Jabber settings:  http://{http}/settings\n\
@@ -105,6 +106,8 @@ fn print_welcome(config: &Config, running: &app::Running) {
         running.starttls.port(),
         running.direct_tls.port(),
         running.fingerprint,
+        running.fingerprint_sha1,
+        running.fingerprint_hex,
         http = running.http,
         portal = config.default_portal(),
     );

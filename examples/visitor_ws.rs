@@ -8,7 +8,8 @@
 //! `{"type":"leave"}`.
 //!
 //! Server to visitor: `{"type":"queued"}`, `{"type":"joined","operator"}`,
-//! `{"type":"message","from","text"}`, `{"type":"typing","from","state"}`,
+//! `{"type":"message","from","text"}`, `{"type":"typing","from","state"}`
+//! (`state` one of `composing`, `paused`, `active`, `inactive`, `gone`),
 //! `{"type":"push","url"}`, `{"type":"ended","reason"}`,
 //! `{"type":"error","message"}`. Bad JSON or an unknown type gets an error
 //! frame and the connection stays open; closing the socket leaves the chat.
@@ -27,7 +28,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
 use salesiq_session::{
-    ChatId, ChatRequest, Gateway, GatewayError, VisitorChat, VisitorDetails, VisitorEvent,
+    Activity, ChatId, ChatRequest, Gateway, GatewayError, VisitorChat, VisitorDetails, VisitorEvent,
 };
 use serde::{Deserialize, Serialize};
 
@@ -120,15 +121,12 @@ impl From<VisitorEvent> for ToVisitor {
             VisitorEvent::Queued => Self::Queued,
             VisitorEvent::Joined { operator } => Self::Joined { operator },
             VisitorEvent::Message { from, text } => Self::Message { from, text },
-            VisitorEvent::Typing { from, composing } => Self::Typing {
+            VisitorEvent::Typing { from, state } => Self::Typing {
                 from,
-                state: if composing { "composing" } else { "paused" },
+                state: state.as_str(),
             },
             VisitorEvent::Push { url } => Self::Push { url },
             VisitorEvent::Ended { reason } => Self::Ended { reason },
-            _ => Self::Error {
-                message: "unknown event".into(),
-            },
         }
     }
 }
@@ -317,7 +315,11 @@ async fn relay(socket: &mut WebSocket, gateway: &Gateway, chat: &mut VisitorChat
                     None | Some(VisitorFrame::Leave) => return,
                     Some(VisitorFrame::Message { text }) => gateway.visitor_says(id, &text).await,
                     Some(VisitorFrame::Typing { state }) => {
-                        gateway.visitor_typing(id, state == TypingState::Composing)
+                        let state = match state {
+                            TypingState::Composing => Activity::Composing,
+                            TypingState::Paused => Activity::Paused,
+                        };
+                        gateway.visitor_typing(id, state).await
                     }
                     Some(VisitorFrame::Page { url }) => gateway.visitor_page(id, &url).await,
                     Some(VisitorFrame::Start { .. }) => {

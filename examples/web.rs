@@ -35,8 +35,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use salesiq_session::{
-    Account, COLLEAGUES_GROUP, Contact, Gateway, Operator, OperatorId, Store, StoreAccounts,
-    StoreError,
+    Account, Contact, Gateway, Operator, OperatorId, Store, StoreAccounts, StoreError,
 };
 use salesiq_xmpp::ServerHandle;
 use serde::{Deserialize, Serialize};
@@ -469,12 +468,8 @@ impl Web {
         let Some(username) = &newcomer.username else {
             return;
         };
-        let contact = Contact::new(
-            &format!("{}|{username}", newcomer.portal),
-            &newcomer.display_name,
-            COLLEAGUES_GROUP,
-        )
-        .with_photo(newcomer.photo.clone());
+        let contact = Contact::colleague(&newcomer.portal, username, &newcomer.display_name)
+            .with_photo(newcomer.photo.clone());
         let Ok(colleagues) = self.store.operators(&newcomer.portal).await else {
             return;
         };

@@ -37,7 +37,7 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// How long the page may take to show something.
 const STEP: Duration = Duration::from_secs(20);
-const VISITOR: &str = "demo|visitor.1@salesiq.zoho.com";
+const VISITOR: &str = "demo|visitor-1@salesiq.zoho.com";
 
 /// chromedriver on a free port, and a headless Chromium session in it.
 struct Browser {
@@ -190,7 +190,9 @@ async fn operator(running: &Running, jid: &str, password: &str) -> Operator {
 async fn message_from(operator: &mut Operator, from: &str) -> Message {
     loop {
         let message = operator.next_message().await;
-        if message.from.as_ref().map(|j| j.to_string()).as_deref() == Some(from) {
+        // `from` names a bare JID; visitor contacts speak from a full one.
+        let bare = message.from.as_ref().map(|j| j.to_bare().to_string());
+        if bare.as_deref() == Some(from) {
             return message;
         }
     }

@@ -26,7 +26,7 @@ use tokio_xmpp::parsers::message::{Lang, Message};
 use tokio_xmpp::parsers::presence::Presence;
 
 const STEP: Duration = Duration::from_secs(20);
-const VISITOR: &str = "demo|visitor.1@salesiq.zoho.com";
+const VISITOR: &str = "demo|visitor-1@salesiq.zoho.com";
 
 async fn alice(running: &Running) -> Operator {
     let connector = Connector::new(running.starttls, &running.certificate, Mode::StartTls);
@@ -50,7 +50,8 @@ fn body(message: &Message) -> String {
 async fn from_visitor(alice: &mut Operator) -> String {
     loop {
         let message = alice.next_message().await;
-        let from = message.from.as_ref().map(ToString::to_string);
+        // Visitor contacts speak from a full JID of a fixed resource.
+        let from = message.from.as_ref().map(|j| j.to_bare().to_string());
         if from.as_deref() == Some(VISITOR) && !body(&message).is_empty() {
             return body(&message);
         }
@@ -188,7 +189,7 @@ async fn a_restart_during_a_live_chat_ends_it_cleanly_and_keeps_it() {
     // The second chat has a new visitor contact.
     assert_eq!(
         offer.from.map(|j| j.to_string()).as_deref(),
-        Some("demo|visitor.2@salesiq.zoho.com")
+        Some("demo|visitor-2@salesiq.zoho.com/visitor")
     );
     alice.end().await;
     running.stop().await;

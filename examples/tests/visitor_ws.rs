@@ -10,7 +10,8 @@ use std::time::Duration;
 use futures::{SinkExt, StreamExt};
 use salesiq_examples::visitor_ws;
 use salesiq_session::{
-    Gateway, NewOperator, OperatorEvent, OperatorRef, OperatorSink, SqliteStore, Store,
+    Activity, ContactId, Gateway, NewOperator, OperatorEvent, OperatorRef, OperatorSink,
+    SqliteStore, Store,
 };
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
@@ -71,7 +72,7 @@ impl Fixture {
         let sink = Arc::new(Recorder::default());
         let gateway = Gateway::new(store.clone(), sink.clone());
         let bob = OperatorRef::new("demo", "bob.ops");
-        gateway.set_available(&bob, true);
+        gateway.set_available(&bob, true).await;
 
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -119,7 +120,7 @@ async fn a_visitor_chats_over_the_websocket() {
     send(&mut client, json!({"type": "start", "name": "Ann Lee", "email": "ann@example.com", "question": "Where is my refund?", "department": ""})).await;
     assert_eq!(frame(&mut client).await, json!({"type": "queued"}));
     gateway
-        .operator_says(&bob, "demo|visitor.1", "y")
+        .operator_says(&bob, &ContactId::visitor("demo", 1), "y")
         .await
         .unwrap();
     assert_eq!(
@@ -127,7 +128,7 @@ async fn a_visitor_chats_over_the_websocket() {
         json!({"type": "joined", "operator": "Bob"})
     );
     gateway
-        .operator_says(&bob, "demo|visitor.1", "Hello Ann")
+        .operator_says(&bob, &ContactId::visitor("demo", 1), "Hello Ann")
         .await
         .unwrap();
     assert_eq!(
@@ -135,7 +136,7 @@ async fn a_visitor_chats_over_the_websocket() {
         json!({"type": "message", "from": "Bob", "text": "Hello Ann"})
     );
     gateway
-        .operator_typing(&bob, "demo|visitor.1", true)
+        .operator_chat_state(&bob, &ContactId::visitor("demo", 1), Activity::Composing)
         .await
         .unwrap();
     assert_eq!(
@@ -143,9 +144,18 @@ async fn a_visitor_chats_over_the_websocket() {
         json!({"type": "typing", "from": "Bob", "state": "composing"})
     );
     gateway
-        .operator_says(&bob, "demo|visitor.1", "#p https://demo.example/refunds")
+        .operator_says(
+            &bob,
+            &ContactId::visitor("demo", 1),
+            "#p https://demo.example/refunds",
+        )
         .await
         .unwrap();
+    // A command is not typing: the "Bob is typing" it began is cleared.
+    assert_eq!(
+        frame(&mut client).await,
+        json!({"type": "typing", "from": "Bob", "state": "active"})
+    );
     assert_eq!(
         frame(&mut client).await,
         json!({"type": "push", "url": "https://demo.example/refunds"})
@@ -187,7 +197,7 @@ async fn a_visitor_chats_over_the_websocket() {
     );
 
     gateway
-        .operator_says(&bob, "demo|visitor.1", "#e")
+        .operator_says(&bob, &ContactId::visitor("demo", 1), "#e")
         .await
         .unwrap();
     assert_eq!(

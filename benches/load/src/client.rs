@@ -460,7 +460,7 @@ mod tests {
     #[test]
     fn senders_and_bodies() {
         let mut buffer =
-            b"<message from=\"p0|visitor.1@load.test\" type='chat'><body>Reply y to accept</body></message>"
+            b"<message from=\"p0|visitor-1@load.test\" type='chat'><body>Reply y to accept</body></message>"
                 .to_vec();
         let mut seen = Vec::new();
         drain_stanzas(&mut buffer, |from, body| {
@@ -469,7 +469,7 @@ mod tests {
         assert_eq!(
             seen,
             [(
-                "p0|visitor.1@load.test".to_owned(),
+                "p0|visitor-1@load.test".to_owned(),
                 "Reply y to accept".to_owned()
             )]
         );

@@ -14,8 +14,7 @@ use std::sync::Arc;
 
 use salesiq_jid::LoginKey;
 use salesiq_session::{
-    Account, AuthError, Authenticator, BoxFuture, COLLEAGUES_GROUP, Contact, Directory,
-    ScramCredentials, ScramHash,
+    Account, AuthError, Authenticator, BoxFuture, Contact, Directory, ScramCredentials, ScramHash,
 };
 use salesiq_xmpp::{Config, Server, TlsIdentity};
 use subtle::ConstantTimeEq;
@@ -54,13 +53,18 @@ pub(crate) async fn run(args: &Args) -> Result<(), String> {
     config.max_connections = args.get("max-connections", 100_000)?;
     let identity = TlsIdentity::from_pem_files(&cert, &key).map_err(|e| e.to_string())?;
     let accounts = Arc::new(LoadAccounts::new(pairs));
-    let server = Server::bind(config, identity, accounts.clone(), accounts)
-        .await
-        .map_err(|e| e.to_string())?;
-    if args.flag("gateway") {
-        let http = SocketAddr::new(host, args.get("http-port", 8080)?);
+    let mut builder = Server::builder(config, identity, accounts.clone(), accounts);
+    let with_gateway = args.flag("gateway");
+    if with_gateway {
         let database = args.text("database", "target/load-gateway.sqlite3");
-        gateway(&server, pairs, http, &database).await?;
+        let store = gateway_store(pairs, &database).await?;
+        builder = builder.gateway(move |sink| salesiq_session::Gateway::new(store, sink));
+        println!("salesiq-load serve: gateway on {database}");
+    }
+    let server = builder.bind().await.map_err(|e| e.to_string())?;
+    if let Some(gateway) = server.gateway().filter(|_| with_gateway) {
+        let http = SocketAddr::new(host, args.get("http-port", 8080)?);
+        visitors(gateway.clone(), http).await?;
     }
     println!(
         "salesiq-load serve: pid {} on {} (STARTTLS) and {} (direct TLS), {} accounts",
@@ -83,16 +87,13 @@ pub(crate) async fn run(args: &Args) -> Result<(), String> {
     Ok(())
 }
 
-/// The chat gateway over a fresh SQLite file with the load operators
-/// (portal `p{k}` of two operators, no departments: every offer goes to
-/// both), and the visitor WebSocket API on `http`.
-async fn gateway(
-    server: &Server,
+/// A fresh SQLite file with the load operators (portal `p{k}` of two
+/// operators, no departments: every offer goes to both), for the gateway.
+async fn gateway_store(
     pairs: usize,
-    http: SocketAddr,
     database: &str,
-) -> Result<(), String> {
-    use salesiq_session::{Gateway, NewOperator, Portal, SqliteStore, Store};
+) -> Result<Arc<dyn salesiq_session::Store>, String> {
+    use salesiq_session::{NewOperator, Portal, SqliteStore, Store};
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{database}{suffix}"));
     }
@@ -119,9 +120,11 @@ async fn gateway(
                 .map_err(failed)?;
         }
     }
-    let handle = server.handle();
-    let gateway = Gateway::new(store, Arc::new(handle.clone()));
-    handle.attach_gateway(gateway.clone());
+    Ok(store)
+}
+
+/// The visitor WebSocket API on `http`.
+async fn visitors(gateway: salesiq_session::Gateway, http: SocketAddr) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(http)
         .await
         .map_err(|e| format!("HTTP on {http}: {e}"))?;
@@ -132,7 +135,7 @@ async fn gateway(
             eprintln!("salesiq-load serve: HTTP stopped: {e}");
         }
     });
-    println!("salesiq-load serve: gateway on {database}, visitors on ws://{http}/ws/visitor");
+    println!("salesiq-load serve: visitors on ws://{http}/ws/visitor");
     Ok(())
 }
 
@@ -231,11 +234,7 @@ impl Directory for LoadAccounts {
             };
             let partner = i ^ 1;
             let name = username(partner);
-            vec![Contact::new(
-                &format!("{}|{name}", portal(partner)),
-                &name,
-                COLLEAGUES_GROUP,
-            )]
+            vec![Contact::colleague(&portal(partner), &name, &name)]
         })
     }
 }

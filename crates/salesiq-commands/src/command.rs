@@ -6,7 +6,6 @@ use crate::args::{Department, Email, TicketId, Url};
 
 /// What an operator typed into a visitor's chat window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum Input<'a> {
     /// Text for the visitor, exactly as typed, except that a leading `##`
     /// (or `＃＃`) is sent as a single `#`: that is how an operator sends
@@ -43,7 +42,6 @@ pub enum Input<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[cfg_attr(feature = "serde", serde(tag = "kind"))]
-#[non_exhaustive]
 pub enum Command<'a> {
     /// `#help [topic]`.
     #[cfg_attr(feature = "serde", serde(rename = "help"))]
@@ -444,7 +442,6 @@ impl TicketState {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[cfg_attr(feature = "serde", serde(tag = "by", content = "query"))]
-#[non_exhaustive]
 pub enum SearchQuery<'a> {
     /// A contact's e-mail address.
     #[cfg_attr(feature = "serde", serde(rename = "email"))]

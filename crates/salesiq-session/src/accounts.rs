@@ -10,7 +10,7 @@ use salesiq_jid::LoginKey;
 use crate::auth::{
     Account, AuthError, Authenticator, SCRAM_HASHES, ScramCredentials, ScramHash, is_email_name,
 };
-use crate::directory::{COLLEAGUES_GROUP, Contact, Directory};
+use crate::directory::{Contact, Directory};
 use crate::future::BoxFuture;
 use crate::model::{Operator, OperatorId};
 use crate::store::{Credentials, Store, StoreError, StoreResult};
@@ -191,16 +191,9 @@ impl Directory for StoreAccounts {
                 .filter(|o| o.username.is_some() && o.username != me.username)
                 .filter_map(|o| {
                     let username = o.username.as_deref()?;
-                    let contact = Contact::new(
-                        &format!("{}|{username}", o.portal),
-                        &o.display_name,
-                        COLLEAGUES_GROUP,
-                    );
+                    let contact = Contact::colleague(&o.portal, username, &o.display_name);
                     Some(contact.with_photo(o.photo.clone()))
                 })
-                .chain(std::iter::once(crate::gateway::board::board_contact(
-                    &me.portal,
-                )))
                 .collect()
         })
     }

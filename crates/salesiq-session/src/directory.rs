@@ -3,16 +3,15 @@
 use std::fmt;
 
 use crate::auth::{Account, Photo};
+use crate::contact::ContactId;
 use crate::future::BoxFuture;
 
 /// A contact on an operator's list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Contact {
-    /// Who it is, in the transport's terms: for a colleague the login key
-    /// `portal|username`, lower case. Unique within the portal and made of
-    /// characters a JID localpart may hold.
-    pub id: String,
+    /// Who it is: a colleague, a visitor or the message board.
+    pub id: ContactId,
     /// The name to show.
     pub name: String,
     /// The roster group, e.g. "Colleagues".
@@ -23,9 +22,9 @@ pub struct Contact {
 
 impl Contact {
     /// A contact with that id, name and group.
-    pub fn new(id: &str, name: &str, group: &str) -> Self {
+    pub fn new(id: ContactId, name: &str, group: &str) -> Self {
         Self {
-            id: id.to_owned(),
+            id,
             name: name.to_owned(),
             group: group.to_owned(),
             photo: None,
@@ -34,6 +33,15 @@ impl Contact {
 }
 
 impl Contact {
+    /// A colleague: `username` of `portal`, in the Colleagues group.
+    pub fn colleague(portal: &str, username: &str, name: &str) -> Self {
+        Self::new(
+            ContactId::colleague(portal, username),
+            name,
+            COLLEAGUES_GROUP,
+        )
+    }
+
     /// The same contact with a picture.
     pub fn with_photo(mut self, photo: Option<Photo>) -> Self {
         self.photo = photo;

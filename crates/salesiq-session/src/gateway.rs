@@ -2,49 +2,79 @@
 //! it, the first `y` wins, and from then on text flows both ways while `#`
 //! commands are executed for the operator and never reach the visitor.
 //!
-//! The gateway speaks in its own terms ([`OperatorRef`], contact ids,
+//! The gateway speaks in its own terms ([`OperatorRef`], [`ContactId`],
 //! [`OperatorEvent`], [`VisitorEvent`]); a transport such as
-//! `salesiq-xmpp` turns those into stanzas through an [`OperatorSink`].
+//! `salesiq-xmpp` turns those into stanzas through an [`OperatorSink`],
+//! and hands operator input in through the port ([`Gateway::submit`],
+//! [`Gateway::device_available`]), which never waits for domain work.
+//!
+//! How it runs: every live chat is one task that owns its state (offers,
+//! operator, guests, transfers, timers, cached locale and names) and
+//! serialises everything said in it, so "the first `y` wins" holds by
+//! construction. An index maps chats and visitor contacts to their task;
+//! the operators' availability is a registry of its own. No lock is held
+//! while the sink is called or the store is awaited. Connector calls
+//! (`#crm`, `#support`) run beside the chat, and their answers come back to
+//! it as messages: a slow vendor delays only that answer.
 //!
 //! Choices where the product description is silent:
-//! * A visitor contact's id is `portal|visitor.N` (N the visitor number), so
-//!   it is unique on the server and cannot clash with `portal|username`.
 //! * A chat asking for a department is offered to that department's
 //!   operators ([`crate::Store::assign_department`]); a department nobody
 //!   is assigned to is served by every operator of the portal.
 //! * Operators are offered a chat when they are available; with nobody
 //!   available the visitor is told they are queued, and the chat is offered
-//!   to the next operator who becomes available. A request nobody accepts
-//!   within [`DEFAULT_QUEUE_TIMEOUT`] (five minutes, see
-//!   [`Gateway::set_queue_timeout`]) ends, and the visitor is told nobody
-//!   is available.
+//!   to the next operator who becomes available, on every device: a
+//!   phone that comes online while the desktop was offered gets the offer
+//!   too. A request nobody accepts within [`DEFAULT_QUEUE_TIMEOUT`] (five
+//!   minutes, see [`Gateway::set_queue_timeout`]) ends, and the visitor is
+//!   told nobody is available.
+//! * Every device of an operator sees the visitors they are in or offered
+//!   ([`Gateway::roster`], asked at every bind and roster fetch), and the
+//!   portal's message board.
 //! * Replies to commands come from the visitor contact, prefixed `[system]`
 //!   (`[システム]` in Japanese portals), so they are clearly not the visitor.
+//! * A line that starts with `#` is a command, and an operator who typed it
+//!   was not typing for the visitor: a "composing" the visitor saw is
+//!   cleared. Trailing line breaks are not relayed.
+//! * A store failure is logged and does not stop the chat: a line is still
+//!   relayed, an end still tells everybody (the next start's
+//!   [`Gateway::close_unfinished_chats`] settles the store).
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
 
 use salesiq_commands::Locale;
 use salesiq_integrations::{CrmConnector, HelpdeskConnector, MemoryCrm, MemoryHelpdesk};
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc, oneshot};
+use tracing::Instrument as _;
 
+use crate::contact::{Activity, ContactId, DeviceId, OperatorRef};
 use crate::directory::Contact;
-
-use crate::model::{Author, ChatId, ChatState, VisitorDetails, VisitorId};
+use crate::model::{Author, ChatId, ChatState, DepartmentId};
 use crate::store::Store;
 pub use api::{
-    ChatRequest, GatewayError, OperatorEvent, OperatorRef, OperatorSink, VisitorChat, VisitorEvent,
+    ChatRequest, GatewayError, OperatorEvent, OperatorInput, OperatorSink, PortError, RosterItem,
+    VISITOR_QUEUE, VisitorChat, VisitorEvent,
 };
+use chat::{ChatTask, Msg};
 
 mod api;
 pub(crate) mod board;
+mod chat;
 mod commands;
 mod handover;
 mod integrations;
+mod text;
 
 /// How long a chat request waits for an operator by default: five
 /// minutes, after which the visitor is told nobody is available.
-pub const DEFAULT_QUEUE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+pub const DEFAULT_QUEUE_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// How many inputs (operator lines, visitor lines, typing) wait for one
+/// chat before the port answers [`PortError::Busy`].
+pub const CHAT_QUEUE: usize = 256;
 
 /// The handle to the chat domain; cheap to clone.
 #[derive(Debug, Clone)]
@@ -52,93 +82,129 @@ pub struct Gateway {
     inner: Arc<Inner>,
 }
 
+/// What the chat tasks and the handle share.
 #[derive(Debug)]
-struct Inner {
+pub(crate) struct Inner {
     /// How long a request waits for an operator's `y`, in milliseconds.
-    queue_timeout_ms: std::sync::atomic::AtomicU64,
+    queue_timeout_ms: AtomicU64,
     store: Arc<dyn Store>,
     sink: Arc<dyn OperatorSink>,
     crm: Arc<dyn CrmConnector>,
     helpdesk: Arc<dyn HelpdeskConnector>,
-    state: Mutex<State>,
+    index: Mutex<Index>,
+    presence: Mutex<HashMap<OperatorRef, BTreeSet<DeviceId>>>,
+    board: mpsc::Sender<board::Post>,
 }
 
+/// The live chats, by id and by visitor contact.
 #[derive(Debug, Default)]
-struct State {
-    available: HashSet<OperatorRef>,
-    chats: HashMap<ChatId, Live>,
+struct Index {
+    chats: HashMap<ChatId, Entry>,
+    visitors: HashMap<ContactId, ChatId>,
 }
 
-/// A chat in progress.
+/// What the handle knows of a live chat without asking its task.
 #[derive(Debug)]
-struct Live {
+struct Entry {
     portal: String,
-    /// The portal's language, for the gateway's own texts.
-    locale: Locale,
-    contact: Contact,
-    status: String,
-    visitor: VisitorId,
-    details: VisitorDetails,
-    number: i64,
-    to_visitor: mpsc::UnboundedSender<VisitorEvent>,
-    /// Operators who were offered the chat and have not answered.
-    offered: Vec<OperatorRef>,
-    /// The operator who accepted.
-    operator: Option<OperatorRef>,
-    /// A pending `#e <seconds>`.
-    end_timer: Option<tokio::task::AbortHandle>,
-    /// Operators invited in who accepted: a group chat.
-    guests: Vec<OperatorRef>,
-    /// Transfers and invitations waiting for `y` or `n`.
-    requests: Vec<handover::Request>,
-    /// Who may be offered the chat: the department's operators, or
-    /// `None` for every operator of the portal.
-    eligible: Option<HashSet<OperatorRef>>,
+    tx: mpsc::Sender<Msg>,
+    /// Wakes the task to look at who is available.
+    wake: Arc<Notify>,
+    /// The visitor contact as the roster shows it.
+    item: RosterItem,
+    /// Who has the contact on their list: members, offered, asked.
+    audience: HashSet<OperatorRef>,
+    /// Whether nobody has accepted yet.
+    waiting: bool,
 }
 
-impl Live {
-    /// Everyone in the chat: the operator who accepted, then the guests.
-    fn members(&self) -> impl Iterator<Item = &OperatorRef> {
-        self.operator.iter().chain(&self.guests)
+/// Builds a [`Gateway`]: the store and the sink are required, the rest
+/// has defaults (empty in-memory connectors, [`DEFAULT_QUEUE_TIMEOUT`]).
+#[derive(Debug)]
+pub struct GatewayBuilder {
+    store: Arc<dyn Store>,
+    crm: Arc<dyn CrmConnector>,
+    helpdesk: Arc<dyn HelpdeskConnector>,
+    queue_timeout: Duration,
+}
+
+impl GatewayBuilder {
+    /// The CRM and helpdesk for `#crm` and `#support`.
+    pub fn connectors(
+        mut self,
+        crm: Arc<dyn CrmConnector>,
+        helpdesk: Arc<dyn HelpdeskConnector>,
+    ) -> Self {
+        self.crm = crm;
+        self.helpdesk = helpdesk;
+        self
     }
 
-    fn is_member(&self, operator: &OperatorRef) -> bool {
-        self.members().any(|m| m == operator)
+    /// How long a request waits for an operator's `y`.
+    pub fn queue_timeout(mut self, timeout: Duration) -> Self {
+        self.queue_timeout = timeout;
+        self
+    }
+
+    /// The gateway, telling operators through `sink`. Must be called
+    /// within a tokio runtime (the board has a task of its own).
+    pub fn build(self, sink: Arc<dyn OperatorSink>) -> Gateway {
+        let (board, posts) = mpsc::channel(CHAT_QUEUE);
+        let inner = Arc::new(Inner {
+            queue_timeout_ms: AtomicU64::new(millis(self.queue_timeout)),
+            store: self.store,
+            sink,
+            crm: self.crm,
+            helpdesk: self.helpdesk,
+            index: Mutex::default(),
+            presence: Mutex::default(),
+            board,
+        });
+        tokio::spawn(board::run(Arc::downgrade(&inner), posts));
+        Gateway { inner }
     }
 }
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// A waiter for a chat task's answer to one input.
+pub(crate) type Done = Option<oneshot::Sender<Result<(), GatewayError>>>;
 
 impl Gateway {
-    /// A gateway over `store`, telling operators through `sink`.
-    pub fn new(store: Arc<dyn Store>, sink: Arc<dyn OperatorSink>) -> Self {
-        Self::with_connectors(
+    /// A builder over `store`.
+    pub fn builder(store: Arc<dyn Store>) -> GatewayBuilder {
+        GatewayBuilder {
             store,
-            sink,
-            Arc::new(MemoryCrm::new()),
-            Arc::new(MemoryHelpdesk::new()),
-        )
+            crm: Arc::new(MemoryCrm::new()),
+            helpdesk: Arc::new(MemoryHelpdesk::new()),
+            queue_timeout: DEFAULT_QUEUE_TIMEOUT,
+        }
     }
 
-    /// A gateway with a CRM and a helpdesk for `#crm` and `#support`
-    /// ([`Gateway::new`] gives empty in-memory ones).
+    /// A gateway over `store`, telling operators through `sink`, with
+    /// empty in-memory connectors.
+    pub fn new(store: Arc<dyn Store>, sink: Arc<dyn OperatorSink>) -> Self {
+        Self::builder(store).build(sink)
+    }
+
+    /// A gateway with a CRM and a helpdesk for `#crm` and `#support`.
     pub fn with_connectors(
         store: Arc<dyn Store>,
         sink: Arc<dyn OperatorSink>,
         crm: Arc<dyn CrmConnector>,
         helpdesk: Arc<dyn HelpdeskConnector>,
     ) -> Self {
-        let state = Mutex::new(State::default());
-        let queue_timeout_ms =
-            std::sync::atomic::AtomicU64::new(DEFAULT_QUEUE_TIMEOUT.as_millis() as u64);
-        Self {
-            inner: Arc::new(Inner {
-                queue_timeout_ms,
-                store,
-                sink,
-                crm,
-                helpdesk,
-                state,
-            }),
-        }
+        Self::builder(store).connectors(crm, helpdesk).build(sink)
+    }
+
+    /// How long a chat request waits for an operator to accept before the
+    /// visitor is told nobody is available and the chat ends (default
+    /// [`DEFAULT_QUEUE_TIMEOUT`]); applies to requests made from now on.
+    pub fn set_queue_timeout(&self, timeout: Duration) {
+        let millis = millis(timeout);
+        self.inner.queue_timeout_ms.store(millis, Ordering::Relaxed);
     }
 
     /// Ends, in the store, every chat left waiting or active by an earlier
@@ -146,7 +212,7 @@ impl Gateway {
     /// once at start. Returns how many there were.
     pub async fn close_unfinished_chats(&self) -> Result<usize, GatewayError> {
         let store = &self.inner.store;
-        let live: HashSet<ChatId> = self.lock().chats.keys().copied().collect();
+        let live: HashSet<ChatId> = self.inner.index().chats.keys().copied().collect();
         let stale: Vec<ChatId> = store
             .unfinished_chats()
             .await?
@@ -169,27 +235,19 @@ impl Gateway {
     /// the transport, so that the operators' clients still hear of it.
     /// Returns how many chats there were.
     pub async fn shut_down(&self) -> Result<usize, GatewayError> {
-        let live: Vec<(ChatId, Locale)> = self
-            .lock()
+        let live: Vec<mpsc::Sender<Msg>> = self
+            .inner
+            .index()
             .chats
-            .iter()
-            .map(|(id, live)| (*id, live.locale))
+            .values()
+            .map(|entry| entry.tx.clone())
             .collect();
         let mut ended = 0;
-        for (chat, locale) in live {
-            let _ = self
-                .inner
-                .store
-                .add_line(chat, &Author::System, "Chat ended: the server stopped")
-                .await;
-            let note = say(
-                locale,
-                "Chat ended: the server is stopping",
-                "サーバー停止のためチャットを終了しました",
-            );
-            let reason = "The chat service is restarting. Please start a new chat in a moment.";
-            // A chat that ended meanwhile is no error.
-            if self.end(chat, Some(reason), note).await.is_ok() {
+        for tx in live {
+            let (done, answer) = oneshot::channel();
+            if tx.send(Msg::ShutDown(Some(done))).await.is_ok()
+                && matches!(answer.await, Ok(Ok(())))
+            {
                 ended += 1;
             }
         }
@@ -199,54 +257,192 @@ impl Gateway {
     /// The operators of a department who may use the gateway, or `None`
     /// for a department nobody is assigned to: then every operator of the
     /// portal serves it.
-    pub(super) async fn department_operators(
+    async fn department_operators(
         &self,
-        department: crate::model::DepartmentId,
+        department: DepartmentId,
     ) -> Result<Option<HashSet<OperatorRef>>, GatewayError> {
-        let members = self.inner.store.department_members(department).await?;
-        let members: HashSet<OperatorRef> = members
-            .iter()
-            .filter_map(|o| Some(OperatorRef::new(&o.portal, o.username.as_deref()?)))
-            .collect();
-        Ok((!members.is_empty()).then_some(members))
+        self.inner.department_operators(department).await
     }
 
-    /// How long a chat request waits for an operator to accept before the
-    /// visitor is told nobody is available and the chat ends (default
-    /// [`DEFAULT_QUEUE_TIMEOUT`]).
-    pub fn set_queue_timeout(&self, timeout: std::time::Duration) {
-        let millis = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
-        self.inner
-            .queue_timeout_ms
-            .store(millis, std::sync::atomic::Ordering::Relaxed);
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// An operator became available (or not). A newly available operator
-    /// is offered every chat of their portal still waiting.
-    pub fn set_available(&self, operator: &OperatorRef, available: bool) {
-        let mut state = self.lock();
-        if !available {
-            state.available.remove(operator);
-            return;
-        }
-        state.available.insert(operator.clone());
-        for live in state.chats.values_mut() {
-            let waiting = live.operator.is_none()
-                && live.portal == operator.portal()
-                && live.eligible.as_ref().is_none_or(|e| e.contains(operator));
-            if waiting && !live.offered.contains(operator) {
-                live.offered.push(operator.clone());
-                offer(&*self.inner.sink, operator, live);
+    /// An operator became available (or not), as a whole: the embedder's
+    /// call for an operator with one device. Returns once every waiting
+    /// chat of the portal has offered itself. Transports use
+    /// [`Gateway::device_available`].
+    pub async fn set_available(&self, operator: &OperatorRef, available: bool) {
+        let waiting = self
+            .inner
+            .device_available(operator, DeviceId::default(), available);
+        for tx in waiting {
+            let (done, answer) = oneshot::channel();
+            if tx.send(Msg::Sync(done)).await.is_ok() {
+                let _ = answer.await;
             }
         }
     }
 
+    /// The port: one device of an operator became available (or not).
+    /// Never waits: waiting chats of the portal are woken to offer
+    /// themselves to it.
+    pub fn device_available(&self, operator: &OperatorRef, device: DeviceId, available: bool) {
+        drop(self.inner.device_available(operator, device, available));
+    }
+
+    /// Whether any device of `operator` is available.
+    pub fn is_available(&self, operator: &OperatorRef) -> bool {
+        self.inner.is_available(operator)
+    }
+
+    /// The gateway's contacts for `operator`'s list: the portal's message
+    /// board, then every visitor whose chat they are in, are offered, or
+    /// are asked to join. Asked by the transport at every bind and roster
+    /// fetch, for every device.
+    pub fn roster(&self, operator: &OperatorRef) -> Vec<RosterItem> {
+        let mut items = vec![RosterItem {
+            contact: board::board_contact(operator.portal()),
+            status: board::STATUS.to_owned(),
+        }];
+        let index = self.inner.index();
+        let mut visitors: Vec<&Entry> = index
+            .chats
+            .values()
+            .filter(|e| e.portal == operator.portal() && e.audience.contains(operator))
+            .collect();
+        visitors.sort_by(|a, b| a.item.contact.id.cmp(&b.item.contact.id));
+        items.extend(visitors.into_iter().map(|e| e.item.clone()));
+        items
+    }
+
+    /// The port: what an operator's device typed to a contact of the
+    /// gateway (a visitor or the board). Never waits: the input is queued
+    /// for the chat's task, and whatever it leads to comes back through
+    /// the sink.
+    pub fn submit(
+        &self,
+        operator: &OperatorRef,
+        device: DeviceId,
+        to: &ContactId,
+        input: OperatorInput,
+    ) -> Result<(), PortError> {
+        match self.inner.route(operator, to)? {
+            Route::Chat(tx) => {
+                let message = Msg::Operator {
+                    from: operator.clone(),
+                    input,
+                    done: None,
+                };
+                tx.try_send(message).map_err(|_| {
+                    tracing::warn!(%operator, device = device.0, "a chat's queue is full");
+                    PortError::Busy
+                })
+            }
+            Route::Board => match input {
+                OperatorInput::Text(text) => self.inner.board_post(operator, text, None),
+                OperatorInput::ChatState(_) => Ok(()),
+            },
+        }
+    }
+
+    /// An operator wrote `text` to the contact `to` (a visitor or the
+    /// board): the embedder's call, which returns once the gateway has
+    /// handled it.
+    ///
+    /// Only operators of the chat's portal reach it ([`GatewayError::NoSuchChat`]
+    /// otherwise); only the operator who accepted (and guests) may write to
+    /// the visitor or run commands. Errors in commands are answered to the
+    /// operator with the usage line and never reach the visitor.
+    pub async fn operator_says(
+        &self,
+        operator: &OperatorRef,
+        to: &ContactId,
+        text: &str,
+    ) -> Result<(), GatewayError> {
+        self.operator_input(operator, to, OperatorInput::Text(text.to_owned()))
+            .await
+    }
+
+    /// An operator's chat state in a visitor's window (typing, stopped...):
+    /// the visitor sees it. Returns once handled.
+    pub async fn operator_chat_state(
+        &self,
+        operator: &OperatorRef,
+        to: &ContactId,
+        state: Activity,
+    ) -> Result<(), GatewayError> {
+        self.operator_input(operator, to, OperatorInput::ChatState(state))
+            .await
+    }
+
+    async fn operator_input(
+        &self,
+        operator: &OperatorRef,
+        to: &ContactId,
+        input: OperatorInput,
+    ) -> Result<(), GatewayError> {
+        let (done, answer) = oneshot::channel();
+        match self.inner.route(operator, to)? {
+            Route::Chat(tx) => {
+                let message = Msg::Operator {
+                    from: operator.clone(),
+                    input,
+                    done: Some(done),
+                };
+                tx.send(message)
+                    .await
+                    .map_err(|_| GatewayError::NoSuchChat)?;
+            }
+            Route::Board => {
+                let OperatorInput::Text(text) = input else {
+                    return Ok(());
+                };
+                self.inner.board_post(operator, text, Some(done))?;
+            }
+        }
+        answer.await.unwrap_or(Err(GatewayError::NoSuchChat))
+    }
+
+    /// Sends `message` to a chat's task and waits until it is handled.
+    async fn to_chat(
+        &self,
+        chat: ChatId,
+        message: impl FnOnce(Done) -> Msg,
+    ) -> Result<(), GatewayError> {
+        let tx = self.inner.chat(chat).ok_or(GatewayError::NoSuchChat)?;
+        let (done, answer) = oneshot::channel();
+        tx.send(message(Some(done)))
+            .await
+            .map_err(|_| GatewayError::NoSuchChat)?;
+        answer.await.unwrap_or(Err(GatewayError::NoSuchChat))
+    }
+
+    /// The visitor wrote: to the operators, and into the transcript.
+    /// Returns once handled.
+    pub async fn visitor_says(&self, chat: ChatId, text: &str) -> Result<(), GatewayError> {
+        let text = text.to_owned();
+        self.to_chat(chat, |done| Msg::VisitorText(text, done))
+            .await
+    }
+
+    /// The visitor's chat state (typing, stopped...): the operators see it,
+    /// and it counts as activity for a timed end.
+    pub async fn visitor_typing(&self, chat: ChatId, state: Activity) -> Result<(), GatewayError> {
+        self.to_chat(chat, |done| Msg::VisitorState(state, done))
+            .await
+    }
+
+    /// The visitor moved to another page: remembered (and shown by
+    /// `#info`); it counts as activity.
+    pub async fn visitor_page(&self, chat: ChatId, url: &str) -> Result<(), GatewayError> {
+        let url = url.to_owned();
+        self.to_chat(chat, |done| Msg::VisitorPage(url, done)).await
+    }
+
+    /// The visitor left: the chat ends and the operators are told.
+    pub async fn visitor_leaves(&self, chat: ChatId) -> Result<(), GatewayError> {
+        self.to_chat(chat, Msg::VisitorLeft).await
+    }
+
     /// A visitor asks for a chat: stored, and offered to every available
-    /// operator of the portal.
+    /// operator (and device) of the portal or the department.
     pub async fn request_chat(&self, request: ChatRequest) -> Result<VisitorChat, GatewayError> {
         let store = &self.inner.store;
         if let Some(ip) = &request.details.ip
@@ -280,380 +476,237 @@ impl Gateway {
         store
             .add_line(chat.id, &Author::Visitor, &request.question)
             .await?;
-        let (to_visitor, events) = mpsc::unbounded_channel();
-        let contact_id = format!("{}|visitor.{}", request.portal, visitor.number);
+        let contact_id = ContactId::visitor(&request.portal, visitor.number);
         let name = format!("{} (#{})", request.details.name, visitor.number);
         let status = match &department {
             Some(department) => format!("{} — {}", request.question, department.name),
             None => request.question.clone(),
         };
-        let locale = self.locale(&request.portal).await;
-        let mut live = Live {
+        let locale = self.inner.locale(&request.portal).await;
+        let (to_visitor, events) = mpsc::channel(VISITOR_QUEUE);
+        let (tx, rx) = mpsc::channel(CHAT_QUEUE);
+        let wake = Arc::new(Notify::new());
+        let item = RosterItem {
+            contact: Contact::new(contact_id.clone(), &name, "Visitors"),
+            status,
+        };
+        let queue_timeout =
+            Duration::from_millis(self.inner.queue_timeout_ms.load(Ordering::Relaxed));
+        {
+            let mut index = self.inner.index();
+            index.visitors.insert(contact_id, chat.id);
+            index.chats.insert(
+                chat.id,
+                Entry {
+                    portal: request.portal.clone(),
+                    tx: tx.clone(),
+                    wake: wake.clone(),
+                    item: item.clone(),
+                    audience: HashSet::new(),
+                    waiting: true,
+                },
+            );
+        }
+        let mut task = ChatTask::new(chat::Setup {
+            inner: self.inner.clone(),
+            id: chat.id,
             portal: request.portal.clone(),
             locale,
-            contact: Contact::new(&contact_id, &name, "Visitors"),
-            status,
+            item,
             visitor: visitor.id,
-            details: request.details.clone(),
+            details: request.details,
             number: visitor.number,
             to_visitor,
-            offered: Vec::new(),
-            operator: None,
-            end_timer: None,
-            guests: Vec::new(),
-            requests: Vec::new(),
             eligible,
-        };
-        let _ = live.to_visitor.send(VisitorEvent::Queued);
-        let mut state = self.lock();
-        let available: Vec<OperatorRef> = state
-            .available
-            .iter()
-            .filter(|o| o.portal() == request.portal)
-            .filter(|o| live.eligible.as_ref().is_none_or(|e| e.contains(*o)))
-            .cloned()
-            .collect();
-        for operator in &available {
-            offer(&*self.inner.sink, operator, &live);
-        }
-        live.offered = available;
-        state.chats.insert(chat.id, live);
-        drop(state);
-        self.give_up_after_queue_timeout(chat.id);
+            tx,
+            rx,
+            wake,
+            queue_timeout,
+        });
+        task.tell_visitor(VisitorEvent::Queued);
+        task.offer_to_available();
+        let span = tracing::info_span!("chat", id = chat.id.0, portal = %request.portal);
+        tokio::spawn(task.run().instrument(span));
         Ok(VisitorChat {
             chat: chat.id,
             visitor_number: visitor.number,
             events,
         })
     }
+}
 
-    /// The visitor wrote: to the operator, and into the transcript.
-    pub async fn visitor_says(&self, chat: ChatId, text: &str) -> Result<(), GatewayError> {
-        // Nothing goes into the transcript of a chat that is over.
-        if !self.lock().chats.contains_key(&chat) {
-            return Err(GatewayError::NoSuchChat);
-        }
-        self.visitor_active(chat);
-        self.inner
-            .store
-            .add_line(chat, &Author::Visitor, text)
-            .await?;
-        let state = self.lock();
-        let live = state.chats.get(&chat).ok_or(GatewayError::NoSuchChat)?;
-        for operator in live.members() {
-            let message = OperatorEvent::Message {
-                from: live.contact.id.clone(),
-                text: text.to_owned(),
-            };
-            self.inner.sink.send(operator, message);
-        }
-        Ok(())
+/// Where operator input for a contact goes.
+enum Route {
+    Chat(mpsc::Sender<Msg>),
+    Board,
+}
+
+impl Inner {
+    fn index(&self) -> MutexGuard<'_, Index> {
+        self.index.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The visitor is typing (or stopped): the operators see it, and it
-    /// counts as activity for a timed end.
-    pub fn visitor_typing(&self, chat: ChatId, composing: bool) -> Result<(), GatewayError> {
-        self.visitor_active(chat);
-        let state = self.lock();
-        let live = state.chats.get(&chat).ok_or(GatewayError::NoSuchChat)?;
-        for operator in live.members() {
-            let event = OperatorEvent::Typing {
-                from: live.contact.id.clone(),
-                composing,
-            };
-            self.inner.sink.send(operator, event);
+    fn presence(&self) -> MutexGuard<'_, HashMap<OperatorRef, BTreeSet<DeviceId>>> {
+        self.presence.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The task of a live chat.
+    fn chat(&self, chat: ChatId) -> Option<mpsc::Sender<Msg>> {
+        self.index().chats.get(&chat).map(|e| e.tx.clone())
+    }
+
+    /// Where `operator`'s input to `to` goes: never to another portal.
+    fn route(&self, operator: &OperatorRef, to: &ContactId) -> Result<Route, PortError> {
+        if to.portal() != operator.portal() {
+            return Err(PortError::NoSuchChat);
         }
-        Ok(())
+        match to {
+            ContactId::Colleague(_) => Err(PortError::NotGateway),
+            ContactId::Board { .. } => Ok(Route::Board),
+            ContactId::Visitor { .. } => {
+                let index = self.index();
+                let chat = index.visitors.get(to).ok_or(PortError::NoSuchChat)?;
+                let entry = index.chats.get(chat).ok_or(PortError::NoSuchChat)?;
+                Ok(Route::Chat(entry.tx.clone()))
+            }
+        }
     }
 
-    /// The visitor moved to another page: remembered (and shown by
-    /// `#info`); it counts as activity.
-    pub async fn visitor_page(&self, chat: ChatId, url: &str) -> Result<(), GatewayError> {
-        self.visitor_active(chat);
-        let visitor = {
-            let mut state = self.lock();
-            let live = state.chats.get_mut(&chat).ok_or(GatewayError::NoSuchChat)?;
-            live.details.current_page = Some(url.to_owned());
-            live.visitor
-        };
-        self.inner.store.set_current_page(visitor, url).await?;
-        Ok(())
-    }
-
-    /// An operator typing in a visitor's window: the visitor sees it.
-    pub async fn operator_typing(
+    fn board_post(
         &self,
         operator: &OperatorRef,
-        contact_id: &str,
-        composing: bool,
-    ) -> Result<(), GatewayError> {
-        let chat = self.chat_of(operator, contact_id)?;
-        let name = self.display_name(operator).await;
-        let state = self.lock();
-        let live = state.chats.get(&chat).ok_or(GatewayError::NoSuchChat)?;
-        if live.is_member(operator) {
-            let _ = live.to_visitor.send(VisitorEvent::Typing {
-                from: name,
-                composing,
-            });
-        }
-        Ok(())
-    }
-
-    /// The visitor left: the chat ends and the operators are told.
-    pub async fn visitor_leaves(&self, chat: ChatId) -> Result<(), GatewayError> {
-        let locale = self
-            .lock()
-            .chats
-            .get(&chat)
-            .map(|live| live.locale)
-            .unwrap_or_default();
-        let note = say(
-            locale,
-            "The visitor left the chat",
-            "訪問者がチャットを退出しました",
-        );
-        self.end(chat, None, note).await
-    }
-
-    /// Ends the chat if nobody has accepted it when the queue timeout
-    /// passes.
-    fn give_up_after_queue_timeout(&self, chat: ChatId) {
-        let gateway = self.clone();
-        let millis = self
-            .inner
-            .queue_timeout_ms
-            .load(std::sync::atomic::Ordering::Relaxed);
-        tokio::spawn(async move {
-            tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
-            let (waiting, locale) = {
-                let state = gateway.lock();
-                match state.chats.get(&chat) {
-                    Some(live) => (live.operator.is_none(), live.locale),
-                    None => return,
-                }
-            };
-            if waiting {
-                let reason = "No operator is available right now. Please try again later.";
-                let note = say(
-                    locale,
-                    "Nobody accepted the request in time",
-                    "時間内にリクエストを承認した担当者がいませんでした",
-                );
-                let _ = gateway.end(chat, Some(reason), note).await;
-            }
-        });
-    }
-
-    /// Any visitor activity stops a pending timed end, and the operator
-    /// is told.
-    fn visitor_active(&self, chat: ChatId) {
-        let mut state = self.lock();
-        let Some(live) = state.chats.get_mut(&chat) else {
-            return;
+        text: String,
+        done: Done,
+    ) -> Result<(), PortError> {
+        let post = board::Post {
+            portal: operator.portal().to_owned(),
+            author: board::Author::Operator(operator.clone()),
+            text,
+            done,
         };
-        let Some(timer) = live.end_timer.take() else {
-            return;
-        };
-        timer.abort();
-        for operator in live.members() {
-            let text = system(
-                live.locale,
-                say(
-                    live.locale,
-                    "Chat end cancelled",
-                    "サポート終了を中断しました",
-                ),
-            );
-            self.inner.sink.send(
-                operator,
-                OperatorEvent::Message {
-                    from: live.contact.id.clone(),
-                    text,
-                },
-            );
-        }
+        self.board.try_send(post).map_err(|_| PortError::Busy)
     }
 
-    /// Ends a chat: stored as ended, the visitor told (`visitor_reason`),
-    /// the operator(s) told and the contact removed.
-    async fn end(
+    /// Records a device's availability; returns the waiting chats of the
+    /// portal, woken to offer themselves.
+    fn device_available(
         &self,
-        chat: ChatId,
-        visitor_reason: Option<&str>,
-        operator_note: &str,
-    ) -> Result<(), GatewayError> {
-        // Taken out first, so that of two racing ends (a timer and `#e`)
-        // only one tells anybody; a failed write is caught at the next
-        // start by `close_unfinished_chats`.
-        let live = self
-            .lock()
+        operator: &OperatorRef,
+        device: DeviceId,
+        available: bool,
+    ) -> Vec<mpsc::Sender<Msg>> {
+        {
+            let mut presence = self.presence();
+            if available {
+                presence.entry(operator.clone()).or_default().insert(device);
+            } else if let Some(devices) = presence.get_mut(operator) {
+                devices.remove(&device);
+                if devices.is_empty() {
+                    presence.remove(operator);
+                }
+            }
+        }
+        tracing::debug!(%operator, device = device.0, available, "availability");
+        if !available {
+            return Vec::new();
+        }
+        let index = self.index();
+        index
             .chats
-            .remove(&chat)
-            .ok_or(GatewayError::NoSuchChat)?;
-        self.inner
-            .store
-            .set_chat_state(chat, ChatState::Ended)
-            .await?;
-        if let Some(timer) = &live.end_timer {
-            timer.abort();
-        }
-        if let Some(reason) = visitor_reason {
-            let _ = live.to_visitor.send(VisitorEvent::Ended {
-                reason: reason.to_owned(),
-            });
-        }
-        let sink = &*self.inner.sink;
-        let waiting = live.requests.iter().map(|r| &r.to);
-        for operator in live.members().chain(&live.offered).chain(waiting) {
-            sink.send(
-                operator,
-                OperatorEvent::Message {
-                    from: live.contact.id.clone(),
-                    text: system(live.locale, operator_note),
-                },
-            );
-            sink.send(
-                operator,
-                OperatorEvent::ContactRemoved {
-                    contact_id: live.contact.id.clone(),
-                },
-            );
-        }
-        Ok(())
+            .values()
+            .filter(|e| e.waiting && e.portal == operator.portal())
+            .map(|e| {
+                e.wake.notify_one();
+                e.tx.clone()
+            })
+            .collect()
     }
 
-    /// The chat behind a visitor contact of `operator`'s portal.
-    fn chat_of(&self, operator: &OperatorRef, contact_id: &str) -> Result<ChatId, GatewayError> {
-        self.lock()
-            .chats
+    fn is_available(&self, operator: &OperatorRef) -> bool {
+        self.presence().contains_key(operator)
+    }
+
+    /// The available operators of `portal` (among `eligible`, if given),
+    /// with their available devices.
+    fn available(
+        &self,
+        portal: &str,
+        eligible: Option<&HashSet<OperatorRef>>,
+    ) -> Vec<(OperatorRef, Vec<DeviceId>)> {
+        let presence = self.presence();
+        let mut found: Vec<(OperatorRef, Vec<DeviceId>)> = presence
             .iter()
-            .find(|(_, live)| live.portal == operator.portal() && live.contact.id == contact_id)
-            .map(|(id, _)| *id)
-            .ok_or(GatewayError::NoSuchChat)
+            .filter(|(o, _)| o.portal() == portal && eligible.is_none_or(|e| e.contains(*o)))
+            .map(|(o, devices)| (o.clone(), devices.iter().copied().collect()))
+            .collect();
+        found.sort();
+        found
+    }
+
+    /// What the index shows of a chat: who has it on their list, and
+    /// whether it still waits.
+    fn update_entry(&self, chat: ChatId, audience: HashSet<OperatorRef>, waiting: bool) {
+        if let Some(entry) = self.index().chats.get_mut(&chat) {
+            entry.audience = audience;
+            entry.waiting = waiting;
+        }
+    }
+
+    /// Takes an ended chat out of the index.
+    fn remove(&self, chat: ChatId) {
+        let mut index = self.index();
+        if let Some(entry) = index.chats.remove(&chat) {
+            index.visitors.remove(&entry.item.contact.id);
+        }
+    }
+
+    async fn department_operators(
+        &self,
+        department: DepartmentId,
+    ) -> Result<Option<HashSet<OperatorRef>>, GatewayError> {
+        let members = self.store.department_members(department).await?;
+        let members: HashSet<OperatorRef> = members
+            .iter()
+            .filter_map(|o| Some(OperatorRef::new(&o.portal, o.username.as_deref()?)))
+            .collect();
+        Ok((!members.is_empty()).then_some(members))
     }
 
     /// The portal's language.
     async fn locale(&self, portal: &str) -> Locale {
-        match self.inner.store.portal(portal).await {
+        match self.store.portal(portal).await {
             Ok(Some(portal)) => Locale::from_tag(&portal.locale),
-            _ => Locale::En,
+            Ok(None) => Locale::En,
+            Err(error) => {
+                tracing::warn!(%portal, %error, "the portal's language is unknown; English it is");
+                Locale::En
+            }
         }
-    }
-
-    /// Tells `operator`, from the visitor contact, in the system's voice.
-    fn reply(&self, operator: &OperatorRef, contact_id: &str, locale: Locale, text: &str) {
-        let prefix = match locale {
-            Locale::Ja => "[システム]",
-            _ => "[system]",
-        };
-        let message = OperatorEvent::Message {
-            from: contact_id.to_owned(),
-            text: format!("{prefix} {text}"),
-        };
-        self.inner.sink.send(operator, message);
     }
 
     /// An operator's display name, or their username if the store has none.
     async fn display_name(&self, operator: &OperatorRef) -> String {
-        match self
-            .inner
-            .store
-            .operator_by_username(operator.username())
-            .await
-        {
+        match self.store.operator_by_username(operator.username()).await {
             Ok(Some(found)) => found.display_name,
-            _ => operator.username().to_owned(),
+            Ok(None) => operator.username().to_owned(),
+            Err(error) => {
+                tracing::warn!(%operator, %error, "display name unknown; the username it is");
+                operator.username().to_owned()
+            }
         }
     }
 }
 
-/// The text in a language.
-fn say(locale: Locale, en: &'static str, ja: &'static str) -> &'static str {
-    match locale {
-        Locale::Ja => ja,
-        _ => en,
+/// The weak side of [`Inner`], for tasks that must not keep it alive.
+pub(crate) type WeakInner = Weak<Inner>;
+
+/// Logs a result whose error nobody else will see.
+pub(crate) fn logged<T, E: std::fmt::Display>(result: Result<T, E>, what: &str) -> Option<T> {
+    match result {
+        Ok(value) => Some(value),
+        Err(error) => {
+            tracing::warn!(%error, "{what}");
+            None
+        }
     }
-}
-
-/// A text of the gateway's own, marked so that nobody takes it for the
-/// visitor's.
-fn system(locale: Locale, text: &str) -> String {
-    let prefix = match locale {
-        Locale::Ja => "[システム]",
-        _ => "[system]",
-    };
-    format!("{prefix} {text}")
-}
-
-/// Offers a chat to one operator: the visitor contact, then the request.
-fn offer(sink: &dyn OperatorSink, operator: &OperatorRef, live: &Live) {
-    sink.send(
-        operator,
-        OperatorEvent::ContactAdded {
-            contact: live.contact.clone(),
-            status: live.status.clone(),
-        },
-    );
-    let text = system(
-        live.locale,
-        &match live.locale {
-            Locale::Ja => format!(
-                "{}さん(訪問者 #{})からのチャットのリクエスト: {}。承認するには y と返信してください。",
-                live.details.name, live.number, live.status
-            ),
-            _ => format!(
-                "Chat request from {} (visitor #{}): {}. Reply y to accept.",
-                live.details.name, live.number, live.status
-            ),
-        },
-    );
-    sink.send(
-        operator,
-        OperatorEvent::Message {
-            from: live.contact.id.clone(),
-            text,
-        },
-    );
-}
-
-/// A field for display: its value, or `-` when unknown.
-fn or_dash(value: &Option<String>) -> String {
-    value.clone().unwrap_or_else(|| "-".to_owned())
-}
-
-/// "X took this chat", in `locale`.
-fn took(locale: Locale, name: &str) -> String {
-    match locale {
-        Locale::Ja => format!("{name}さんがこのチャットを担当しました"),
-        _ => format!("{name} took this chat"),
-    }
-}
-
-/// Lines of `label: value` in `locale`, labels given as (English, Japanese).
-fn labelled(locale: Locale, rows: &[(&'static str, &'static str, String)]) -> String {
-    rows.iter()
-        .map(|(en, ja, value)| format!("{}: {value}", say(locale, en, ja)))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// The visitor's details as sent to the operator who accepts (`#info`).
-fn details_text(live: &Live) -> String {
-    let d = &live.details;
-    let rows = [
-        ("Visitor", "訪問者", format!("#{} {}", live.number, d.name)),
-        ("E-mail", "メールアドレス", or_dash(&d.email)),
-        ("Country", "国", or_dash(&d.country)),
-        ("Browser", "ブラウザー", or_dash(&d.browser)),
-        ("OS", "OS", or_dash(&d.os)),
-        ("IP", "IPアドレス", or_dash(&d.ip)),
-        (
-            "Started on",
-            "チャットを開始したページ",
-            or_dash(&d.first_page),
-        ),
-        ("Now on", "現在のページ", or_dash(&d.current_page)),
-    ];
-    system(live.locale, &labelled(live.locale, &rows))
 }

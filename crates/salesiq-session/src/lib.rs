@@ -15,6 +15,12 @@
 //!   answered `y`/`n` (group chats), timed ends, notes, history, blocking,
 //!   pushed pages, the CRM and helpdesk through the connectors of
 //!   `salesiq-integrations`, and the message board.
+//! * The seam with a transport, in the domain's own terms: [`OperatorRef`],
+//!   [`ContactId`] (a colleague, a visitor or the board; exhaustive, so a
+//!   transport routes every kind), [`OperatorEvent`]s out through an
+//!   [`OperatorSink`], and operator input in through the port
+//!   ([`Gateway::submit`], [`Gateway::device_available`]), which never
+//!   waits for domain work. Each live chat is a task of its own.
 //! * [`Store`], with [`SqliteStore`] the embedded default: one file,
 //!   created and migrated on open, WAL; everything scoped by portal.
 //! * [`Authenticator`] and [`Directory`], the seams of the transport, with
@@ -44,13 +50,14 @@
 //! let log = Arc::new(Log::default());
 //! let gateway = Gateway::new(store, log.clone());
 //! let bob = OperatorRef::new("demo", "bob.ops");
-//! gateway.set_available(&bob, true);
+//! gateway.set_available(&bob, true).await;
 //!
 //! let mut details = VisitorDetails::default();
 //! details.name = "Ann Lee".into();
 //! let mut ann = gateway.request_chat(ChatRequest::new("demo", details, "Where is my refund?", None)).await?;
-//! gateway.operator_says(&bob, "demo|visitor.1", "y").await?;
-//! gateway.operator_says(&bob, "demo|visitor.1", "Hello Ann!").await?;
+//! let ann_contact = ContactId::visitor("demo", ann.visitor_number);
+//! gateway.operator_says(&bob, &ann_contact, "y").await?;
+//! gateway.operator_says(&bob, &ann_contact, "Hello Ann!").await?;
 //! assert_eq!(ann.next_event().await, Some(VisitorEvent::Queued));
 //! assert_eq!(ann.next_event().await, Some(VisitorEvent::Joined { operator: "Bob".into() }));
 //! assert_eq!(ann.next_event().await, Some(VisitorEvent::Message { from: "Bob".into(), text: "Hello Ann!".into() }));
@@ -83,6 +90,7 @@
 
 mod accounts;
 mod auth;
+mod contact;
 mod directory;
 mod future;
 mod gateway;
@@ -93,12 +101,14 @@ mod store;
 
 pub use accounts::StoreAccounts;
 pub use auth::{Account, AuthError, Authenticator, Photo, ScramCredentials, ScramHash};
+pub use contact::{Activity, ContactId, DeviceId, OperatorRef};
 pub use directory::{COLLEAGUES_GROUP, Contact, Directory};
 pub use future::BoxFuture;
 pub use gateway::board::board_contact;
 pub use gateway::{
-    ChatRequest, DEFAULT_QUEUE_TIMEOUT, Gateway, GatewayError, OperatorEvent, OperatorRef,
-    OperatorSink, VisitorChat, VisitorEvent,
+    CHAT_QUEUE, ChatRequest, DEFAULT_QUEUE_TIMEOUT, Gateway, GatewayBuilder, GatewayError,
+    OperatorEvent, OperatorInput, OperatorSink, PortError, RosterItem, VISITOR_QUEUE, VisitorChat,
+    VisitorEvent,
 };
 pub use memory::MemoryAccounts;
 pub use model::{

@@ -9,7 +9,7 @@ use subtle::ConstantTimeEq;
 use crate::auth::{
     Account, AuthError, Authenticator, SCRAM_HASHES, ScramCredentials, ScramHash, is_email_name,
 };
-use crate::directory::{COLLEAGUES_GROUP, Contact, Directory};
+use crate::directory::{Contact, Directory};
 use crate::future::BoxFuture;
 
 /// Operator accounts and their credentials, in memory.
@@ -150,8 +150,7 @@ impl Directory for MemoryAccounts {
                 .filter(|other| other.portal == account.portal && *other != account)
                 .filter_map(|other| {
                     let username = other.username.as_deref()?;
-                    let id = format!("{}|{username}", other.portal);
-                    let contact = Contact::new(&id, &other.display_name, COLLEAGUES_GROUP);
+                    let contact = Contact::colleague(&other.portal, username, &other.display_name);
                     Some(contact.with_photo(other.photo.clone()))
                 })
                 .collect()
@@ -240,9 +239,6 @@ mod tests {
         let accounts = accounts();
         let alice = block(accounts.check_password(&key("demo|alice.ops"), "s3cret")).unwrap();
         let contacts = block(accounts.contacts(&alice));
-        assert_eq!(
-            contacts,
-            vec![Contact::new("demo|bob.ops", "Bob", COLLEAGUES_GROUP)]
-        );
+        assert_eq!(contacts, vec![Contact::colleague("demo", "bob.ops", "Bob")]);
     }
 }

@@ -125,10 +125,14 @@ async fn passwords_scram_and_colleagues_from_the_store() {
     let contacts = accounts.contacts(&alice).await;
     let names: Vec<_> = contacts
         .iter()
-        .map(|c| (c.id.as_str(), c.name.as_str()))
+        .map(|c| (c.id.clone(), c.name.as_str()))
         .collect();
+    // Colleagues only: the board is the gateway's contact (`Gateway::roster`).
     assert_eq!(
         names,
-        [("demo|bob.ops", "Bob"), ("demo|board", "Message board")]
+        [(
+            salesiq_session::ContactId::colleague("demo", "bob.ops"),
+            "Bob"
+        )]
     );
 }

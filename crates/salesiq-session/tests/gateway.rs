@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 
 use salesiq_integrations::{CrmConnector, HelpdeskConnector};
 use salesiq_session::{
-    Author, ChatRequest, Gateway, GatewayError, NewOperator, OperatorEvent, OperatorRef,
-    OperatorSink, Portal, SqliteStore, Store, VisitorDetails, VisitorEvent,
+    Activity, Author, ChatRequest, ContactId, Gateway, GatewayError, NewOperator, OperatorEvent,
+    OperatorRef, OperatorSink, Portal, SqliteStore, Store, VisitorDetails, VisitorEvent,
 };
 
 /// Records what operators are told.
@@ -45,6 +45,8 @@ impl Recorder {
 
 struct World {
     gateway: Gateway,
+    /// The SQLite file, for tests that break it.
+    path: std::path::PathBuf,
     store: Arc<SqliteStore>,
     sink: Arc<Recorder>,
     alice: OperatorRef,
@@ -61,7 +63,8 @@ async fn world_with(
     connectors: Option<(Arc<dyn CrmConnector>, Arc<dyn HelpdeskConnector>)>,
 ) -> World {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(SqliteStore::open(dir.path().join("g.sqlite3")).unwrap());
+    let path = dir.path().join("g.sqlite3");
+    let store = Arc::new(SqliteStore::open(&path).unwrap());
     store
         .put_portal(&Portal::new("demo", locale))
         .await
@@ -85,6 +88,7 @@ async fn world_with(
     };
     World {
         gateway,
+        path,
         store,
         sink,
         alice: OperatorRef::new("demo", "alice.ops"),
@@ -102,13 +106,16 @@ fn ann() -> VisitorDetails {
     details
 }
 
-const ANN: &str = "demo|visitor.1";
+/// Visitor 1 of the demo portal, Ann.
+fn ann_contact() -> ContactId {
+    ContactId::visitor("demo", 1)
+}
 
 #[tokio::test]
 async fn the_first_yes_wins_and_text_flows_both_ways() {
     let w = world("en").await;
-    w.gateway.set_available(&w.alice, true);
-    w.gateway.set_available(&w.bob, true);
+    w.gateway.set_available(&w.alice, true).await;
+    w.gateway.set_available(&w.bob, true).await;
     let mut visitor = w
         .gateway
         .request_chat(ChatRequest::new(
@@ -126,12 +133,15 @@ async fn the_first_yes_wins_and_text_flows_both_ways() {
         let told = w.sink.take(operator);
         assert!(
             matches!(&told[0], OperatorEvent::ContactAdded { contact, status }
-            if contact.id == ANN && contact.name == "Ann Lee (#1)" && status == "Where is my refund? — Sales")
+            if contact.id == ann_contact() && contact.name == "Ann Lee (#1)" && status == "Where is my refund? — Sales")
         );
         assert!(Recorder::texts(&told)[0].contains("Reply y to accept"));
     }
 
-    w.gateway.operator_says(&w.bob, ANN, "Y").await.unwrap();
+    w.gateway
+        .operator_says(&w.bob, &ann_contact(), "Y")
+        .await
+        .unwrap();
     assert_eq!(
         visitor.next_event().await,
         Some(VisitorEvent::Joined {
@@ -149,12 +159,15 @@ async fn the_first_yes_wins_and_text_flows_both_ways() {
         ["[system] Bob took this chat"]
     );
     assert!(alice_told.contains(&OperatorEvent::ContactRemoved {
-        contact_id: ANN.into()
+        contact: ann_contact()
     }));
     // Too late for Alice, and she cannot write to the visitor.
-    w.gateway.operator_says(&w.alice, ANN, "y").await.unwrap();
     w.gateway
-        .operator_says(&w.alice, ANN, "let me help")
+        .operator_says(&w.alice, &ann_contact(), "y")
+        .await
+        .unwrap();
+    w.gateway
+        .operator_says(&w.alice, &ann_contact(), "let me help")
         .await
         .unwrap();
     assert_eq!(visitor.try_next_event(), None);
@@ -167,12 +180,12 @@ async fn the_first_yes_wins_and_text_flows_both_ways() {
     assert_eq!(
         w.sink.take(&w.bob),
         [OperatorEvent::Message {
-            from: ANN.into(),
+            from: ann_contact(),
             text: "order 1042".into()
         }]
     );
     w.gateway
-        .operator_says(&w.bob, ANN, "Thanks, checking")
+        .operator_says(&w.bob, &ann_contact(), "Thanks, checking")
         .await
         .unwrap();
     assert_eq!(
@@ -206,13 +219,16 @@ async fn the_first_yes_wins_and_text_flows_both_ways() {
 #[tokio::test]
 async fn commands_reply_to_the_operator_only() {
     let w = world("en").await;
-    w.gateway.set_available(&w.bob, true);
+    w.gateway.set_available(&w.bob, true).await;
     let mut visitor = w
         .gateway
         .request_chat(ChatRequest::new("demo", ann(), "Hi", None))
         .await
         .unwrap();
-    w.gateway.operator_says(&w.bob, ANN, "y").await.unwrap();
+    w.gateway
+        .operator_says(&w.bob, &ann_contact(), "y")
+        .await
+        .unwrap();
     w.sink.take(&w.bob);
     assert_eq!(visitor.next_event().await, Some(VisitorEvent::Queued));
     assert!(matches!(
@@ -221,13 +237,25 @@ async fn commands_reply_to_the_operator_only() {
     ));
 
     w.gateway
-        .operator_says(&w.bob, ANN, "#an wants the annual plan")
+        .operator_says(&w.bob, &ann_contact(), "#an wants the annual plan")
         .await
         .unwrap();
-    w.gateway.operator_says(&w.bob, ANN, "#n").await.unwrap();
-    w.gateway.operator_says(&w.bob, ANN, "#e 20").await.unwrap();
-    w.gateway.operator_says(&w.bob, ANN, "#d").await.unwrap();
-    w.gateway.operator_says(&w.bob, ANN, "#info").await.unwrap();
+    w.gateway
+        .operator_says(&w.bob, &ann_contact(), "#n")
+        .await
+        .unwrap();
+    w.gateway
+        .operator_says(&w.bob, &ann_contact(), "#e 20")
+        .await
+        .unwrap();
+    w.gateway
+        .operator_says(&w.bob, &ann_contact(), "#d")
+        .await
+        .unwrap();
+    w.gateway
+        .operator_says(&w.bob, &ann_contact(), "#info")
+        .await
+        .unwrap();
     let told = Recorder::texts(&w.sink.take(&w.bob));
     assert_eq!(told[0], "[system] Note added");
     assert!(told[1].ends_with("Bob: wants the annual plan"), "{told:?}");
@@ -241,10 +269,20 @@ async fn commands_reply_to_the_operator_only() {
     // None of it reached the visitor.
     assert_eq!(visitor.try_next_event(), None);
 
-    w.gateway.operator_says(&w.bob, ANN, "#h").await.unwrap();
-    assert_eq!(Recorder::texts(&w.sink.take(&w.bob)), ["(visitor) Hi"]);
+    w.gateway
+        .operator_says(&w.bob, &ann_contact(), "#h")
+        .await
+        .unwrap();
+    // History is the system's voice, never the visitor speaking now (issue 10, defect 8).
+    assert_eq!(
+        Recorder::texts(&w.sink.take(&w.bob)),
+        ["[system] (visitor) Hi"]
+    );
 
-    w.gateway.operator_says(&w.bob, ANN, "#e").await.unwrap();
+    w.gateway
+        .operator_says(&w.bob, &ann_contact(), "#e")
+        .await
+        .unwrap();
     assert_eq!(
         visitor.next_event().await,
         Some(VisitorEvent::Ended {
@@ -255,11 +293,13 @@ async fn commands_reply_to_the_operator_only() {
         w.sink
             .take(&w.bob)
             .contains(&OperatorEvent::ContactRemoved {
-                contact_id: ANN.into()
+                contact: ann_contact()
             })
     );
     assert_eq!(
-        w.gateway.operator_says(&w.bob, ANN, "hello?").await,
+        w.gateway
+            .operator_says(&w.bob, &ann_contact(), "hello?")
+            .await,
         Err(GatewayError::NoSuchChat)
     );
     // The visitor writing after the end reaches nobody and is not kept.
@@ -274,16 +314,19 @@ async fn commands_reply_to_the_operator_only() {
 #[tokio::test]
 async fn blocking_ends_the_chat_and_refuses_the_address() {
     let w = world("ja").await;
-    w.gateway.set_available(&w.alice, true);
+    w.gateway.set_available(&w.alice, true).await;
     let mut visitor = w
         .gateway
         .request_chat(ChatRequest::new("demo", ann(), "spam", None))
         .await
         .unwrap();
-    w.gateway.operator_says(&w.alice, ANN, "ｙ").await.unwrap();
+    w.gateway
+        .operator_says(&w.alice, &ann_contact(), "ｙ")
+        .await
+        .unwrap();
     w.sink.take(&w.alice);
     w.gateway
-        .operator_says(&w.alice, ANN, "＃ｂ 不正な利用")
+        .operator_says(&w.alice, &ann_contact(), "＃ｂ 不正な利用")
         .await
         .unwrap();
     let told = Recorder::texts(&w.sink.take(&w.alice));
@@ -321,18 +364,23 @@ async fn a_waiting_chat_goes_to_whoever_comes_online_and_not_across_portals() {
         .unwrap();
     assert_eq!(visitor.next_event().await, Some(VisitorEvent::Queued));
     let stranger = OperatorRef::new("acme", "alice.ops");
-    w.gateway.set_available(&stranger, true);
+    w.gateway.set_available(&stranger, true).await;
     assert!(w.sink.take(&stranger).is_empty(), "no offer across portals");
     assert_eq!(
-        w.gateway.operator_says(&stranger, ANN, "y").await,
+        w.gateway
+            .operator_says(&stranger, &ann_contact(), "y")
+            .await,
         Err(GatewayError::NoSuchChat)
     );
-    w.gateway.set_available(&w.alice, true);
+    w.gateway.set_available(&w.alice, true).await;
     assert!(matches!(
         &w.sink.take(&w.alice)[0],
         OperatorEvent::ContactAdded { .. }
     ));
-    w.gateway.operator_says(&w.alice, ANN, "y").await.unwrap();
+    w.gateway
+        .operator_says(&w.alice, &ann_contact(), "y")
+        .await
+        .unwrap();
     assert_eq!(
         visitor.next_event().await,
         Some(VisitorEvent::Joined {
@@ -348,7 +396,7 @@ async fn a_waiting_chat_goes_to_whoever_comes_online_and_not_across_portals() {
         ["[system] The visitor left the chat"]
     );
     assert!(told.contains(&OperatorEvent::ContactRemoved {
-        contact_id: ANN.into()
+        contact: ann_contact()
     }));
 }
 
@@ -367,10 +415,13 @@ async fn unknown_departments_are_refused() {
 
 /// A chat accepted by Bob, the visitor's first events read.
 async fn accepted(w: &World, department: Option<&str>) -> salesiq_session::VisitorChat {
-    w.gateway.set_available(&w.bob, true);
+    w.gateway.set_available(&w.bob, true).await;
     let request = ChatRequest::new("demo", ann(), "My invoice is wrong", department);
     let mut visitor = w.gateway.request_chat(request).await.unwrap();
-    w.gateway.operator_says(&w.bob, ANN, "y").await.unwrap();
+    w.gateway
+        .operator_says(&w.bob, &ann_contact(), "y")
+        .await
+        .unwrap();
     assert_eq!(visitor.next_event().await, Some(VisitorEvent::Queued));
     assert!(matches!(
         visitor.next_event().await,
@@ -385,7 +436,11 @@ async fn push_and_members() {
     let w = world("en").await;
     let mut visitor = accepted(&w, None).await;
     w.gateway
-        .operator_says(&w.bob, ANN, "#p https://demo.example/help/invoices")
+        .operator_says(
+            &w.bob,
+            &ann_contact(),
+            "#p https://demo.example/help/invoices",
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -395,10 +450,13 @@ async fn push_and_members() {
         })
     );
     w.gateway
-        .operator_says(&w.bob, ANN, "#p javascript:alert(1)")
+        .operator_says(&w.bob, &ann_contact(), "#p javascript:alert(1)")
         .await
         .unwrap();
-    w.gateway.operator_says(&w.bob, ANN, "#m").await.unwrap();
+    w.gateway
+        .operator_says(&w.bob, &ann_contact(), "#m")
+        .await
+        .unwrap();
     let told = Recorder::texts(&w.sink.take(&w.bob));
     assert_eq!(told[0], "[system] Page sent to the visitor");
     assert!(
@@ -411,8 +469,11 @@ async fn push_and_members() {
         None,
         "a refused URL never reaches the visitor"
     );
-    w.gateway.set_available(&w.bob, false);
-    w.gateway.operator_says(&w.bob, ANN, "#m").await.unwrap();
+    w.gateway.set_available(&w.bob, false).await;
+    w.gateway
+        .operator_says(&w.bob, &ann_contact(), "#m")
+        .await
+        .unwrap();
     assert_eq!(
         Recorder::texts(&w.sink.take(&w.bob)),
         ["[system] Bob (offline)"]
@@ -425,7 +486,10 @@ async fn a_timed_end_fires_unless_the_visitor_stirs() {
     let mut visitor = accepted(&w, None).await;
 
     // Visitor activity cancels the timer.
-    w.gateway.operator_says(&w.bob, ANN, "#e 45").await.unwrap();
+    w.gateway
+        .operator_says(&w.bob, &ann_contact(), "#e 45")
+        .await
+        .unwrap();
     w.gateway
         .visitor_says(visitor.chat, "wait, one more thing")
         .await
@@ -447,22 +511,28 @@ async fn a_timed_end_fires_unless_the_visitor_stirs() {
     );
 
     // #e cancel does too.
-    w.gateway.operator_says(&w.bob, ANN, "#e 30").await.unwrap();
     w.gateway
-        .operator_says(&w.bob, ANN, "#e cancel")
+        .operator_says(&w.bob, &ann_contact(), "#e 30")
+        .await
+        .unwrap();
+    w.gateway
+        .operator_says(&w.bob, &ann_contact(), "#e cancel")
         .await
         .unwrap();
     tokio::time::sleep(std::time::Duration::from_secs(60)).await;
     assert_eq!(visitor.try_next_event(), None);
     w.gateway
-        .operator_says(&w.bob, ANN, "#e cancel")
+        .operator_says(&w.bob, &ann_contact(), "#e cancel")
         .await
         .unwrap();
     let told = Recorder::texts(&w.sink.take(&w.bob));
     assert_eq!(told[2], "[システム] 保留中の終了の処理はありません");
 
     // Left alone, the chat ends when the time passes.
-    w.gateway.operator_says(&w.bob, ANN, "#e 90").await.unwrap();
+    w.gateway
+        .operator_says(&w.bob, &ann_contact(), "#e 90")
+        .await
+        .unwrap();
     assert!(matches!(
         visitor.next_event().await,
         Some(VisitorEvent::Ended { .. })
@@ -474,7 +544,7 @@ async fn a_timed_end_fires_unless_the_visitor_stirs() {
         "{told:?}"
     );
     assert!(told.contains(&OperatorEvent::ContactRemoved {
-        contact_id: ANN.into()
+        contact: ann_contact()
     }));
 }
 
@@ -499,7 +569,10 @@ async fn crm_and_helpdesk_commands() {
         "#support associate 1000",
         "#support associate nope",
     ] {
-        w.gateway.operator_says(&w.bob, ANN, command).await.unwrap();
+        w.gateway
+            .operator_says(&w.bob, &ann_contact(), command)
+            .await
+            .unwrap();
     }
     let told = Recorder::texts(&w.sink.take(&w.bob));
     assert!(
@@ -530,7 +603,10 @@ async fn conversion_needs_the_department_flag_and_empty_connectors_say_so() {
         "#support info",
         "#support recentreq",
     ] {
-        w.gateway.operator_says(&w.bob, ANN, command).await.unwrap();
+        w.gateway
+            .operator_says(&w.bob, &ann_contact(), command)
+            .await
+            .unwrap();
     }
     let told = Recorder::texts(&w.sink.take(&w.bob));
     assert_eq!(
@@ -548,11 +624,15 @@ async fn conversion_needs_the_department_flag_and_empty_connectors_say_so() {
 async fn transfers_hand_the_chat_over_and_declines_are_reported() {
     let w = world("en").await;
     let mut visitor = accepted(&w, None).await;
-    w.gateway.set_available(&w.alice, true);
+    w.gateway.set_available(&w.alice, true).await;
     w.sink.take(&w.alice);
 
     w.gateway
-        .operator_says(&w.bob, ANN, "#t alice@demo.example wants a refund")
+        .operator_says(
+            &w.bob,
+            &ann_contact(),
+            "#t alice@demo.example wants a refund",
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -560,14 +640,19 @@ async fn transfers_hand_the_chat_over_and_declines_are_reported() {
         ["[system] Transfer request sent"]
     );
     let asked = w.sink.take(&w.alice);
-    assert!(matches!(&asked[0], OperatorEvent::ContactAdded { contact, .. } if contact.id == ANN));
+    assert!(
+        matches!(&asked[0], OperatorEvent::ContactAdded { contact, .. } if contact.id == ann_contact())
+    );
     assert_eq!(
         Recorder::texts(&asked),
         [
             "[system] Bob transfers the chat with Ann Lee (#1) to you: wants a refund. Reply y to accept or n to decline."
         ]
     );
-    w.gateway.operator_says(&w.alice, ANN, "n").await.unwrap();
+    w.gateway
+        .operator_says(&w.alice, &ann_contact(), "n")
+        .await
+        .unwrap();
     assert_eq!(
         Recorder::texts(&w.sink.take(&w.bob)),
         ["[system] Alice declined"]
@@ -575,23 +660,26 @@ async fn transfers_hand_the_chat_over_and_declines_are_reported() {
     assert_eq!(
         w.sink.take(&w.alice),
         [OperatorEvent::ContactRemoved {
-            contact_id: ANN.into()
+            contact: ann_contact()
         }]
     );
 
     w.gateway
-        .operator_says(&w.bob, ANN, "#t \"SALES\" second try")
+        .operator_says(&w.bob, &ann_contact(), "#t \"SALES\" second try")
         .await
         .unwrap();
     w.sink.take(&w.bob);
-    w.gateway.operator_says(&w.alice, ANN, "y").await.unwrap();
+    w.gateway
+        .operator_says(&w.alice, &ann_contact(), "y")
+        .await
+        .unwrap();
     let bob_told = w.sink.take(&w.bob);
     assert_eq!(
         Recorder::texts(&bob_told),
         ["[system] Alice accepted the transfer; you have left the chat"]
     );
     assert!(bob_told.contains(&OperatorEvent::ContactRemoved {
-        contact_id: ANN.into()
+        contact: ann_contact()
     }));
     assert_eq!(
         visitor.next_event().await,
@@ -603,12 +691,12 @@ async fn transfers_hand_the_chat_over_and_declines_are_reported() {
 
     // Bob is out; Alice is in.
     w.gateway
-        .operator_says(&w.bob, ANN, "still me")
+        .operator_says(&w.bob, &ann_contact(), "still me")
         .await
         .unwrap();
     assert!(Recorder::texts(&w.sink.take(&w.bob))[0].contains("not yours"));
     w.gateway
-        .operator_says(&w.alice, ANN, "Hi Ann, Alice here")
+        .operator_says(&w.alice, &ann_contact(), "Hi Ann, Alice here")
         .await
         .unwrap();
     assert_eq!(
@@ -621,11 +709,11 @@ async fn transfers_hand_the_chat_over_and_declines_are_reported() {
 
     // Nobody to take it, or no such department.
     w.gateway
-        .operator_says(&w.alice, ANN, "#t nobody@demo.example")
+        .operator_says(&w.alice, &ann_contact(), "#t nobody@demo.example")
         .await
         .unwrap();
     w.gateway
-        .operator_says(&w.alice, ANN, "#t \"Nope\"")
+        .operator_says(&w.alice, &ann_contact(), "#t \"Nope\"")
         .await
         .unwrap();
     assert_eq!(
@@ -641,18 +729,25 @@ async fn transfers_hand_the_chat_over_and_declines_are_reported() {
 async fn an_accepted_invitation_makes_a_group_chat() {
     let w = world("en").await;
     let mut visitor = accepted(&w, None).await;
-    w.gateway.set_available(&w.alice, true);
+    w.gateway.set_available(&w.alice, true).await;
     w.sink.take(&w.alice);
 
     w.gateway
-        .operator_says(&w.bob, ANN, "#i alice@demo.example billing question")
+        .operator_says(
+            &w.bob,
+            &ann_contact(),
+            "#i alice@demo.example billing question",
+        )
         .await
         .unwrap();
     assert_eq!(
         Recorder::texts(&w.sink.take(&w.bob)),
         ["[system] Invitation sent"]
     );
-    w.gateway.operator_says(&w.alice, ANN, "y").await.unwrap();
+    w.gateway
+        .operator_says(&w.alice, &ann_contact(), "y")
+        .await
+        .unwrap();
     assert_eq!(
         Recorder::texts(&w.sink.take(&w.bob)),
         ["[system] Alice joined the chat"]
@@ -667,7 +762,7 @@ async fn an_accepted_invitation_makes_a_group_chat() {
 
     // Each sees the other's messages, marked with the author; both see the visitor's.
     w.gateway
-        .operator_says(&w.bob, ANN, "Alice knows invoices")
+        .operator_says(&w.bob, &ann_contact(), "Alice knows invoices")
         .await
         .unwrap();
     assert_eq!(
@@ -675,7 +770,7 @@ async fn an_accepted_invitation_makes_a_group_chat() {
         ["(Bob) Alice knows invoices"]
     );
     w.gateway
-        .operator_says(&w.alice, ANN, "Hello Ann")
+        .operator_says(&w.alice, &ann_contact(), "Hello Ann")
         .await
         .unwrap();
     assert_eq!(Recorder::texts(&w.sink.take(&w.bob)), ["(Alice) Hello Ann"]);
@@ -685,7 +780,10 @@ async fn an_accepted_invitation_makes_a_group_chat() {
         .unwrap();
     assert_eq!(Recorder::texts(&w.sink.take(&w.alice)), ["thanks both"]);
     assert_eq!(Recorder::texts(&w.sink.take(&w.bob)), ["thanks both"]);
-    w.gateway.operator_says(&w.bob, ANN, "#m").await.unwrap();
+    w.gateway
+        .operator_says(&w.bob, &ann_contact(), "#m")
+        .await
+        .unwrap();
     assert_eq!(
         Recorder::texts(&w.sink.take(&w.bob)),
         ["[system] Bob (online)\nAlice (online)"]
@@ -703,19 +801,19 @@ async fn an_accepted_invitation_makes_a_group_chat() {
 #[tokio::test]
 async fn the_message_board_reaches_every_available_operator() {
     let w = world("en").await;
-    w.gateway.set_available(&w.alice, true);
-    w.gateway.set_available(&w.bob, true);
+    w.gateway.set_available(&w.alice, true).await;
+    w.gateway.set_available(&w.bob, true).await;
     let stranger = OperatorRef::new("acme", "zed.ops");
-    w.gateway.set_available(&stranger, true);
+    w.gateway.set_available(&stranger, true).await;
 
     w.gateway
-        .operator_says(&w.bob, "demo|board", "Standup at 10")
+        .operator_says(&w.bob, &ContactId::board("demo"), "Standup at 10")
         .await
         .unwrap();
     assert_eq!(
         w.sink.take(&w.alice),
         [OperatorEvent::Message {
-            from: "demo|board".into(),
+            from: ContactId::board("demo"),
             text: "(Bob) Standup at 10".into()
         }]
     );
@@ -754,32 +852,41 @@ async fn the_message_board_reaches_every_available_operator() {
             ("Admin".to_owned(), "New pricing page is live".to_owned())
         ]
     );
-    assert_eq!(salesiq_session::board_contact("demo").id, "demo|board");
+    assert_eq!(
+        salesiq_session::board_contact("demo").id,
+        ContactId::board("demo")
+    );
 }
 
 #[tokio::test]
 async fn typing_and_page_changes() {
     let w = world("en").await;
     let mut visitor = accepted(&w, None).await;
-    w.gateway.visitor_typing(visitor.chat, true).unwrap();
+    w.gateway
+        .visitor_typing(visitor.chat, Activity::Composing)
+        .await
+        .unwrap();
     assert_eq!(
         w.sink.take(&w.bob),
-        [OperatorEvent::Typing {
-            from: ANN.into(),
-            composing: true
+        [OperatorEvent::ChatState {
+            from: ann_contact(),
+            state: Activity::Composing
         }]
     );
-    w.gateway.operator_typing(&w.bob, ANN, true).await.unwrap();
+    w.gateway
+        .operator_chat_state(&w.bob, &ann_contact(), Activity::Composing)
+        .await
+        .unwrap();
     assert_eq!(
         visitor.next_event().await,
         Some(VisitorEvent::Typing {
             from: "Bob".into(),
-            composing: true
+            state: Activity::Composing
         })
     );
     // Another operator's typing does not show.
     w.gateway
-        .operator_typing(&w.alice, ANN, true)
+        .operator_chat_state(&w.alice, &ann_contact(), Activity::Composing)
         .await
         .unwrap();
     assert_eq!(visitor.try_next_event(), None);
@@ -788,14 +895,23 @@ async fn typing_and_page_changes() {
         .visitor_page(visitor.chat, "https://demo.example/checkout")
         .await
         .unwrap();
-    w.gateway.operator_says(&w.bob, ANN, "#info").await.unwrap();
+    w.gateway
+        .operator_says(&w.bob, &ann_contact(), "#info")
+        .await
+        .unwrap();
     assert!(
         Recorder::texts(&w.sink.take(&w.bob))[0].ends_with("Now on: https://demo.example/checkout")
     );
 
     // Typing counts as activity: a timed end is called off.
-    w.gateway.operator_says(&w.bob, ANN, "#e 30").await.unwrap();
-    w.gateway.visitor_typing(visitor.chat, true).unwrap();
+    w.gateway
+        .operator_says(&w.bob, &ann_contact(), "#e 30")
+        .await
+        .unwrap();
+    w.gateway
+        .visitor_typing(visitor.chat, Activity::Composing)
+        .await
+        .unwrap();
     let told = Recorder::texts(&w.sink.take(&w.bob));
     assert_eq!(
         told,
@@ -829,14 +945,14 @@ async fn a_request_nobody_accepts_ends_after_the_queue_timeout() {
     // An accepted chat is not ended by it.
     w.gateway
         .set_queue_timeout(std::time::Duration::from_secs(10));
-    w.gateway.set_available(&w.bob, true);
+    w.gateway.set_available(&w.bob, true).await;
     let mut second = w
         .gateway
         .request_chat(ChatRequest::new("demo", ann(), "again", None))
         .await
         .unwrap();
     w.gateway
-        .operator_says(&w.bob, "demo|visitor.2", "y")
+        .operator_says(&w.bob, &ContactId::visitor("demo", 2), "y")
         .await
         .unwrap();
     assert_eq!(second.next_event().await, Some(VisitorEvent::Queued));
@@ -847,7 +963,7 @@ async fn a_request_nobody_accepts_ends_after_the_queue_timeout() {
     tokio::time::sleep(std::time::Duration::from_secs(60)).await;
     assert_eq!(second.try_next_event(), None);
     w.gateway
-        .operator_says(&w.bob, "demo|visitor.2", "still here")
+        .operator_says(&w.bob, &ContactId::visitor("demo", 2), "still here")
         .await
         .unwrap();
     assert!(matches!(
@@ -859,13 +975,16 @@ async fn a_request_nobody_accepts_ends_after_the_queue_timeout() {
 #[tokio::test]
 async fn chats_left_open_by_a_restart_are_closed_at_start() {
     let w = world("en").await;
-    w.gateway.set_available(&w.bob, true);
+    w.gateway.set_available(&w.bob, true).await;
     let visitor = w
         .gateway
         .request_chat(ChatRequest::new("demo", ann(), "before the restart", None))
         .await
         .unwrap();
-    w.gateway.operator_says(&w.bob, ANN, "y").await.unwrap();
+    w.gateway
+        .operator_says(&w.bob, &ann_contact(), "y")
+        .await
+        .unwrap();
     // A new process: a new gateway over the same store.
     let restarted = Gateway::new(w.store.clone(), w.sink.clone());
     assert_eq!(restarted.close_unfinished_chats().await.unwrap(), 1);
@@ -926,8 +1045,8 @@ async fn department_requests_go_to_the_department_s_operators() {
             .is_err()
     );
 
-    w.gateway.set_available(&w.alice, true);
-    w.gateway.set_available(&w.bob, true);
+    w.gateway.set_available(&w.alice, true).await;
+    w.gateway.set_available(&w.bob, true).await;
     let _support_chat = w
         .gateway
         .request_chat(ChatRequest::new("demo", ann(), "broken", Some("Support")))
@@ -948,12 +1067,16 @@ async fn department_requests_go_to_the_department_s_operators() {
     assert!(!w.sink.take(&w.bob).is_empty());
     // Bob takes the Sales chat and transfers it to Support: only Alice is asked.
     w.gateway
-        .operator_says(&w.bob, "demo|visitor.2", "y")
+        .operator_says(&w.bob, &ContactId::visitor("demo", 2), "y")
         .await
         .unwrap();
     w.sink.take(&w.alice);
     w.gateway
-        .operator_says(&w.bob, "demo|visitor.2", "#t \"Support\" needs a fix")
+        .operator_says(
+            &w.bob,
+            &ContactId::visitor("demo", 2),
+            "#t \"Support\" needs a fix",
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -977,8 +1100,8 @@ async fn department_requests_go_to_the_department_s_operators() {
 #[tokio::test]
 async fn a_japanese_portal_gets_japanese_texts() {
     let w = world("ja").await;
-    w.gateway.set_available(&w.alice, true);
-    w.gateway.set_available(&w.bob, true);
+    w.gateway.set_available(&w.alice, true).await;
+    w.gateway.set_available(&w.bob, true).await;
     let _visitor = w
         .gateway
         .request_chat(ChatRequest::new("demo", ann(), "請求書について", None))
@@ -991,7 +1114,10 @@ async fn a_japanese_portal_gets_japanese_texts() {
             "[システム] Ann Leeさん(訪問者 #1)からのチャットのリクエスト: 請求書について。承認するには y と返信してください。"
         ]
     );
-    w.gateway.operator_says(&w.bob, ANN, "y").await.unwrap();
+    w.gateway
+        .operator_says(&w.bob, &ann_contact(), "y")
+        .await
+        .unwrap();
     assert!(Recorder::texts(&w.sink.take(&w.bob))[0].contains("メールアドレス: ann@example.com"));
     assert_eq!(
         Recorder::texts(&w.sink.take(&w.alice))
@@ -1000,7 +1126,10 @@ async fn a_japanese_portal_gets_japanese_texts() {
         Some("[システム] Bobさんがこのチャットを担当しました")
     );
     for command in ["#m", "#crm info", "#i alice@demo.example"] {
-        w.gateway.operator_says(&w.bob, ANN, command).await.unwrap();
+        w.gateway
+            .operator_says(&w.bob, &ann_contact(), command)
+            .await
+            .unwrap();
     }
     assert_eq!(
         Recorder::texts(&w.sink.take(&w.bob)),
@@ -1027,21 +1156,21 @@ async fn nothing_crosses_portals() {
         .unwrap();
     w.store.claim_username(zed.id, "zed.ops").await.unwrap();
     let zed = OperatorRef::new("acme", "zed.ops");
-    w.gateway.set_available(&zed, true);
+    w.gateway.set_available(&zed, true).await;
     let _visitor = accepted(&w, None).await;
     w.gateway
-        .operator_says(&w.bob, ANN, "#an private to demo")
+        .operator_says(&w.bob, &ann_contact(), "#an private to demo")
         .await
         .unwrap();
     w.sink.take(&w.bob);
 
     // Neither a transfer nor an invitation reaches another portal's operator.
     w.gateway
-        .operator_says(&w.bob, ANN, "#t zed@acme.example")
+        .operator_says(&w.bob, &ann_contact(), "#t zed@acme.example")
         .await
         .unwrap();
     w.gateway
-        .operator_says(&w.bob, ANN, "#i zed@acme.example")
+        .operator_says(&w.bob, &ann_contact(), "#i zed@acme.example")
         .await
         .unwrap();
     assert_eq!(
@@ -1055,10 +1184,130 @@ async fn nothing_crosses_portals() {
     // Another portal's operator can neither read nor act on the chat.
     for command in ["#n", "#h", "#info", "y", "hello", "#e"] {
         assert_eq!(
-            w.gateway.operator_says(&zed, ANN, command).await,
+            w.gateway.operator_says(&zed, &ann_contact(), command).await,
             Err(GatewayError::NoSuchChat),
             "{command}"
         );
     }
     assert!(w.sink.take(&zed).is_empty());
+}
+
+/// Issue 10, defect 11: a store that fails does not leave ghosts. The
+/// line still reaches the visitor (the caller hears of the failure), and
+/// an end still tells the visitor and every operator.
+#[tokio::test]
+async fn a_failing_store_leaves_no_ghost_contacts() {
+    let w = world("en").await;
+    let mut visitor = accepted(&w, None).await;
+    // Another connection takes the tables away under the store.
+    let breaker = rusqlite::Connection::open(&w.path).unwrap();
+    breaker
+        .execute_batch("ALTER TABLE chat_lines RENAME TO chat_lines_gone;")
+        .unwrap();
+    let said = w
+        .gateway
+        .operator_says(&w.bob, &ann_contact(), "Still with you")
+        .await;
+    assert!(matches!(said, Err(GatewayError::Store(_))), "{said:?}");
+    assert_eq!(
+        visitor.next_event().await,
+        Some(VisitorEvent::Message {
+            from: "Bob".into(),
+            text: "Still with you".into()
+        })
+    );
+    breaker
+        .execute_batch("ALTER TABLE chats RENAME TO chats_gone;")
+        .unwrap();
+    w.gateway
+        .operator_says(&w.bob, &ann_contact(), "#e")
+        .await
+        .unwrap();
+    assert!(matches!(
+        visitor.next_event().await,
+        Some(VisitorEvent::Ended { .. })
+    ));
+    let told = w.sink.take(&w.bob);
+    assert!(
+        told.contains(&OperatorEvent::ContactRemoved {
+            contact: ann_contact()
+        }),
+        "{told:?}"
+    );
+    // The chat is over for the gateway too.
+    assert_eq!(
+        w.gateway
+            .operator_says(&w.bob, &ann_contact(), "hello?")
+            .await,
+        Err(GatewayError::NoSuchChat)
+    );
+}
+
+/// Issue 10: a device that becomes available later is offered a waiting
+/// chat too, and so is a second device of an operator already offered;
+/// the roster of every device has the visitor.
+#[tokio::test]
+async fn waiting_chats_reach_every_device() {
+    use salesiq_session::DeviceId;
+
+    /// Records per device.
+    #[derive(Debug, Default)]
+    struct Devices(Mutex<Vec<(Option<DeviceId>, OperatorEvent)>>);
+    impl OperatorSink for Devices {
+        fn send(&self, _: &OperatorRef, event: OperatorEvent) {
+            self.0.lock().unwrap().push((None, event));
+        }
+        fn send_to_device(&self, _: &OperatorRef, device: DeviceId, event: OperatorEvent) {
+            self.0.lock().unwrap().push((Some(device), event));
+        }
+    }
+    let w = world("en").await;
+    let sink = Arc::new(Devices::default());
+    let gateway = Gateway::new(w.store.clone(), sink.clone());
+    let _visitor = gateway
+        .request_chat(ChatRequest::new("demo", ann(), "Anyone?", None))
+        .await
+        .unwrap();
+    assert!(sink.0.lock().unwrap().is_empty(), "nobody is there yet");
+    let offers = |device: u64| {
+        sink.0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(d, e)| {
+                *d == Some(DeviceId(device))
+                    && matches!(e, OperatorEvent::Message { text, .. } if text.contains("Reply y"))
+            })
+            .count()
+    };
+    gateway.device_available(&w.bob, DeviceId(1), true);
+    gateway.set_available(&w.alice, true).await; // a barrier for the chat
+    assert_eq!(offers(1), 1);
+    gateway.device_available(&w.bob, DeviceId(2), true);
+    gateway.set_available(&w.alice, true).await;
+    assert_eq!((offers(1), offers(2)), (1, 1), "each device once");
+    let roster = gateway.roster(&w.bob);
+    assert!(roster.iter().any(|item| item.contact.id == ann_contact()));
+    assert!(
+        roster
+            .iter()
+            .any(|item| item.contact.id == ContactId::board("demo"))
+    );
+    // Bob takes it from his second device; Alice is told, Bob's list keeps Ann.
+    gateway
+        .operator_says(&w.bob, &ann_contact(), "y")
+        .await
+        .unwrap();
+    assert!(
+        gateway
+            .roster(&w.bob)
+            .iter()
+            .any(|i| i.contact.id == ann_contact())
+    );
+    assert!(
+        !gateway
+            .roster(&w.alice)
+            .iter()
+            .any(|i| i.contact.id == ann_contact())
+    );
 }

@@ -95,6 +95,9 @@ pub enum StanzaErrorCondition {
     ServiceUnavailable,
     /// Something went wrong on the server.
     InternalServerError,
+    /// The server is short of something for now (a chat's queue is
+    /// full): try again later.
+    ResourceConstraint,
 }
 
 impl StanzaErrorCondition {
@@ -110,6 +113,7 @@ impl StanzaErrorCondition {
             Self::RecipientUnavailable => "recipient-unavailable",
             Self::ServiceUnavailable => "service-unavailable",
             Self::InternalServerError => "internal-server-error",
+            Self::ResourceConstraint => "resource-constraint",
         }
     }
 
@@ -120,6 +124,7 @@ impl StanzaErrorCondition {
             Self::Conflict | Self::Forbidden | Self::NotAllowed => "cancel",
             Self::ItemNotFound | Self::ServiceUnavailable => "cancel",
             Self::RecipientUnavailable | Self::InternalServerError => "wait",
+            Self::ResourceConstraint => "wait",
         }
     }
 }

@@ -57,13 +57,23 @@
 //!   photo; read-only); XEP-0115 capabilities of the server in its stream
 //!   features, the hash of exactly what disco#info says.
 //!
-//! * The chat domain plugs in through [`ServerHandle`]: it is the
-//!   `salesiq_session::OperatorSink` a `Gateway` is built with (visitor
-//!   contacts arrive as roster pushes with their subject as presence
-//!   status, the gateway's messages as chat messages from them), and once
-//!   attached with [`ServerHandle::attach_gateway`], whatever an operator
-//!   writes to a visitor contact goes to the gateway, and operators'
-//!   availability follows their presence.
+//! * The chat domain plugs in at construction ([`Server::builder`] with
+//!   [`ServerBuilder::gateway`]): the gateway is built on the server's
+//!   `salesiq_session::OperatorSink`, so there is no half-wired state.
+//!   Contacts are routed by kind (`salesiq_session::ContactId`), mapped to
+//!   JIDs in one module: a colleague is `portal|username@domain`, a
+//!   visitor `portal|visitor-N@domain/visitor` (a form no username can
+//!   take, with a fixed resource), the board `portal|board@domain/board`.
+//!   Every bind and roster fetch lists the directory's colleagues plus the
+//!   gateway's contacts (the board, and the visitors this operator is in
+//!   or offered), so a phone that binds mid-chat, or a client that
+//!   re-fetches its roster, keeps every visitor. What an operator writes
+//!   to a visitor or the board is handed to the gateway without waiting
+//!   (a full chat queue bounces `<resource-constraint/>`, an ended chat
+//!   `<service-unavailable/>` saying so; chat states alone are dropped
+//!   quietly), carbon-copied to the operator's other resources; each
+//!   resource's availability is reported as a device of its own, and a
+//!   resource that comes online later is offered the waiting chats too.
 //!
 //! * [`ServerHandle::stats`] tells how many connections are being served
 //!   and how many sessions are bound, for monitoring (and for tests that
@@ -72,12 +82,15 @@
 mod config;
 mod disco;
 mod error;
+mod jids;
 mod negotiation;
 mod ns;
 mod router;
 mod sasl;
 mod server;
 mod session;
+mod shared;
+mod sink;
 mod sm;
 mod stanza;
 mod stream;
@@ -86,6 +99,6 @@ mod xml;
 
 pub use config::Config;
 pub use error::{Error, StanzaErrorCondition, StreamErrorCondition};
-pub use server::{Server, ServerHandle, ServerStats};
+pub use server::{Server, ServerBuilder, ServerHandle, ServerStats};
 pub use tls::TlsIdentity;
 pub use xml::{StreamEvent, StreamHeader, XmlReader};

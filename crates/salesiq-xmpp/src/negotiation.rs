@@ -15,9 +15,9 @@ use crate::error::{StanzaErrorCondition, StreamErrorCondition};
 use crate::ns;
 use crate::router::{Mailbox, Outbound};
 use crate::sasl::{SaslExchange, SaslFailure, SaslReply, mechanisms};
-use crate::server::Shared;
 use crate::session::Session;
 use crate::session::Stream;
+use crate::shared::Shared;
 use crate::sm;
 use crate::stanza::{error_reply, iq_result};
 use crate::stream::{Closing, ServerTls, XmlStream};
@@ -109,7 +109,9 @@ pub(crate) async fn serve_direct_tls(shared: Arc<Shared>, tcp: TcpStream, peer: 
 /// `Session::run`), not the negotiation's state nor a copy of the stream.
 async fn secured(shared: Arc<Shared>, stream: Box<Stream>, peer: SocketAddr, deadline: Instant) {
     if let Some((session, stream)) = Box::pin(settle(shared, stream, peer, deadline)).await {
-        session.run(stream).await;
+        use tracing::Instrument as _;
+        let span = tracing::info_span!("operator", jid = %session.full_jid(), %peer);
+        session.run(stream).instrument(span).await;
     }
 }
 

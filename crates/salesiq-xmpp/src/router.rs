@@ -34,6 +34,16 @@ impl Outbound {
     pub(crate) fn roster(contact: salesiq_session::Contact, present: bool) -> Self {
         Self::Roster(Box::new(contact), present)
     }
+
+    /// A copy, for another resource: stanzas and roster changes (a stream
+    /// or a close order is for one connection only).
+    pub(crate) fn try_clone(&self) -> Option<Self> {
+        match self {
+            Self::Stanza(stanza) => Some(Self::Stanza(stanza.clone())),
+            Self::Roster(contact, present) => Some(Self::Roster(contact.clone(), *present)),
+            Self::Close(..) | Self::Resume(..) => None,
+        }
+    }
 }
 
 /// Where others leave work for one connection task: a bounded queue.
@@ -183,6 +193,14 @@ impl Router {
         self.lock()
             .get(bare)
             .and_then(|rs| rs.iter().find(|r| r.name == resource))
+            .map(|r| r.mailbox.clone())
+    }
+
+    /// The mailbox of the resource of `bare` bound by `connection`.
+    pub(crate) fn connection(&self, bare: &str, connection: u64) -> Option<Mailbox> {
+        self.lock()
+            .get(bare)
+            .and_then(|rs| rs.iter().find(|r| r.connection == connection))
             .map(|r| r.mailbox.clone())
     }
 

@@ -1,112 +1,30 @@
 //! The listeners: accept, cap connections, hand each to a task, shut down
 //! gracefully.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use salesiq_session::{Authenticator, Directory};
+use salesiq_session::{Authenticator, Directory, Gateway, OperatorSink};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
-use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::Config;
 use crate::error::{Error, StreamErrorCondition};
+use crate::jids;
 use crate::negotiation::{serve_direct_tls, serve_starttls};
 use crate::router::{Outbound, Router};
+use crate::shared::{Shared, Throttle};
+use crate::sink::XmppSink;
 use crate::tls::TlsIdentity;
 
 /// How long shutdown waits for streams to close before dropping them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
-
-/// What every connection task shares.
-pub(crate) struct Shared {
-    pub(crate) config: Config,
-    pub(crate) authenticator: Arc<dyn Authenticator>,
-    pub(crate) directory: Arc<dyn Directory>,
-    pub(crate) acceptor: TlsAcceptor,
-    pub(crate) router: Router,
-    /// Seeds the decoy SCRAM salts of unknown logins.
-    pub(crate) secret: [u8; 32],
-    pub(crate) throttle: Throttle,
-    pub(crate) shutdown: watch::Receiver<bool>,
-    /// The chat domain, once attached: messages to visitor contacts go
-    /// there, and operators' availability is reported to it.
-    pub(crate) gateway: std::sync::OnceLock<salesiq_session::Gateway>,
-    /// Sessions that may be resumed (XEP-0198): id -> (bare JID, mailbox).
-    pub(crate) resumable: Mutex<HashMap<String, (String, crate::router::Mailbox)>>,
-    next_connection: AtomicU64,
-    per_ip: Mutex<HashMap<IpAddr, usize>>,
-    /// Connection tasks alive, for [`ServerHandle::stats`].
-    connections: AtomicUsize,
-}
-
-impl Shared {
-    pub(crate) fn next_connection(&self) -> u64 {
-        self.next_connection.fetch_add(1, Ordering::Relaxed)
-    }
-}
-
-/// Failed logins per IP address within a sliding window.
-#[derive(Debug)]
-pub(crate) struct Throttle {
-    failures: Mutex<HashMap<IpAddr, VecDeque<Instant>>>,
-    max: u32,
-    window: Duration,
-}
-
-impl Throttle {
-    fn new(max: u32, window: Duration) -> Self {
-        Self {
-            failures: Mutex::new(HashMap::new()),
-            max,
-            window,
-        }
-    }
-
-    /// Whether `ip` has failed too often lately.
-    pub(crate) fn is_blocked(&self, ip: IpAddr) -> bool {
-        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(times) = failures.get_mut(&ip) else {
-            return false;
-        };
-        let now = Instant::now();
-        while times
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= self.window)
-        {
-            times.pop_front();
-        }
-        if times.is_empty() {
-            failures.remove(&ip);
-            return false;
-        }
-        times.len() >= self.max as usize
-    }
-
-    pub(crate) fn record_failure(&self, ip: IpAddr) {
-        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        let times = failures.entry(ip).or_default();
-        times.push_back(Instant::now());
-        // Only the last `max` failures matter.
-        while times.len() > self.max as usize {
-            times.pop_front();
-        }
-    }
-}
-
-impl std::fmt::Debug for Shared {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Shared")
-            .field("config", &self.config)
-            .finish_non_exhaustive()
-    }
-}
 
 /// An XMPP server, bound and ready to [`run`](Server::run).
 ///
@@ -138,44 +56,41 @@ pub struct Server {
 }
 
 impl Server {
-    /// Binds the listeners `config` names.
+    /// Binds the listeners `config` names, for a server without a chat
+    /// domain (operators chat among themselves). See [`Server::builder`]
+    /// for one with a [`Gateway`].
     pub async fn bind(
         config: Config,
         identity: TlsIdentity,
         authenticator: Arc<dyn Authenticator>,
         directory: Arc<dyn Directory>,
     ) -> Result<Self, Error> {
-        let acceptor = TlsAcceptor::from(identity.server_config()?);
-        let starttls = match config.starttls_addr {
-            Some(addr) => Some(TcpListener::bind(addr).await?),
-            None => None,
-        };
-        let direct_tls = match config.direct_tls_addr {
-            Some(addr) => Some(TcpListener::bind(addr).await?),
-            None => None,
-        };
-        let (shutdown, watch) = watch::channel(false);
-        let shared = Arc::new(Shared {
-            throttle: Throttle::new(config.max_auth_failures, config.auth_throttle_window),
+        Self::builder(config, identity, authenticator, directory)
+            .bind()
+            .await
+    }
+
+    /// A builder: everything a server needs, and optionally the chat
+    /// domain, made with the server's sink so that nothing is left half
+    /// wired.
+    pub fn builder(
+        config: Config,
+        identity: TlsIdentity,
+        authenticator: Arc<dyn Authenticator>,
+        directory: Arc<dyn Directory>,
+    ) -> ServerBuilder {
+        ServerBuilder {
             config,
+            identity,
             authenticator,
             directory,
-            acceptor,
-            router: Router::default(),
-            secret: rand::random(),
-            shutdown: watch,
-            gateway: std::sync::OnceLock::new(),
-            resumable: Mutex::new(HashMap::new()),
-            next_connection: AtomicU64::new(1),
-            per_ip: Mutex::new(HashMap::new()),
-            connections: AtomicUsize::new(0),
-        });
-        Ok(Self {
-            shared,
-            shutdown,
-            starttls,
-            direct_tls,
-        })
+            gateway: None,
+        }
+    }
+
+    /// The chat domain this server was built with.
+    pub fn gateway(&self) -> Option<&Gateway> {
+        self.shared.gateway.as_ref()
     }
 
     /// The address the STARTTLS listener is bound to.
@@ -249,6 +164,105 @@ impl Server {
     }
 }
 
+/// Makes the chat domain from the server's [`OperatorSink`].
+type MakeGateway = Box<dyn FnOnce(Arc<dyn OperatorSink>) -> Gateway + Send>;
+
+/// Builds a [`Server`], with or without a chat domain.
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use salesiq_session::{Gateway, MemoryAccounts, SqliteStore};
+/// use salesiq_xmpp::{Config, Server, TlsIdentity};
+///
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// let store = Arc::new(SqliteStore::open("gateway.sqlite3")?);
+/// let accounts = Arc::new(MemoryAccounts::new());
+/// let config = Config::new("salesiq.zoho.com");
+/// let identity = TlsIdentity::self_signed(&config.domain)?;
+/// let server = Server::builder(config, identity, accounts.clone(), accounts)
+///     .gateway(move |sink| Gateway::new(store, sink))
+///     .bind()
+///     .await?;
+/// let gateway = server.gateway().cloned(); // for the visitors' side
+/// # Ok(()) }
+/// ```
+pub struct ServerBuilder {
+    config: Config,
+    identity: TlsIdentity,
+    authenticator: Arc<dyn Authenticator>,
+    directory: Arc<dyn Directory>,
+    gateway: Option<MakeGateway>,
+}
+
+impl std::fmt::Debug for ServerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerBuilder")
+            .field("config", &self.config)
+            .field("gateway", &self.gateway.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerBuilder {
+    /// The chat domain: `make` is given the server's sink and returns the
+    /// gateway built on it. Messages to visitor and board contacts go to
+    /// it, and operators' availability follows their presence.
+    pub fn gateway(
+        mut self,
+        make: impl FnOnce(Arc<dyn OperatorSink>) -> Gateway + Send + 'static,
+    ) -> Self {
+        self.gateway = Some(Box::new(make));
+        self
+    }
+
+    /// Binds the listeners the configuration names.
+    pub async fn bind(self) -> Result<Server, Error> {
+        let Self {
+            config,
+            identity,
+            authenticator,
+            directory,
+            gateway,
+        } = self;
+        let acceptor = TlsAcceptor::from(identity.server_config()?);
+        let starttls = match config.starttls_addr {
+            Some(addr) => Some(TcpListener::bind(addr).await?),
+            None => None,
+        };
+        let direct_tls = match config.direct_tls_addr {
+            Some(addr) => Some(TcpListener::bind(addr).await?),
+            None => None,
+        };
+        let (shutdown, watch) = watch::channel(false);
+        let shared = Arc::new_cyclic(|weak| {
+            let sink: Arc<dyn OperatorSink> = Arc::new(XmppSink {
+                shared: weak.clone(),
+            });
+            Shared {
+                throttle: Throttle::new(config.max_auth_failures, config.auth_throttle_window),
+                config,
+                authenticator,
+                directory,
+                acceptor,
+                router: Router::default(),
+                secret: rand::random(),
+                shutdown: watch,
+                gateway: gateway.map(|make| make(sink)),
+                resumable: Mutex::new(HashMap::new()),
+                next_connection: AtomicU64::new(1),
+                per_ip: Mutex::new(HashMap::new()),
+                connections: AtomicUsize::new(0),
+            }
+        });
+        Ok(Server {
+            shared,
+            shutdown,
+            starttls,
+            direct_tls,
+        })
+    }
+}
+
 /// Tells a running [`Server`]'s connected operators about changes made
 /// elsewhere (by the session layer or the embedder).
 #[derive(Debug, Clone)]
@@ -257,12 +271,9 @@ pub struct ServerHandle {
 }
 
 impl ServerHandle {
-    /// Connects the chat domain: from now on, what operators write to a
-    /// visitor contact goes to `gateway`, and their availability with it.
-    /// Build the gateway with this handle as its [`salesiq_session::OperatorSink`].
-    /// A second call changes nothing.
-    pub fn attach_gateway(&self, gateway: salesiq_session::Gateway) {
-        let _ = self.shared.gateway.set(gateway);
+    /// The chat domain the server was built with.
+    pub fn gateway(&self) -> Option<&Gateway> {
+        self.shared.gateway.as_ref()
     }
 
     /// `contact` was added to (or updated on) `account`'s contact list:
@@ -322,10 +333,8 @@ impl ServerHandle {
         let Some(username) = account.username.as_deref() else {
             return;
         };
-        let bare = format!(
-            "{}|{username}@{}",
-            account.portal, self.shared.config.domain
-        );
+        let operator = salesiq_session::OperatorRef::new(&account.portal, username);
+        let bare = jids::operator(&operator, &self.shared.config.domain);
         for mailbox in self.shared.router.mailboxes(&bare) {
             let _ = mailbox.send(Outbound::roster(contact.clone(), present));
         }
@@ -406,77 +415,5 @@ impl Live {
 impl Drop for Live {
     fn drop(&mut self) {
         self.shared.connections.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-impl salesiq_session::OperatorSink for ServerHandle {
-    fn send(&self, operator: &salesiq_session::OperatorRef, event: salesiq_session::OperatorEvent) {
-        use salesiq_session::{Contact, OperatorEvent};
-
-        use crate::ns;
-        use crate::stanza::name;
-        use minidom::Element;
-
-        let domain = &self.shared.config.domain;
-        let bare = format!("{operator}@{domain}");
-        let jid = |id: &str| format!("{}@{domain}", id.to_lowercase());
-        let mut outbound = Vec::new();
-        match event {
-            OperatorEvent::ContactAdded { contact, status } => {
-                let presence = Element::builder("presence", ns::CLIENT)
-                    .attr(name("from"), jid(&contact.id))
-                    .attr(name("to"), bare.as_str())
-                    .append(
-                        Element::builder("status", ns::CLIENT)
-                            .append(status)
-                            .build(),
-                    )
-                    .build();
-                outbound.push(Outbound::roster(contact, true));
-                outbound.push(Outbound::stanza(presence));
-            }
-            OperatorEvent::ContactRemoved { contact_id } => {
-                let presence = Element::builder("presence", ns::CLIENT)
-                    .attr(name("from"), jid(&contact_id))
-                    .attr(name("to"), bare.as_str())
-                    .attr(name("type"), "unavailable")
-                    .build();
-                outbound.push(Outbound::stanza(presence));
-                outbound.push(Outbound::roster(Contact::new(&contact_id, "", ""), false));
-            }
-            OperatorEvent::Typing { from, composing } => {
-                let state = if composing { "composing" } else { "paused" };
-                let message = Element::builder("message", ns::CLIENT)
-                    .attr(name("from"), jid(&from))
-                    .attr(name("to"), bare.as_str())
-                    .attr(name("type"), "chat")
-                    .append(Element::bare(state, ns::CHAT_STATES))
-                    .build();
-                outbound.push(Outbound::stanza(message));
-            }
-            OperatorEvent::Message { from, text } => {
-                let message = Element::builder("message", ns::CLIENT)
-                    .attr(name("from"), jid(&from))
-                    .attr(name("to"), bare.as_str())
-                    .attr(name("type"), "chat")
-                    .attr(name("id"), format!("gw-{:016x}", rand::random::<u64>()))
-                    .append(Element::builder("body", ns::CLIENT).append(text).build())
-                    .build();
-                outbound.push(Outbound::stanza(message));
-            }
-            _ => {}
-        }
-        for mailbox in self.shared.router.mailboxes(&bare) {
-            for item in &outbound {
-                let copy = match item {
-                    Outbound::Stanza(stanza) => Outbound::Stanza(stanza.clone()),
-                    Outbound::Roster(contact, present) => {
-                        Outbound::Roster(contact.clone(), *present)
-                    }
-                    _ => continue,
-                };
-                let _ = mailbox.send(copy);
-            }
-        }
     }
 }

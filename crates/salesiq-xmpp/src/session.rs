@@ -2,18 +2,21 @@
 //! RFC 6121), roster and presence from the [`salesiq_session::Directory`],
 //! and the server's own iq services.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use minidom::Element;
-use salesiq_session::{Account, Contact};
+use salesiq_session::{
+    Account, Activity, Contact, ContactId, DeviceId, OperatorInput, OperatorRef, PortError,
+};
 
 use crate::error::{StanzaErrorCondition, StreamErrorCondition};
+use crate::jids;
 use crate::ns;
 use crate::router::{Inbox, Mailbox, Outbound};
-use crate::server::Shared;
+use crate::shared::Shared;
 use crate::sm::{self, StreamManagement};
-use crate::stanza::{Address, error_reply, iq_result, name, set_attr};
+use crate::stanza::{Address, error_reply, error_reply_saying, iq_result, name, set_attr};
 use crate::stream::{Closing, ServerTls, XmlStream};
 use crate::xml::StreamEvent;
 
@@ -33,9 +36,15 @@ pub(crate) struct Session {
     mailbox: Mailbox,
     inbox: Inbox,
     sm: Option<StreamManagement>,
+    /// This operator, as the chat domain names them.
+    operator: OperatorRef,
+    /// The directory's colleagues and the gateway's contacts.
     contacts: Vec<Contact>,
-    /// The bare JIDs of `contacts`, lower case.
+    /// The bare JIDs of the colleagues among `contacts`, lower case: the
+    /// only JIDs routed among operators.
     contact_jids: HashSet<String>,
+    /// The presence status of the gateway's contacts (visitors, board).
+    statuses: HashMap<ContactId, String>,
     available: bool,
 }
 
@@ -64,8 +73,11 @@ impl Session {
         inbox: Inbox,
     ) -> Self {
         let full = format!("{bare}/{resource}");
+        let username = account.username.as_deref().unwrap_or_default();
+        let operator = OperatorRef::new(&account.portal, username);
         let mut session = Self {
             shared,
+            operator,
             account,
             bare,
             resource,
@@ -76,20 +88,35 @@ impl Session {
             sm: None,
             contacts: Vec::new(),
             contact_jids: HashSet::new(),
+            statuses: HashMap::new(),
             available: false,
         };
         session.refresh_contacts().await;
         session
     }
 
+    /// The contact list, asked anew: the directory's colleagues, then the
+    /// gateway's contacts (the board and the visitors of this operator).
     async fn refresh_contacts(&mut self) {
-        self.contacts = self.shared.directory.contacts(&self.account).await;
+        let mut contacts = self.shared.directory.contacts(&self.account).await;
+        // A directory names colleagues of this portal only.
+        contacts.retain(
+            |c| matches!(&c.id, ContactId::Colleague(o) if o.portal() == self.operator.portal()),
+        );
+        self.statuses.clear();
+        if let Some(gateway) = &self.shared.gateway {
+            for item in gateway.roster(&self.operator) {
+                self.statuses.insert(item.contact.id.clone(), item.status);
+                contacts.push(item.contact);
+            }
+        }
         let domain = &self.shared.config.domain;
-        self.contact_jids = self
-            .contacts
+        self.contact_jids = contacts
             .iter()
-            .map(|c| format!("{}@{domain}", c.id.to_lowercase()))
+            .filter(|c| matches!(c.id, ContactId::Colleague(_)))
+            .map(|c| jids::bare(&c.id, domain))
             .collect();
+        self.contacts = contacts;
     }
 
     /// Serves the stream until it ends, then tells the contacts.
@@ -177,29 +204,31 @@ impl Session {
         handled
     }
 
-    /// This operator, as the chat domain names them.
-    fn operator_ref(&self) -> salesiq_session::OperatorRef {
-        let username = self.account.username.as_deref().unwrap_or_default();
-        salesiq_session::OperatorRef::new(&self.account.portal, username)
+    /// The bound full JID.
+    pub(crate) fn full_jid(&self) -> &str {
+        &self.full
     }
 
-    /// Tells the chat domain whether any resource of this operator is
-    /// available (offers go to available operators).
-    pub(super) fn report_availability(&self) {
-        if let Some(gateway) = self.shared.gateway.get() {
-            let available = !self.shared.router.available(&self.bare).is_empty();
-            gateway.set_available(&self.operator_ref(), available);
+    /// This resource, as a device of the operator for the chat domain.
+    fn device(&self) -> DeviceId {
+        DeviceId(self.connection)
+    }
+
+    /// Tells the chat domain whether this resource is available (offers
+    /// go to available devices).
+    pub(super) fn report_availability(&self, available: bool) {
+        if let Some(gateway) = &self.shared.gateway {
+            gateway.device_available(&self.operator, self.device(), available);
         }
     }
 
-    /// Where a stanza addressed to `to` may go: `None` for the server
-    /// itself, else the bare JID (lower case) and resource, if the sender
-    /// may reach it: itself or a contact, never another portal.
-    fn target<'a>(
-        &self,
-        to: Option<&'a str>,
-    ) -> Result<Option<(String, Option<&'a str>)>, StanzaErrorCondition> {
-        let Some(to) = to else { return Ok(None) };
+    /// Where a stanza addressed to `to` may go, if the sender may reach
+    /// it: the server, the operator's own account, a colleague, or a
+    /// contact of the gateway; never another portal.
+    fn target<'a>(&self, to: Option<&'a str>) -> Result<Target<'a>, StanzaErrorCondition> {
+        let Some(to) = to else {
+            return Ok(Target::Server);
+        };
         let address = Address::parse(to).ok_or(StanzaErrorCondition::JidMalformed)?;
         let domain = &self.shared.config.domain;
         if !address
@@ -211,17 +240,27 @@ impl Session {
         }
         let Some(local) = address.local else {
             return if address.resource.is_none() {
-                Ok(None)
+                Ok(Target::Server)
             } else {
                 Err(StanzaErrorCondition::ServiceUnavailable)
             };
         };
         let bare = format!("{}@{domain}", local.to_lowercase());
-        if bare == self.bare || self.contact_jids.contains(&bare) {
-            Ok(Some((bare, address.resource)))
-        } else {
-            // Not a contact: unknown, or another portal's. Say nothing more.
-            Err(StanzaErrorCondition::ServiceUnavailable)
+        if bare == self.bare {
+            return Ok(Target::Own(address.resource));
+        }
+        // By kind, never by who happens to be online there. Not a contact:
+        // unknown, or another portal's. Say nothing more.
+        match jids::contact(local) {
+            Some(ContactId::Colleague(_)) if self.contact_jids.contains(&bare) => {
+                Ok(Target::Colleague(bare, address.resource))
+            }
+            Some(id @ (ContactId::Visitor { .. } | ContactId::Board { .. }))
+                if id.portal() == self.operator.portal() && self.shared.gateway.is_some() =>
+            {
+                Ok(Target::Gateway(id))
+            }
+            _ => Err(StanzaErrorCondition::ServiceUnavailable),
         }
     }
 
@@ -244,8 +283,13 @@ impl Session {
             .map(str::to_owned)
             .unwrap_or_else(|| self.bare.clone());
         let (bare, resource) = match self.target(Some(&to)) {
-            Ok(Some(target)) => target,
-            Ok(None) => {
+            Ok(Target::Own(resource)) => (self.bare.clone(), resource),
+            Ok(Target::Colleague(bare, resource)) => (bare, resource),
+            Ok(Target::Gateway(contact)) => {
+                set_attr(&mut message, name("to"), &to);
+                return self.hand_to_gateway(stream, message, contact).await;
+            }
+            Ok(Target::Server) => {
                 return self
                     .bounce(stream, &message, StanzaErrorCondition::ServiceUnavailable)
                     .await;
@@ -276,39 +320,6 @@ impl Session {
             })
             .collect();
         if recipients.is_empty() {
-            // Nobody online there: perhaps a visitor contact, which is the
-            // chat domain's to answer.
-            if let Some(gateway) = self.shared.gateway.get().filter(|_| bare != self.bare) {
-                let contact = bare.split('@').next().unwrap_or_default();
-                let Some(text) = message.get_child("body", ns::CLIENT).map(Element::text) else {
-                    // A chat state alone (XEP-0085): typing, for the visitor.
-                    let state = message
-                        .children()
-                        .find(|c| c.ns() == ns::CHAT_STATES)
-                        .map(|c| c.name().to_owned());
-                    if let Some(state) = state {
-                        let composing = state == "composing";
-                        let _ = gateway
-                            .operator_typing(&self.operator_ref(), contact, composing)
-                            .await;
-                    }
-                    return Ok(());
-                };
-                return match gateway
-                    .operator_says(&self.operator_ref(), contact, &text)
-                    .await
-                {
-                    Ok(()) => Ok(()),
-                    Err(salesiq_session::GatewayError::NoSuchChat) => {
-                        self.bounce(stream, &message, StanzaErrorCondition::ServiceUnavailable)
-                            .await
-                    }
-                    Err(_) => {
-                        self.bounce(stream, &message, StanzaErrorCondition::InternalServerError)
-                            .await
-                    }
-                };
-            }
             return self
                 .bounce(stream, &message, StanzaErrorCondition::ServiceUnavailable)
                 .await;
@@ -320,6 +331,61 @@ impl Session {
             let _ = mailbox.send(Outbound::stanza(message.clone()));
         }
         Ok(())
+    }
+
+    /// A message to a visitor or the board: handed to the chat domain
+    /// without waiting for it. A line that cannot be taken bounces with a
+    /// reason; a chat state alone is dropped quietly when nobody is there
+    /// (the client did nothing wrong).
+    async fn hand_to_gateway(
+        &mut self,
+        stream: &mut Stream,
+        message: Element,
+        contact: ContactId,
+    ) -> Handled {
+        let Some(gateway) = self.shared.gateway.clone() else {
+            return self
+                .bounce(stream, &message, StanzaErrorCondition::ServiceUnavailable)
+                .await;
+        };
+        let Some(text) = message.get_child("body", ns::CLIENT).map(Element::text) else {
+            let state = message
+                .children()
+                .filter(|c| c.ns() == ns::CHAT_STATES)
+                .find_map(|c| Activity::from_name(c.name()));
+            if let Some(state) = state {
+                let input = OperatorInput::ChatState(state);
+                if let Err(error) = gateway.submit(&self.operator, self.device(), &contact, input) {
+                    tracing::debug!(%contact, %error, "chat state dropped");
+                }
+            }
+            return Ok(());
+        };
+        let input = OperatorInput::Text(text);
+        match gateway.submit(&self.operator, self.device(), &contact, input) {
+            Ok(()) => {
+                if wants_carbons(&message) {
+                    let (bare, resource) = (self.bare.clone(), self.resource.clone());
+                    self.carbon_copies(&bare, &resource, "sent", &message);
+                }
+                Ok(())
+            }
+            Err(error) => {
+                tracing::info!(%contact, %error, "a line to the gateway bounced");
+                let condition = match error {
+                    PortError::Busy => StanzaErrorCondition::ResourceConstraint,
+                    PortError::NoSuchChat | PortError::NotGateway => {
+                        StanzaErrorCondition::ServiceUnavailable
+                    }
+                };
+                if message.attr("type") == Some("error") {
+                    return Ok(());
+                }
+                let text = error.to_string();
+                let reply = error_reply_saying(&message, condition, Some(&text));
+                self.deliver(stream, reply).await
+            }
+        }
     }
 
     /// Sends `<sent/>` or `<received/>` carbon copies of `message` to the
@@ -346,9 +412,12 @@ impl Session {
     async fn presence(&mut self, stream: &mut Stream, presence: Element) -> Handled {
         let kind = presence.attr("type").unwrap_or("available");
         if let Some(to) = presence.attr("to") {
-            // Directed presence to a contact.
-            let Ok(Some((bare, resource))) = self.target(Some(to)) else {
-                return Ok(());
+            // Directed presence to a colleague (or ourselves); the
+            // gateway's contacts take none.
+            let (bare, resource) = match self.target(Some(to)) {
+                Ok(Target::Colleague(bare, resource)) => (bare, resource),
+                Ok(Target::Own(resource)) => (self.bare.clone(), resource),
+                _ => return Ok(()),
             };
             let router = &self.shared.router;
             for (name, mailbox, _) in router.available(&bare) {
@@ -370,7 +439,7 @@ impl Session {
                     Some(presence.clone()),
                 );
                 self.broadcast(&presence);
-                self.report_availability();
+                self.report_availability(true);
                 if initial {
                     // The presence of everyone already online, as a probe would give.
                     let mut online = Vec::new();
@@ -383,6 +452,8 @@ impl Session {
                             online.push(theirs);
                         }
                     }
+                    // The board is always there; a visitor while the chat lasts.
+                    online.extend(self.gateway_presences());
                     for theirs in online {
                         self.deliver(stream, theirs).await?;
                     }
@@ -395,7 +466,7 @@ impl Session {
                     .router
                     .set_presence(&self.bare, &self.resource, self.connection, None);
                 self.broadcast(&presence);
-                self.report_availability();
+                self.report_availability(false);
                 Ok(())
             }
             // Subscriptions are the directory's business: contacts are
@@ -428,26 +499,30 @@ impl Session {
                 .bounce(stream, &iq, StanzaErrorCondition::BadRequest)
                 .await;
         }
+        let vcard_get = kind == "get" && iq.has_child("vCard", ns::VCARD);
         match self.target(iq.attr("to")) {
             // To the server, or to our own account: the server answers.
-            Ok(None) => {}
-            Ok(Some((bare, None))) if bare == self.bare => {}
-            Ok(Some((bare, Some(resource)))) => {
-                return match self.shared.router.resource(&bare, resource) {
-                    Some(mailbox) => {
-                        let _ = mailbox.send(Outbound::stanza(iq));
-                        Ok(())
-                    }
-                    None if request => {
-                        self.bounce(stream, &iq, StanzaErrorCondition::ServiceUnavailable)
-                            .await
-                    }
-                    None => Ok(()),
-                };
+            Ok(Target::Server | Target::Own(None)) => {}
+            Ok(Target::Own(Some(resource))) => {
+                let (bare, resource) = (self.bare.clone(), resource.to_owned());
+                return self.forward_iq(stream, iq, &bare, &resource).await;
+            }
+            Ok(Target::Colleague(bare, Some(resource))) => {
+                let resource = resource.to_owned();
+                return self.forward_iq(stream, iq, &bare, &resource).await;
             }
             // A contact's vCard is the server's to give (XEP-0054).
-            Ok(Some((bare, None))) if kind == "get" && iq.has_child("vCard", ns::VCARD) => {
-                let reply = match self.contacts.iter().find(|c| self.contact_jid(c) == bare) {
+            Ok(target @ (Target::Colleague(_, None) | Target::Gateway(_))) if vcard_get => {
+                let wanted = match target {
+                    Target::Gateway(id) => Some(id),
+                    Target::Colleague(bare, _) => bare.split('@').next().and_then(jids::contact),
+                    _ => None,
+                };
+                let reply = match self
+                    .contacts
+                    .iter()
+                    .find(|c| Some(&c.id) == wanted.as_ref())
+                {
                     Some(contact) => iq_result(
                         &iq,
                         Some(vcard(&contact.name, None, contact.photo.as_ref())),
@@ -456,12 +531,12 @@ impl Session {
                 };
                 return self.deliver(stream, reply).await;
             }
-            Ok(Some(_)) if request => {
+            Ok(_) if request => {
                 return self
                     .bounce(stream, &iq, StanzaErrorCondition::ServiceUnavailable)
                     .await;
             }
-            Ok(Some(_)) => return Ok(()),
+            Ok(_) => return Ok(()),
             Err(condition) => return self.bounce(stream, &iq, condition).await,
         }
         if !request {
@@ -470,6 +545,67 @@ impl Session {
         let reply = self.serve_iq(&iq, kind == "get").await;
         self.deliver(stream, reply).await
     }
+}
+
+impl Session {
+    /// An iq for one resource of `bare`: passed on, or bounced if nobody
+    /// is there to answer a request.
+    async fn forward_iq(
+        &mut self,
+        stream: &mut Stream,
+        iq: Element,
+        bare: &str,
+        resource: &str,
+    ) -> Handled {
+        let request = matches!(iq.attr("type"), Some("get" | "set"));
+        match self.shared.router.resource(bare, resource) {
+            Some(mailbox) => {
+                let _ = mailbox.send(Outbound::stanza(iq));
+                Ok(())
+            }
+            None if request => {
+                self.bounce(stream, &iq, StanzaErrorCondition::ServiceUnavailable)
+                    .await
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// The available presence of the gateway's contacts on our list (the
+    /// board, visitors), from their full JIDs, with their status.
+    fn gateway_presences(&self) -> Vec<Element> {
+        let domain = &self.shared.config.domain;
+        self.contacts
+            .iter()
+            .filter(|c| !matches!(c.id, ContactId::Colleague(_)))
+            .map(|c| {
+                let mut presence = Element::builder("presence", ns::CLIENT)
+                    .attr(name("from"), jids::from(&c.id, domain))
+                    .attr(name("to"), self.full.as_str());
+                if let Some(status) = self.statuses.get(&c.id) {
+                    presence = presence.append(
+                        Element::builder("status", ns::CLIENT)
+                            .append(status.as_str())
+                            .build(),
+                    );
+                }
+                presence.build()
+            })
+            .collect()
+    }
+}
+
+/// Where a stanza from the client goes.
+#[derive(Debug)]
+enum Target<'a> {
+    /// The server itself.
+    Server,
+    /// The operator's own account (and maybe one of its resources).
+    Own(Option<&'a str>),
+    /// A colleague's bare JID (lower case), maybe one resource.
+    Colleague(String, Option<&'a str>),
+    /// A visitor or the board: the chat domain's.
+    Gateway(ContactId),
 }
 
 /// Whether a message is one XEP-0280 copies: a chat, or a normal message

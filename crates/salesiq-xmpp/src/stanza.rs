@@ -55,6 +55,15 @@ pub(crate) fn to_bytes(element: &Element) -> Vec<u8> {
 /// A copy of `stanza` turned into an error reply to its sender
 /// (RFC 6120, section 8.3.1).
 pub(crate) fn error_reply(stanza: &Element, condition: StanzaErrorCondition) -> Element {
+    error_reply_saying(stanza, condition, None)
+}
+
+/// As [`error_reply`], with a human-readable `<text>` (RFC 6120, 8.3.2).
+pub(crate) fn error_reply_saying(
+    stanza: &Element,
+    condition: StanzaErrorCondition,
+    text: Option<&str>,
+) -> Element {
     let mut reply = Element::builder(stanza.name(), ns::CLIENT);
     if let Some(id) = stanza.attr("id") {
         reply = reply.attr(name("id"), id);
@@ -65,14 +74,19 @@ pub(crate) fn error_reply(stanza: &Element, condition: StanzaErrorCondition) -> 
     if let Some(to) = stanza.attr("to") {
         reply = reply.attr(name("from"), to);
     }
+    let mut error = Element::builder("error", ns::CLIENT)
+        .attr(name("type"), condition.error_type())
+        .append(Element::bare(condition.as_str(), ns::STANZA_ERRORS));
+    if let Some(text) = text {
+        error = error.append(
+            Element::builder("text", ns::STANZA_ERRORS)
+                .append(text)
+                .build(),
+        );
+    }
     reply
         .attr(name("type"), "error")
-        .append(
-            Element::builder("error", ns::CLIENT)
-                .attr(name("type"), condition.error_type())
-                .append(Element::bare(condition.as_str(), ns::STANZA_ERRORS))
-                .build(),
-        )
+        .append(error.build())
         .build()
 }
 

@@ -35,17 +35,7 @@ fn chat(to: &str, text: &str) -> Message {
 }
 
 async fn roster_of(operator: &mut Operator) -> Roster {
-    let get = IqRequest::Get(
-        Roster {
-            ver: None,
-            items: vec![],
-        }
-        .into(),
-    );
-    match operator.iq(None, get).await {
-        IqResponse::Result(Some(roster)) => Roster::try_from(roster).unwrap(),
-        other => panic!("no roster: {other:?}"),
-    }
+    operator.roster().await
 }
 
 async fn presence_from(operator: &mut Operator, from: &str) -> Presence {
@@ -385,7 +375,7 @@ async fn roster_pushes_follow_the_directory() {
     let mut alice =
         Operator::login(&server, &format!("{ALICE}/desk"), "s3cret", Mode::StartTls).await;
     let account = Account::new("demo", Some("alice.ops"), "Alice", "alice@demo.example");
-    let dave = Contact::new("demo|dave.ops", "Dave", "Colleagues");
+    let dave = Contact::colleague("demo", "dave.ops", "Dave");
 
     async fn push(operator: &mut Operator) -> Roster {
         match operator.next().await {

@@ -99,11 +99,16 @@ async fn every_command_through_a_jabber_client() {
             .await
             .unwrap();
     }
-    let server = TestServer::start_with_accounts(|_| {}, accounts.clone(), accounts).await;
     let (crm, desk) = connectors();
-    let gateway =
-        Gateway::with_connectors(store.clone(), Arc::new(server.handle.clone()), crm, desk);
-    server.handle.attach_gateway(gateway.clone());
+    let gateway_store = store.clone();
+    let server = TestServer::start_with_gateway(
+        |_| {},
+        accounts.clone(),
+        accounts,
+        move |sink| Gateway::with_connectors(gateway_store, sink, crm, desk),
+    )
+    .await;
+    let gateway = server.gateway.clone().unwrap();
 
     let mut bob = Operator::login(
         &server,
@@ -130,7 +135,7 @@ async fn every_command_through_a_jabber_client() {
     }
 
     // A request for Support reaches both; y: Bob has it, Alice is told.
-    let ann = "demo|visitor.1@salesiq.zoho.com";
+    let ann = "demo|visitor-1@salesiq.zoho.com";
     let mut visitor = visitor_request(&gateway, "Ann Lee", "203.0.113.7", Some("Support")).await;
     assert!(
         message_containing(&mut bob, "Reply y to accept")
@@ -185,7 +190,7 @@ async fn every_command_through_a_jabber_client() {
     );
     assert_eq!(
         say(&mut bob, ann, "#h").await,
-        "(visitor) My invoice is wrong"
+        "[system] (visitor) My invoice is wrong"
     );
     assert_eq!(say(&mut bob, ann, "#d").await, "[system] Sales\nSupport");
     // #p and #m.
@@ -322,7 +327,7 @@ async fn every_command_through_a_jabber_client() {
     );
 
     // A second visitor: #t to an operator declined (n), then to a department accepted (y).
-    let ken = "demo|visitor.2@salesiq.zoho.com";
+    let ken = "demo|visitor-2@salesiq.zoho.com";
     let mut second = visitor_request(&gateway, "Ken Ito", "198.51.100.23", None).await;
     message_containing(&mut alice, "Reply y to accept").await;
     message_containing(&mut bob, "Reply y to accept").await;

@@ -21,7 +21,9 @@ use tokio_xmpp::parsers::presence::{Presence, Type as PresenceType};
 use tokio_xmpp::parsers::roster::{Roster, Subscription};
 use tokio_xmpp::{IqRequest, Stanza};
 
-const VISITOR: &str = "demo|visitor.1@salesiq.zoho.com";
+const VISITOR: &str = "demo|visitor-1@salesiq.zoho.com";
+/// Where the visitor's stanzas come from: a full JID (issue 10, defect 3).
+const VISITOR_FULL: &str = "demo|visitor-1@salesiq.zoho.com/visitor";
 
 fn chat(to: &str, text: &str) -> Message {
     Message::chat(Some(Jid::new(to).unwrap())).with_body(Lang::new(), text.into())
@@ -43,9 +45,15 @@ async fn a_visitor_chat_through_a_jabber_client() {
         .unwrap();
     store.claim_username(bob.id, "bob.ops").await.unwrap();
     accounts.set_password(bob.id, "bob-pw").await.unwrap();
-    let server = TestServer::start_with_accounts(|_| {}, accounts.clone(), accounts).await;
-    let gateway = Gateway::new(store.clone(), Arc::new(server.handle.clone()));
-    server.handle.attach_gateway(gateway.clone());
+    let gateway_store = store.clone();
+    let server = TestServer::start_with_gateway(
+        |_| {},
+        accounts.clone(),
+        accounts,
+        move |sink| Gateway::new(gateway_store, sink),
+    )
+    .await;
+    let gateway = server.gateway.clone().unwrap();
 
     let mut bob = Operator::login(
         &server,
@@ -67,6 +75,19 @@ async fn a_visitor_chat_through_a_jabber_client() {
     let mut visitor = gateway.request_chat(request).await.unwrap();
     assert_eq!(visitor.next_event().await, Some(VisitorEvent::Queued));
 
+    // The board is always available (issue 10, defect 7: finch, Pidgin
+    // and poezio hide contacts that never send presence).
+    match bob.next().await {
+        Stanza::Presence(presence) => {
+            assert_eq!(
+                presence.from.map(|j| j.to_string()).as_deref(),
+                Some("demo|board@salesiq.zoho.com/board")
+            );
+            assert_eq!(presence.type_, PresenceType::None);
+        }
+        other => panic!("expected the board's presence, got {other:?}"),
+    }
+
     // The visitor appears as a contact, with the subject as status, and asks.
     match bob.next().await {
         Stanza::Iq(Iq::Set { payload, .. }) => {
@@ -80,7 +101,7 @@ async fn a_visitor_chat_through_a_jabber_client() {
         Stanza::Presence(presence) => {
             assert_eq!(
                 presence.from.map(|j| j.to_string()).as_deref(),
-                Some(VISITOR)
+                Some(VISITOR_FULL)
             );
             assert_eq!(
                 presence.statuses.values().next().map(String::as_str),
@@ -92,7 +113,7 @@ async fn a_visitor_chat_through_a_jabber_client() {
     let request = bob.next_message().await;
     assert_eq!(
         request.from.as_ref().map(ToString::to_string).as_deref(),
-        Some(VISITOR)
+        Some(VISITOR_FULL)
     );
     assert!(body(&request).contains("Reply y to accept"));
 
@@ -133,10 +154,13 @@ async fn a_visitor_chat_through_a_jabber_client() {
         visitor.next_event().await,
         Some(VisitorEvent::Typing {
             from: "Bob".into(),
-            composing: true
+            state: salesiq_session::Activity::Composing
         })
     );
-    gateway.visitor_typing(visitor.chat, true).unwrap();
+    gateway
+        .visitor_typing(visitor.chat, salesiq_session::Activity::Composing)
+        .await
+        .unwrap();
     let composing = bob.next_message().await;
     assert!(
         composing.payloads.iter().any(|p| p.name() == "composing"),
@@ -149,6 +173,16 @@ async fn a_visitor_chat_through_a_jabber_client() {
     assert_eq!(
         store.notes(salesiq_session::VisitorId(1)).await.unwrap()[0].text,
         "VIP customer"
+    );
+    // Bob was typing it: a command is not typing, so the visitor's
+    // "Bob is typing" is cleared (issue 10, defect 4), and nothing else
+    // of it reaches the visitor.
+    assert_eq!(
+        visitor.try_next_event(),
+        Some(VisitorEvent::Typing {
+            from: "Bob".into(),
+            state: salesiq_session::Activity::Active
+        })
     );
     assert_eq!(visitor.try_next_event(), None);
 

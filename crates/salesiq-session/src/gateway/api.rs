@@ -1,92 +1,105 @@
-//! The gateway's vocabulary: who operators are to it, what it tells them
-//! and visitors, what a visitor asks, and what can go wrong.
+//! The gateway's vocabulary: what it tells operators and visitors, what
+//! operators and visitors hand it, what a visitor asks, and what can go
+//! wrong.
+//!
+//! The enums a transport matches ([`OperatorEvent`], [`VisitorEvent`],
+//! [`OperatorInput`]) are exhaustive on purpose: a new event does not
+//! compile until every transport handles it.
 
 use std::fmt;
 
 use tokio::sync::mpsc;
 
+use crate::contact::{Activity, ContactId, DeviceId, OperatorRef};
 use crate::directory::Contact;
 use crate::model::{ChatId, VisitorDetails};
 use crate::store::StoreError;
 
-/// An operator, by portal and username (both lower case).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct OperatorRef {
-    portal: String,
-    username: String,
-}
-
-impl OperatorRef {
-    /// The operator `username` of `portal`.
-    pub fn new(portal: &str, username: &str) -> Self {
-        Self {
-            portal: portal.to_ascii_lowercase(),
-            username: username.to_ascii_lowercase(),
-        }
-    }
-
-    /// The portal.
-    pub fn portal(&self) -> &str {
-        &self.portal
-    }
-
-    /// The username.
-    pub fn username(&self) -> &str {
-        &self.username
-    }
-}
-
-impl fmt::Display for OperatorRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}|{}", self.portal, self.username)
-    }
-}
-
 /// What the gateway tells an operator's client.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum OperatorEvent {
-    /// A visitor appears in the contact list; `status` is the subject and
-    /// the department, for the contact's presence.
+    /// A contact appears in the contact list (a visitor offered or joined,
+    /// a chat transferred): `status` is its presence status text (for a
+    /// visitor the subject and the department).
     ContactAdded {
-        /// The visitor contact.
+        /// The contact.
         contact: Contact,
         /// Presence status text.
         status: String,
     },
-    /// A visitor contact goes (chat taken by someone else, or over).
+    /// A contact goes (chat taken by someone else, declined, or over).
     ContactRemoved {
         /// The contact's id.
-        contact_id: String,
+        contact: ContactId,
     },
-    /// The visitor started or stopped typing (XEP-0085 chat state).
-    Typing {
-        /// The visitor contact.
-        from: String,
-        /// `true` while typing.
-        composing: bool,
+    /// A contact's XEP-0085 chat state (the visitor typing...).
+    ChatState {
+        /// The contact it comes from.
+        from: ContactId,
+        /// The state.
+        state: Activity,
     },
-    /// A message from a contact: the visitor's text, or a reply of the
-    /// gateway in that chat.
+    /// A message from a contact: the visitor's text, a reply of the
+    /// gateway in that chat (marked `[system]`), or a board post.
     Message {
         /// The contact it comes from.
-        from: String,
+        from: ContactId,
         /// The text.
         text: String,
     },
 }
 
-/// Where the gateway's messages to operators go; the transport implements
+impl OperatorEvent {
+    /// A message from `from`.
+    pub fn message(from: &ContactId, text: impl Into<String>) -> Self {
+        Self::Message {
+            from: from.clone(),
+            text: text.into(),
+        }
+    }
+}
+
+/// Where the gateway's events for operators go; the transport implements
 /// it. Sending never blocks and never fails: a disconnected operator
-/// simply misses the event.
+/// simply misses the event. The gateway never calls it under a lock.
 pub trait OperatorSink: Send + Sync + fmt::Debug {
-    /// Delivers `event` to every connected client of `operator`.
+    /// Delivers `event` to every connected device of `operator`.
     fn send(&self, operator: &OperatorRef, event: OperatorEvent);
+
+    /// Delivers `event` to one device of `operator` (an offer for a device
+    /// that became available after the others saw it). By default, to
+    /// every device.
+    fn send_to_device(&self, operator: &OperatorRef, device: DeviceId, event: OperatorEvent) {
+        let _ = device;
+        self.send(operator, event);
+    }
+}
+
+/// What an operator's client hands the gateway for a contact.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OperatorInput {
+    /// A line of text: `y`/`n`, a `#` command, or text for the visitor.
+    Text(String),
+    /// An XEP-0085 chat state.
+    ChatState(Activity),
+}
+
+/// Why [`Gateway::submit`](crate::Gateway::submit) refused operator input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PortError {
+    /// No such chat (it has ended), or not one of the operator's portal.
+    #[error("this chat has ended")]
+    NoSuchChat,
+    /// The contact is a colleague: the transport routes those itself.
+    #[error("not a contact of the gateway")]
+    NotGateway,
+    /// The chat (or the board) has too much input waiting; try again.
+    #[error("too many messages waiting; try again in a moment")]
+    Busy,
 }
 
 /// What the gateway tells a visitor.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum VisitorEvent {
     /// No operator has accepted yet.
     Queued,
@@ -102,12 +115,12 @@ pub enum VisitorEvent {
         /// The text.
         text: String,
     },
-    /// An operator started or stopped typing.
+    /// An operator's XEP-0085 chat state (typing, stopped...).
     Typing {
         /// The operator's display name.
         from: String,
-        /// `true` while typing.
-        composing: bool,
+        /// The state.
+        state: Activity,
     },
     /// The operator offers a page: ask whether to open it in a new window.
     Push {
@@ -119,6 +132,15 @@ pub enum VisitorEvent {
         /// Why, for the visitor.
         reason: String,
     },
+}
+
+/// A visitor contact on an operator's list, as the roster shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RosterItem {
+    /// The contact.
+    pub contact: Contact,
+    /// Its presence status text.
+    pub status: String,
 }
 
 /// A visitor asking for a chat.
@@ -165,10 +187,26 @@ pub enum GatewayError {
     /// No such chat, or not one of this operator's portal.
     #[error("no such chat")]
     NoSuchChat,
+    /// The contact is not the gateway's (a colleague).
+    #[error("not a contact of the gateway")]
+    NotGateway,
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
+
+impl From<PortError> for GatewayError {
+    fn from(error: PortError) -> Self {
+        match error {
+            PortError::NoSuchChat | PortError::Busy => Self::NoSuchChat,
+            PortError::NotGateway => Self::NotGateway,
+        }
+    }
+}
+
+/// How many events wait for a visitor who does not read before the
+/// newest are dropped (and logged).
+pub const VISITOR_QUEUE: usize = 1024;
 
 /// The visitor's side of a chat: its id and the events for the visitor.
 #[derive(Debug)]
@@ -177,11 +215,12 @@ pub struct VisitorChat {
     pub chat: ChatId,
     /// The visitor's number in the portal.
     pub visitor_number: i64,
-    pub(super) events: mpsc::UnboundedReceiver<VisitorEvent>,
+    pub(super) events: mpsc::Receiver<VisitorEvent>,
 }
 
 impl VisitorChat {
-    /// The next event for the visitor; `None` once the gateway is gone.
+    /// The next event for the visitor; `None` once the chat is over and
+    /// every event was read.
     pub async fn next_event(&mut self) -> Option<VisitorEvent> {
         self.events.recv().await
     }

@@ -5,10 +5,10 @@
 
 use salesiq_commands::Locale;
 
-use super::{
-    Gateway, GatewayError, OperatorEvent, OperatorRef, VisitorEvent, details_text, say, system,
-};
-use crate::model::ChatId;
+use super::chat::ChatTask;
+use super::text::{details_text, say, system, took};
+use super::{OperatorEvent, VisitorEvent};
+use crate::contact::OperatorRef;
 
 /// What a request asks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,39 +25,34 @@ pub(super) struct Request {
     pub(super) kind: Kind,
 }
 
-impl Gateway {
+impl ChatTask {
     /// Sends a request to `targets`, available operators of the portal
     /// other than the sender and the chat's members; returns the text for
     /// the sender.
     pub(super) async fn request(
-        &self,
+        &mut self,
         from: &OperatorRef,
-        chat: ChatId,
-        locale: Locale,
         kind: Kind,
         targets: Vec<OperatorRef>,
         note: Option<&str>,
-    ) -> Result<String, GatewayError> {
-        let from_name = self.display_name(from).await;
-        let sink = &*self.inner.sink;
-        let mut state = self.lock();
-        let available = state.available.clone();
-        let live = state.chats.get_mut(&chat).ok_or(GatewayError::NoSuchChat)?;
+    ) -> String {
+        let locale = self.locale;
+        let from_name = self.name(from).await;
         let targets: Vec<OperatorRef> = targets
             .into_iter()
-            .filter(|t| available.contains(t) && t != from && !live.is_member(t))
+            .filter(|t| self.inner.is_available(t) && t != from && !self.is_member(t))
             .collect();
         if targets.is_empty() {
-            return Ok(say(
+            return say(
                 locale,
                 "Nobody available to take it",
                 "対応可能な担当者がいません",
             )
-            .to_owned());
+            .to_owned();
         }
-        let visitor = &live.contact.name;
+        let visitor = &self.item.contact.name;
         let note = note.map(|n| format!(": {n}")).unwrap_or_default();
-        let text = match (kind, live.locale) {
+        let text = match (kind, locale) {
             (Kind::Transfer, Locale::Ja) => format!(
                 "{from_name}さんから{visitor}とのチャットの転送です{note}。承認するには y、拒否するには n と返信してください。"
             ),
@@ -71,30 +66,28 @@ impl Gateway {
                 "{from_name} invites you into the chat with {visitor}{note}. Reply y to accept or n to decline."
             ),
         };
+        let sink = self.inner.sink.clone();
         for target in &targets {
             sink.send(
                 target,
                 OperatorEvent::ContactAdded {
-                    contact: live.contact.clone(),
-                    status: live.status.clone(),
+                    contact: self.item.contact.clone(),
+                    status: self.item.status.clone(),
                 },
             );
-            let text = system(live.locale, &text);
             sink.send(
                 target,
-                OperatorEvent::Message {
-                    from: live.contact.id.clone(),
-                    text,
-                },
+                OperatorEvent::message(self.contact(), system(locale, &text)),
             );
-            live.requests.retain(|r| r.to != *target);
-            live.requests.push(Request {
+            self.requests.retain(|r| r.to != *target);
+            self.requests.push(Request {
                 to: target.clone(),
                 from: from.clone(),
                 kind,
             });
         }
-        Ok(match kind {
+        self.publish();
+        match kind {
             Kind::Transfer => say(
                 locale,
                 "Transfer request sent",
@@ -102,115 +95,86 @@ impl Gateway {
             )
             .to_owned(),
             Kind::Invite => say(locale, "Invitation sent", "招待を送信しました").to_owned(),
-        })
+        }
     }
 
-    /// The answer of a request's receiver; `false` if they had none.
-    pub(super) async fn answer(
-        &self,
-        operator: &OperatorRef,
-        chat: ChatId,
-        accept: bool,
-    ) -> Result<bool, GatewayError> {
-        let name = self.display_name(operator).await;
-        let sink = &*self.inner.sink;
-        let mut state = self.lock();
-        let live = state.chats.get_mut(&chat).ok_or(GatewayError::NoSuchChat)?;
-        let Some(index) = live.requests.iter().position(|r| r.to == *operator) else {
-            return Ok(false);
+    /// The answer of a request's receiver.
+    pub(super) async fn answer(&mut self, operator: &OperatorRef, accept: bool) {
+        let Some(index) = self.requests.iter().position(|r| r.to == *operator) else {
+            return;
         };
-        let request = live.requests.remove(index);
-        let contact = live.contact.id.clone();
+        let name = self.name(operator).await;
+        let locale = self.locale;
+        let request = self.requests.remove(index);
+        let contact = self.contact().clone();
+        let sink = self.inner.sink.clone();
         let tell = |to: &OperatorRef, text: String| {
-            sink.send(
-                to,
-                OperatorEvent::Message {
-                    from: contact.clone(),
-                    text: system(live.locale, &text),
-                },
-            );
+            sink.send(to, OperatorEvent::message(&contact, system(locale, &text)));
+        };
+        let removed = |to: &OperatorRef| {
+            let contact = contact.clone();
+            sink.send(to, OperatorEvent::ContactRemoved { contact });
         };
         if !accept {
             tell(
                 &request.from,
-                match live.locale {
+                match locale {
                     Locale::Ja => format!("{name}さんが拒否しました"),
                     _ => format!("{name} declined"),
                 },
             );
-            sink.send(
-                operator,
-                OperatorEvent::ContactRemoved {
-                    contact_id: contact.clone(),
-                },
-            );
-            return Ok(true);
+            removed(operator);
+            self.publish();
+            return;
         }
         match request.kind {
             Kind::Transfer => {
                 // The other receivers of this transfer lose it; the sender leaves.
-                let others: Vec<OperatorRef> = live
+                let others: Vec<OperatorRef> = self
                     .requests
                     .iter()
                     .filter(|r| r.kind == Kind::Transfer && r.from == request.from)
                     .map(|r| r.to.clone())
                     .collect();
-                live.requests
+                self.requests
                     .retain(|r| !(r.kind == Kind::Transfer && r.from == request.from));
                 for other in &others {
-                    tell(other, super::took(live.locale, &name));
-                    sink.send(
-                        other,
-                        OperatorEvent::ContactRemoved {
-                            contact_id: contact.clone(),
-                        },
-                    );
+                    tell(other, took(locale, &name));
+                    removed(other);
                 }
-                if live.operator.as_ref() == Some(&request.from) {
-                    live.operator = Some(operator.clone());
+                if self.operator.as_ref() == Some(&request.from) {
+                    self.operator = Some(operator.clone());
                 } else {
-                    live.guests.retain(|g| *g != request.from);
-                    live.guests.push(operator.clone());
+                    self.guests.retain(|g| *g != request.from);
+                    self.guests.push(operator.clone());
                 }
                 tell(
                     &request.from,
-                    match live.locale {
+                    match locale {
                         Locale::Ja => {
                             format!("{name}さんが転送を承認しました。このチャットから退出しました")
                         }
                         _ => format!("{name} accepted the transfer; you have left the chat"),
                     },
                 );
-                sink.send(
-                    &request.from,
-                    OperatorEvent::ContactRemoved {
-                        contact_id: contact.clone(),
-                    },
-                );
+                removed(&request.from);
             }
             Kind::Invite => {
-                for member in live.members() {
+                for member in self.members() {
                     tell(
                         member,
-                        match live.locale {
+                        match locale {
                             Locale::Ja => format!("{name}さんがチャットに参加しました"),
                             _ => format!("{name} joined the chat"),
                         },
                     );
                 }
-                live.guests.push(operator.clone());
+                self.guests.push(operator.clone());
             }
         }
-        let _ = live
-            .to_visitor
-            .send(VisitorEvent::Joined { operator: name });
-        sink.send(
-            operator,
-            OperatorEvent::Message {
-                from: contact.clone(),
-                text: details_text(live),
-            },
-        );
-        Ok(true)
+        self.publish();
+        self.tell_visitor(VisitorEvent::Joined { operator: name });
+        let details = details_text(locale, self.number, &self.details);
+        sink.send(operator, OperatorEvent::message(&contact, details));
     }
 }

@@ -5,8 +5,23 @@
 use salesiq_commands::{Command, Locale, SearchQuery};
 use salesiq_integrations::{ConnectorError, NewTicket, Service, Ticket, TicketQuery};
 
-use super::{Gateway, GatewayError, labelled, or_dash, say};
+use std::sync::Arc;
+
+use super::text::{labelled, or_dash, say};
+use super::{GatewayError, Inner};
 use crate::model::{Author, ChatId};
+
+/// A connector command to run beside its chat, with what it needs of it.
+pub(super) struct Job {
+    pub(super) inner: Arc<Inner>,
+    pub(super) chat: ChatId,
+    pub(super) portal: String,
+    pub(super) locale: Locale,
+    pub(super) email: String,
+    pub(super) name: String,
+    /// The operator's line; parsed again here, where it is owned.
+    pub(super) line: String,
+}
 
 fn ticket_line(ticket: &Ticket) -> String {
     let priority = ticket
@@ -20,21 +35,20 @@ fn ticket_line(ticket: &Ticket) -> String {
     )
 }
 
-impl Gateway {
-    /// Runs one connector command; a connector failure is a reply, not
-    /// an error.
-    pub(super) async fn integration(
-        &self,
-        chat: ChatId,
-        locale: Locale,
-        command: Command<'_>,
-    ) -> Result<String, GatewayError> {
+impl Job {
+    /// Runs the command; a connector failure is a reply, not an error.
+    pub(super) async fn run(&self) -> Result<String, GatewayError> {
+        let Ok(salesiq_commands::Input::Command(command)) = salesiq_commands::parse(&self.line)
+        else {
+            return Ok(String::new());
+        };
+        let locale = self.locale;
         let service = if matches!(command, Command::CrmInfo) {
             Service::Crm
         } else {
             Service::Helpdesk
         };
-        Ok(match self.ask(chat, locale, command).await? {
+        Ok(match self.ask(command).await? {
             Ok(text) => text,
             Err(error) => error.reply_in(service, locale).to_owned(),
         })
@@ -42,25 +56,16 @@ impl Gateway {
 
     async fn ask(
         &self,
-        chat: ChatId,
-        locale: Locale,
         command: Command<'_>,
     ) -> Result<Result<String, ConnectorError>, GatewayError> {
-        let (portal, email, name) = {
-            let state = self.lock();
-            let live = state.chats.get(&chat).ok_or(GatewayError::NoSuchChat)?;
-            (
-                live.portal.clone(),
-                live.details.email.clone().unwrap_or_default(),
-                live.details.name.clone(),
-            )
-        };
+        let (chat, locale) = (self.chat, self.locale);
+        let (portal, email, name) = (&self.portal, &self.email, &self.name);
         let crm = &self.inner.crm;
         let desk = &self.inner.helpdesk;
         let store = &self.inner.store;
         let none = |en, ja| Ok(Ok(say(locale, en, ja).to_owned()));
         match command {
-            Command::CrmInfo => match crm.find_by_email(&email).await {
+            Command::CrmInfo => match crm.find_by_email(email).await {
                 Ok(Some(r)) => {
                     let rows = [
                         ("CRM", "CRM", r.name.clone()),
@@ -78,7 +83,7 @@ impl Gateway {
                 ),
                 Err(e) => Ok(Err(e)),
             },
-            Command::SupportInfo => match desk.find_contact(&email).await {
+            Command::SupportInfo => match desk.find_contact(email).await {
                 Ok(Some(c)) => {
                     let rows = [
                         ("Helpdesk contact", "サポートの連絡先", c.name.clone()),
@@ -95,7 +100,7 @@ impl Gateway {
                 Err(e) => Ok(Err(e)),
             },
             Command::SupportRecentRequests => {
-                let contact = match desk.find_contact(&email).await {
+                let contact = match desk.find_contact(email).await {
                     Ok(contact) => contact,
                     Err(e) => return Ok(Err(e)),
                 };
@@ -139,7 +144,6 @@ impl Gateway {
                     SearchQuery::Email(email) => TicketQuery::Email(email.as_str()),
                     SearchQuery::TicketNumber(number) => TicketQuery::TicketNumber(number),
                     SearchQuery::Name(name) => TicketQuery::ContactName(name),
-                    _ => return none("No tickets found", "問い合わせが見つかりません"),
                 };
                 match desk.search_tickets(query).await {
                     Ok(tickets) if tickets.is_empty() => {
@@ -191,10 +195,10 @@ impl Gateway {
             }
             Command::SupportConvert { fields } => {
                 let stored = store
-                    .chat(&portal, chat)
+                    .chat(portal, chat)
                     .await?
                     .ok_or(GatewayError::NoSuchChat)?;
-                let departments = store.departments(&portal).await?;
+                let departments = store.departments(portal).await?;
                 let allowed = stored.department.is_some_and(|id| {
                     departments
                         .iter()
@@ -225,8 +229,8 @@ impl Gateway {
                 let ticket = NewTicket::new(
                     &stored.question,
                     &transcript.join("\n"),
-                    &email,
-                    &name,
+                    email,
+                    name,
                     fields,
                 );
                 match desk.create_ticket(&ticket).await {

@@ -110,7 +110,7 @@ impl Session {
                 .build();
             self.broadcast(&unavailable);
         }
-        self.report_availability();
+        self.report_availability(false);
         let unacked = self
             .sm
             .as_mut()
@@ -136,7 +136,9 @@ impl Session {
         let bare = format!("{}@{}", local.to_lowercase(), sender.domain);
         if let Some(mailbox) = self.shared.router.resource(&bare, resource) {
             let bounce = error_reply(stanza, StanzaErrorCondition::RecipientUnavailable);
-            let _ = mailbox.send(Outbound::stanza(bounce));
+            if mailbox.send(Outbound::stanza(bounce)).is_err() {
+                tracing::debug!(%bare, "the sender of an undelivered message is gone too");
+            }
         }
     }
 

@@ -2,10 +2,11 @@
 //! its pushes), carbons switch, vCards, legacy session.
 
 use minidom::Element;
-use salesiq_session::Contact;
+use salesiq_session::{Contact, ContactId};
 
 use super::Session;
 use crate::error::StanzaErrorCondition;
+use crate::jids;
 use crate::ns;
 use crate::stanza::{error_reply, iq_result, name};
 
@@ -64,25 +65,21 @@ impl Session {
             .build()
     }
 
-    pub(super) fn contact_jid(&self, contact: &Contact) -> String {
-        format!(
-            "{}@{}",
-            contact.id.to_lowercase(),
-            self.shared.config.domain
-        )
-    }
-
     /// Applies a change of the contact list and returns its roster push.
     pub(super) fn roster_change(&mut self, contact: Contact, present: bool) -> Element {
-        let jid = self.contact_jid(&contact);
+        let jid = jids::bare(&contact.id, &self.shared.config.domain);
         self.contacts.retain(|c| c.id != contact.id);
+        let colleague = matches!(contact.id, ContactId::Colleague(_));
         let item = if present {
-            self.contact_jids.insert(jid);
+            if colleague {
+                self.contact_jids.insert(jid);
+            }
             let item = roster_item(&self.shared.config.domain, &contact);
             self.contacts.push(contact);
             item
         } else {
             self.contact_jids.remove(&jid);
+            self.statuses.remove(&contact.id);
             Element::builder("item", ns::ROSTER)
                 .attr(name("jid"), jid)
                 .attr(name("subscription"), "remove")
@@ -111,10 +108,7 @@ impl Session {
 /// A roster item: the contact, subscribed both ways, in its group.
 pub(super) fn roster_item(domain: &str, contact: &Contact) -> Element {
     Element::builder("item", ns::ROSTER)
-        .attr(
-            name("jid"),
-            format!("{}@{domain}", contact.id.to_lowercase()),
-        )
+        .attr(name("jid"), jids::bare(&contact.id, domain))
         .attr(name("name"), contact.name.as_str())
         .attr(name("subscription"), "both")
         .append(

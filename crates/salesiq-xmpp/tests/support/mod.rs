@@ -65,9 +65,15 @@ pub fn accounts() -> Arc<MemoryAccounts> {
     )
 }
 
+/// Makes a test server's gateway on its sink.
+type MakeGateway =
+    Box<dyn FnOnce(Arc<dyn salesiq_session::OperatorSink>) -> salesiq_session::Gateway + Send>;
+
 /// A running server; stops when dropped or with [`TestServer::stop`].
 pub struct TestServer {
     pub handle: salesiq_xmpp::ServerHandle,
+    /// The chat domain, for servers started with one.
+    pub gateway: Option<salesiq_session::Gateway>,
     pub starttls: SocketAddr,
     pub direct_tls: SocketAddr,
     pub certificate: Vec<u8>,
@@ -91,16 +97,40 @@ impl TestServer {
         authenticator: Arc<dyn salesiq_session::Authenticator>,
         directory: Arc<dyn salesiq_session::Directory>,
     ) -> Self {
+        Self::start_built(adjust, authenticator, directory, None).await
+    }
+
+    /// A server with a chat domain, made by `make` on the server's sink.
+    pub async fn start_with_gateway(
+        adjust: impl FnOnce(&mut Config),
+        authenticator: Arc<dyn salesiq_session::Authenticator>,
+        directory: Arc<dyn salesiq_session::Directory>,
+        make: impl FnOnce(Arc<dyn salesiq_session::OperatorSink>) -> salesiq_session::Gateway
+        + Send
+        + 'static,
+    ) -> Self {
+        Self::start_built(adjust, authenticator, directory, Some(Box::new(make))).await
+    }
+
+    async fn start_built(
+        adjust: impl FnOnce(&mut Config),
+        authenticator: Arc<dyn salesiq_session::Authenticator>,
+        directory: Arc<dyn salesiq_session::Directory>,
+        make: Option<MakeGateway>,
+    ) -> Self {
         let mut config = Config::new(DOMAIN);
         config.starttls_addr = Some("127.0.0.1:0".parse().unwrap());
         config.direct_tls_addr = Some("127.0.0.1:0".parse().unwrap());
         adjust(&mut config);
         let identity = TlsIdentity::self_signed(DOMAIN).unwrap();
         let certificate = identity.certificate_der().to_vec();
-        let server = Server::bind(config, identity, authenticator, directory)
-            .await
-            .unwrap();
+        let mut builder = Server::builder(config, identity, authenticator, directory);
+        if let Some(make) = make {
+            builder = builder.gateway(make);
+        }
+        let server = builder.bind().await.unwrap();
         let handle = server.handle();
+        let gateway = server.gateway().cloned();
         let (stop, stopped) = oneshot::channel::<()>();
         let starttls = server.starttls_addr().unwrap();
         let direct_tls = server.direct_tls_addr().unwrap();
@@ -109,6 +139,7 @@ impl TestServer {
         }));
         Self {
             handle,
+            gateway,
             starttls,
             direct_tls,
             certificate,
@@ -459,6 +490,22 @@ impl Operator {
         })
         .await
         .unwrap()
+    }
+
+    /// Fetches the roster (RFC 6121, 2.1.3).
+    pub async fn roster(&mut self) -> tokio_xmpp::parsers::roster::Roster {
+        use tokio_xmpp::parsers::roster::Roster;
+        let get = tokio_xmpp::IqRequest::Get(
+            Roster {
+                ver: None,
+                items: vec![],
+            }
+            .into(),
+        );
+        match self.iq(None, get).await {
+            tokio_xmpp::IqResponse::Result(Some(roster)) => Roster::try_from(roster).unwrap(),
+            other => panic!("no roster: {other:?}"),
+        }
     }
 
     pub async fn end(self) {

@@ -1,0 +1,640 @@
+//! One live chat as a task: it owns the chat's state and handles, one at a
+//! time, what operators and the visitor hand it, its timers, and the
+//! answers of connector calls made beside it.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use salesiq_commands::{Input, Locale, parse};
+use tokio::sync::{Notify, mpsc};
+use tokio::time::Instant;
+
+use super::handover::Request;
+use super::text::{details_text, offer_text, say, system, took};
+use super::{
+    Done, GatewayError, Inner, OperatorEvent, OperatorInput, RosterItem, VisitorEvent, logged,
+};
+use crate::contact::{Activity, ContactId, DeviceId, OperatorRef};
+use crate::model::{Author, ChatId, ChatState, VisitorDetails, VisitorId};
+
+/// What a chat's task is handed.
+#[derive(Debug)]
+pub(crate) enum Msg {
+    /// An operator's input.
+    Operator {
+        from: OperatorRef,
+        input: OperatorInput,
+        done: Done,
+    },
+    VisitorText(String, Done),
+    VisitorState(Activity, Done),
+    VisitorPage(String, Done),
+    VisitorLeft(Done),
+    /// A connector's answer for an operator, already written out.
+    Answer {
+        to: OperatorRef,
+        text: String,
+        result: Result<(), GatewayError>,
+        done: Done,
+    },
+    /// The process is stopping.
+    ShutDown(Done),
+    /// Answered once everything before it was handled.
+    Sync(tokio::sync::oneshot::Sender<Result<(), GatewayError>>),
+}
+
+/// Everything a chat starts with.
+pub(super) struct Setup {
+    pub(super) inner: Arc<Inner>,
+    pub(super) id: ChatId,
+    pub(super) portal: String,
+    pub(super) locale: Locale,
+    pub(super) item: RosterItem,
+    pub(super) visitor: VisitorId,
+    pub(super) details: VisitorDetails,
+    pub(super) number: i64,
+    pub(super) to_visitor: mpsc::Sender<VisitorEvent>,
+    pub(super) eligible: Option<HashSet<OperatorRef>>,
+    pub(super) tx: mpsc::Sender<Msg>,
+    pub(super) rx: mpsc::Receiver<Msg>,
+    pub(super) wake: Arc<Notify>,
+    pub(super) queue_timeout: Duration,
+}
+
+/// A chat in progress, owned by its task.
+pub(super) struct ChatTask {
+    pub(super) inner: Arc<Inner>,
+    pub(super) id: ChatId,
+    pub(super) portal: String,
+    /// The portal's language, for the gateway's own texts.
+    pub(super) locale: Locale,
+    pub(super) item: RosterItem,
+    pub(super) visitor: VisitorId,
+    pub(super) details: VisitorDetails,
+    pub(super) number: i64,
+    to_visitor: mpsc::Sender<VisitorEvent>,
+    /// Operators offered the chat who have not answered, with the devices
+    /// that have seen the offer.
+    pub(super) offered: HashMap<OperatorRef, HashSet<DeviceId>>,
+    /// Operators who declined: not offered again.
+    declined: HashSet<OperatorRef>,
+    /// The operator who accepted.
+    pub(super) operator: Option<OperatorRef>,
+    /// Operators invited in who accepted: a group chat.
+    pub(super) guests: Vec<OperatorRef>,
+    /// Transfers and invitations waiting for `y` or `n`.
+    pub(super) requests: Vec<Request>,
+    /// Who may be offered the chat: the department's operators, or
+    /// `None` for every operator of the portal.
+    pub(super) eligible: Option<HashSet<OperatorRef>>,
+    /// When a request nobody accepted gives up.
+    queue_deadline: Option<Instant>,
+    /// A pending `#e <seconds>`.
+    pub(super) end_at: Option<Instant>,
+    /// Operators whose "composing" the visitor was last shown.
+    typing: HashSet<OperatorRef>,
+    /// Display names, read once.
+    names: HashMap<OperatorRef, String>,
+    pub(super) tx: mpsc::Sender<Msg>,
+    rx: mpsc::Receiver<Msg>,
+    wake: Arc<Notify>,
+    ended: bool,
+}
+
+impl ChatTask {
+    pub(super) fn new(setup: Setup) -> Self {
+        Self {
+            queue_deadline: Some(Instant::now() + setup.queue_timeout),
+            inner: setup.inner,
+            id: setup.id,
+            portal: setup.portal,
+            locale: setup.locale,
+            item: setup.item,
+            visitor: setup.visitor,
+            details: setup.details,
+            number: setup.number,
+            to_visitor: setup.to_visitor,
+            offered: HashMap::new(),
+            declined: HashSet::new(),
+            operator: None,
+            guests: Vec::new(),
+            requests: Vec::new(),
+            eligible: setup.eligible,
+            end_at: None,
+            typing: HashSet::new(),
+            names: HashMap::new(),
+            tx: setup.tx,
+            rx: setup.rx,
+            wake: setup.wake,
+            ended: false,
+        }
+    }
+
+    /// The visitor contact.
+    pub(super) fn contact(&self) -> &ContactId {
+        &self.item.contact.id
+    }
+
+    /// Everyone in the chat: the operator who accepted, then the guests.
+    pub(super) fn members(&self) -> impl Iterator<Item = &OperatorRef> {
+        self.operator.iter().chain(&self.guests)
+    }
+
+    pub(super) fn is_member(&self, operator: &OperatorRef) -> bool {
+        self.members().any(|m| m == operator)
+    }
+
+    /// Handles messages, timers and availability until the chat ends.
+    pub(super) async fn run(mut self) {
+        tracing::debug!("chat started");
+        while !self.ended {
+            let deadline = match (self.queue_deadline, self.end_at) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let wake = self.wake.clone();
+            tokio::select! {
+                biased;
+                () = wake.notified() => self.offer_to_available(),
+                message = self.rx.recv() => match message {
+                    Some(message) => self.handle(message).await,
+                    None => break,
+                },
+                () = sleep_until(deadline) => self.timer().await,
+            }
+        }
+        // Whatever arrived meanwhile finds the chat over.
+        self.rx.close();
+        while let Ok(message) = self.rx.try_recv() {
+            self.too_late(message);
+        }
+        tracing::debug!("chat task done");
+    }
+
+    async fn handle(&mut self, message: Msg) {
+        match message {
+            Msg::Operator {
+                from,
+                input,
+                mut done,
+            } => {
+                let result = match input {
+                    OperatorInput::Text(text) => self.operator_text(&from, &text, &mut done).await,
+                    OperatorInput::ChatState(state) => {
+                        self.operator_state(&from, state).await;
+                        Ok(())
+                    }
+                };
+                answer(done, result, "operator input");
+            }
+            Msg::VisitorText(text, done) => {
+                let result = self.visitor_text(&text).await;
+                answer(done, result, "visitor line");
+            }
+            Msg::VisitorState(state, done) => {
+                self.visitor_active();
+                let from = self.contact().clone();
+                for member in self.members().cloned().collect::<Vec<_>>() {
+                    let event = OperatorEvent::ChatState {
+                        from: from.clone(),
+                        state,
+                    };
+                    self.inner.sink.send(&member, event);
+                }
+                answer(done, Ok(()), "visitor state");
+            }
+            Msg::VisitorPage(url, done) => {
+                self.visitor_active();
+                self.details.current_page = Some(url.clone());
+                let result = self.inner.store.set_current_page(self.visitor, &url).await;
+                answer(done, result.map_err(Into::into), "visitor page");
+            }
+            Msg::VisitorLeft(done) => {
+                let note = say(
+                    self.locale,
+                    "The visitor left the chat",
+                    "訪問者がチャットを退出しました",
+                );
+                self.end(None, note).await;
+                answer(done, Ok(()), "visitor left");
+            }
+            Msg::Answer {
+                to,
+                text,
+                result,
+                done,
+            } => {
+                self.reply(&to, &text);
+                answer(done, result, "connector command");
+            }
+            Msg::ShutDown(done) => {
+                logged(
+                    self.inner
+                        .store
+                        .add_line(self.id, &Author::System, "Chat ended: the server stopped")
+                        .await,
+                    "the stop was not written to the transcript",
+                );
+                let note = say(
+                    self.locale,
+                    "Chat ended: the server is stopping",
+                    "サーバー停止のためチャットを終了しました",
+                );
+                let reason = "The chat service is restarting. Please start a new chat in a moment.";
+                self.end(Some(reason), note).await;
+                answer(done, Ok(()), "shut down");
+            }
+            Msg::Sync(done) => {
+                let _ = done.send(Ok(()));
+            }
+        }
+    }
+
+    /// A message that arrived after the chat ended.
+    fn too_late(&self, message: Msg) {
+        match message {
+            Msg::Operator {
+                from,
+                input: OperatorInput::Text(_),
+                done,
+                ..
+            } => {
+                let text = say(
+                    self.locale,
+                    "This chat has ended; your message was not delivered",
+                    "このチャットは終了しました。メッセージは届いていません",
+                );
+                self.reply(&from, text);
+                answer(done, Err(GatewayError::NoSuchChat), "late input");
+            }
+            Msg::Operator { done, .. }
+            | Msg::VisitorText(_, done)
+            | Msg::VisitorState(_, done)
+            | Msg::VisitorPage(_, done)
+            | Msg::VisitorLeft(done)
+            | Msg::Answer { done, .. }
+            | Msg::ShutDown(done) => {
+                if let Some(done) = done {
+                    let _ = done.send(Err(GatewayError::NoSuchChat));
+                }
+            }
+            Msg::Sync(done) => {
+                let _ = done.send(Ok(()));
+            }
+        }
+    }
+
+    /// Offers the chat, while nobody has accepted it, to every available
+    /// eligible operator's devices that have not seen the offer.
+    pub(super) fn offer_to_available(&mut self) {
+        if self.operator.is_some() || self.ended {
+            return;
+        }
+        let available = self.inner.available(&self.portal, self.eligible.as_ref());
+        let offer = offer_text(
+            self.locale,
+            &self.details.name,
+            self.number,
+            &self.item.status,
+        );
+        for (operator, devices) in available {
+            if self.declined.contains(&operator) {
+                continue;
+            }
+            let seen = self.offered.entry(operator.clone()).or_default();
+            for device in devices {
+                if seen.insert(device) {
+                    let sink = &self.inner.sink;
+                    let added = OperatorEvent::ContactAdded {
+                        contact: self.item.contact.clone(),
+                        status: self.item.status.clone(),
+                    };
+                    sink.send_to_device(&operator, device, added);
+                    let message = OperatorEvent::message(&self.item.contact.id, offer.clone());
+                    sink.send_to_device(&operator, device, message);
+                }
+            }
+        }
+        self.publish();
+    }
+
+    /// Tells the index who has the visitor on their list now.
+    pub(super) fn publish(&self) {
+        let audience: HashSet<OperatorRef> = self
+            .members()
+            .chain(self.offered.keys())
+            .chain(self.requests.iter().map(|r| &r.to))
+            .cloned()
+            .collect();
+        self.inner
+            .update_entry(self.id, audience, self.operator.is_none());
+    }
+
+    async fn timer(&mut self) {
+        let now = Instant::now();
+        if self.end_at.is_some_and(|at| at <= now) {
+            self.end_at = None;
+            let reason = "The chat ended after a time without activity";
+            let note = say(
+                self.locale,
+                "Chat ended: the visitor was inactive",
+                "訪問者の操作がなかったためチャットを終了しました",
+            );
+            self.end(Some(reason), note).await;
+        } else if self.queue_deadline.is_some_and(|at| at <= now) {
+            self.queue_deadline = None;
+            if self.operator.is_none() {
+                let reason = "No operator is available right now. Please try again later.";
+                let note = say(
+                    self.locale,
+                    "Nobody accepted the request in time",
+                    "時間内にリクエストを承認した担当者がいませんでした",
+                );
+                self.end(Some(reason), note).await;
+            }
+        }
+    }
+
+    /// What an operator typed in the visitor's window.
+    async fn operator_text(
+        &mut self,
+        operator: &OperatorRef,
+        text: &str,
+        done: &mut Done,
+    ) -> Result<(), GatewayError> {
+        let offered = self.operator.is_none() && self.offered.contains_key(operator);
+        let member = self.is_member(operator);
+        let asked = self.requests.iter().any(|r| r.to == *operator);
+        let input = parse(text);
+        if !matches!(input, Ok(Input::Text(_))) {
+            // Not a line for the visitor: whatever was typed for it is not.
+            self.stop_typing(operator).await;
+        }
+        match input {
+            Ok(Input::Yes) if offered => self.accept(operator).await,
+            Ok(Input::No) if offered => {
+                self.decline(operator);
+                Ok(())
+            }
+            Ok(input @ (Input::Yes | Input::No)) if asked => {
+                self.answer(operator, input == Input::Yes).await;
+                Ok(())
+            }
+            _ if !member => {
+                let text = say(
+                    self.locale,
+                    "This chat is not yours: reply y to the request first",
+                    "このチャットは担当していません",
+                );
+                self.reply(operator, text);
+                Ok(())
+            }
+            Ok(Input::Text(text)) => self.relay(operator, text).await,
+            Ok(Input::Yes | Input::No) => self.relay(operator, text.trim()).await,
+            Ok(Input::Command(command)) => self.execute(operator, text, command, done).await,
+            Err(error) => {
+                let text = error.display(self.locale).to_string();
+                self.reply(operator, &text);
+                Ok(())
+            }
+        }
+    }
+
+    async fn operator_state(&mut self, operator: &OperatorRef, state: Activity) {
+        if !self.is_member(operator) {
+            return;
+        }
+        let composing = state == Activity::Composing;
+        if composing {
+            self.typing.insert(operator.clone());
+        } else {
+            self.typing.remove(operator);
+        }
+        let from = self.name(operator).await;
+        self.tell_visitor(VisitorEvent::Typing { from, state });
+    }
+
+    /// Clears a "composing" the visitor was shown for `operator`.
+    async fn stop_typing(&mut self, operator: &OperatorRef) {
+        if self.typing.remove(operator) {
+            let from = self.name(operator).await;
+            self.tell_visitor(VisitorEvent::Typing {
+                from,
+                state: Activity::Active,
+            });
+        }
+    }
+
+    /// The first `y` wins: the others are told and lose the contact; the
+    /// winner gets the visitor's details; the visitor learns who joined.
+    async fn accept(&mut self, operator: &OperatorRef) -> Result<(), GatewayError> {
+        let name = self.name(operator).await;
+        self.operator = Some(operator.clone());
+        self.queue_deadline = None;
+        let others: Vec<OperatorRef> = self
+            .offered
+            .drain()
+            .map(|(o, _)| o)
+            .filter(|o| o != operator)
+            .collect();
+        self.publish();
+        let stored = self
+            .inner
+            .store
+            .set_chat_state(self.id, ChatState::Active)
+            .await;
+        self.tell_visitor(VisitorEvent::Joined {
+            operator: name.clone(),
+        });
+        let contact = self.contact().clone();
+        let sink = &self.inner.sink;
+        for other in &others {
+            let text = system(self.locale, &took(self.locale, &name));
+            sink.send(other, OperatorEvent::message(&contact, text));
+            sink.send(
+                other,
+                OperatorEvent::ContactRemoved {
+                    contact: contact.clone(),
+                },
+            );
+        }
+        let details = details_text(self.locale, self.number, &self.details);
+        sink.send(operator, OperatorEvent::message(&contact, details));
+        stored.map_err(Into::into)
+    }
+
+    fn decline(&mut self, operator: &OperatorRef) {
+        self.offered.remove(operator);
+        self.declined.insert(operator.clone());
+        self.publish();
+        let text = say(
+            self.locale,
+            "You declined the chat",
+            "チャットのリクエストを拒否しました",
+        );
+        self.reply(operator, text);
+        let contact = self.contact().clone();
+        self.inner
+            .sink
+            .send(operator, OperatorEvent::ContactRemoved { contact });
+    }
+
+    /// Text for the visitor, kept in the transcript.
+    async fn relay(&mut self, operator: &OperatorRef, text: &str) -> Result<(), GatewayError> {
+        let text = text.trim_end_matches(['\r', '\n']);
+        if text.is_empty() {
+            return Ok(());
+        }
+        self.typing.remove(operator);
+        let name = self.name(operator).await;
+        let stored = self
+            .inner
+            .store
+            .add_line(self.id, &Author::Operator(name.clone()), text)
+            .await;
+        // In a group chat the other operators see it, marked with the author.
+        let contact = self.contact().clone();
+        for member in self.members().filter(|m| *m != operator) {
+            let line = format!("({name}) {text}");
+            self.inner
+                .sink
+                .send(member, OperatorEvent::message(&contact, line));
+        }
+        self.tell_visitor(VisitorEvent::Message {
+            from: name,
+            text: text.to_owned(),
+        });
+        stored.map_err(Into::into)
+    }
+
+    /// The visitor wrote: to the operators, and into the transcript.
+    async fn visitor_text(&mut self, text: &str) -> Result<(), GatewayError> {
+        self.visitor_active();
+        let stored = self
+            .inner
+            .store
+            .add_line(self.id, &Author::Visitor, text)
+            .await;
+        let contact = self.contact().clone();
+        for member in self.members() {
+            self.inner
+                .sink
+                .send(member, OperatorEvent::message(&contact, text));
+        }
+        stored.map_err(Into::into)
+    }
+
+    /// Any visitor activity stops a pending timed end, and the operators
+    /// are told.
+    fn visitor_active(&mut self) {
+        if self.end_at.take().is_none() {
+            return;
+        }
+        let text = system(
+            self.locale,
+            say(
+                self.locale,
+                "Chat end cancelled",
+                "サポート終了を中断しました",
+            ),
+        );
+        for member in self.members() {
+            self.inner
+                .sink
+                .send(member, OperatorEvent::message(self.contact(), text.clone()));
+        }
+    }
+
+    /// Ends the chat: out of the index, stored as ended, the visitor told
+    /// (`visitor_reason`), and every operator who has the contact told and
+    /// rid of it.
+    pub(super) async fn end(&mut self, visitor_reason: Option<&str>, operator_note: &str) {
+        self.ended = true;
+        self.inner.remove(self.id);
+        logged(
+            self.inner
+                .store
+                .set_chat_state(self.id, ChatState::Ended)
+                .await,
+            "the end of a chat was not stored",
+        );
+        if let Some(reason) = visitor_reason {
+            self.tell_visitor(VisitorEvent::Ended {
+                reason: reason.to_owned(),
+            });
+        }
+        let mut told = HashSet::new();
+        let contact = self.contact().clone();
+        let everyone = self
+            .members()
+            .chain(self.offered.keys())
+            .chain(self.requests.iter().map(|r| &r.to));
+        for operator in everyone {
+            if !told.insert(operator) {
+                continue;
+            }
+            let text = system(self.locale, operator_note);
+            self.inner
+                .sink
+                .send(operator, OperatorEvent::message(&contact, text));
+            self.inner.sink.send(
+                operator,
+                OperatorEvent::ContactRemoved {
+                    contact: contact.clone(),
+                },
+            );
+        }
+        tracing::info!("chat ended");
+    }
+
+    /// Tells `operator`, from the visitor contact, in the system's voice.
+    pub(super) fn reply(&self, operator: &OperatorRef, text: &str) {
+        let message = OperatorEvent::message(self.contact(), system(self.locale, text));
+        self.inner.sink.send(operator, message);
+    }
+
+    /// Queues an event for the visitor; one who reads nothing loses the
+    /// newest.
+    pub(super) fn tell_visitor(&self, event: VisitorEvent) {
+        if let Err(error) = self.to_visitor.try_send(event) {
+            match error {
+                mpsc::error::TrySendError::Full(_) => {
+                    tracing::warn!("the visitor reads nothing: an event was dropped");
+                }
+                // The visitor's side is gone; `visitor_leaves` follows.
+                mpsc::error::TrySendError::Closed(_) => {}
+            }
+        }
+    }
+
+    /// An operator's display name, read from the store once per chat.
+    pub(super) async fn name(&mut self, operator: &OperatorRef) -> String {
+        if let Some(name) = self.names.get(operator) {
+            return name.clone();
+        }
+        let name = self.inner.display_name(operator).await;
+        self.names.insert(operator.clone(), name.clone());
+        name
+    }
+}
+
+/// Answers a waiting caller, or logs the error nobody waits for.
+fn answer(done: Done, result: Result<(), GatewayError>, what: &str) {
+    match done {
+        Some(done) => {
+            let _ = done.send(result);
+        }
+        None => {
+            logged(result, what);
+        }
+    }
+}
+
+/// Sleeps until `deadline`, or forever.
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
