@@ -172,8 +172,7 @@ async fn roster_of(operator: &mut Operator) -> Vec<String> {
 /// Accepts visitor `number`'s offer from `operator` (already offered).
 async fn accept(operator: &mut Operator, number: i64) {
     message_saying(operator, "Reply y to accept").await;
-    operator.send(chat(&visitor_jid(number), "y")).await;
-    message_saying(operator, "Visitor: #").await;
+    accept_offered(operator, number).await;
 }
 
 /// Defects 1 and 2: the desk accepts; a phone binds mid-chat and writes;
@@ -536,4 +535,56 @@ async fn a_resume_then_a_roster_fetch_keeps_the_visitor() {
         Some(VisitorEvent::Joined { .. })
     ));
     hears_bob(&mut ann, "Back").await;
+}
+
+/// Hostile addresses: another portal's visitor, a visitor that never was,
+/// malformed visitor forms. Each bounces `<service-unavailable/>`; only a
+/// visitor of the operator's own portal is told "this chat has ended", so
+/// nothing says whether another portal has such a chat.
+#[tokio::test]
+async fn hostile_visitor_addresses_reveal_nothing() {
+    let w = world(&[], None).await;
+    let mut bob = w.online(BOB, "desk").await;
+    let _ann = w.visitor("Ann Lee", "Hostile").await;
+    message_saying(&mut bob, "Reply y to accept").await;
+    for (to, text) in [
+        ("acme|visitor-1@salesiq.zoho.com", None),
+        ("demo|visitor-0@salesiq.zoho.com", None),
+        ("demo|visitor-1x@salesiq.zoho.com", None),
+        (
+            "demo|visitor-999@salesiq.zoho.com",
+            Some("this chat has ended"),
+        ),
+        ("demo|visitor-1@other.example", None),
+    ] {
+        bob.send(chat(to, "y")).await;
+        let bounce = loop {
+            let message = bob.next_message().await;
+            if message.type_ == MessageType::Error {
+                break message;
+            }
+        };
+        assert_eq!(from(&bounce), to);
+        let error = bounce
+            .payloads
+            .iter()
+            .find(|p| p.name() == "error")
+            .unwrap();
+        assert!(
+            error.has_child("service-unavailable", "urn:ietf:params:xml:ns:xmpp-stanzas"),
+            "{to}: {error:?}"
+        );
+        let said = error
+            .get_child("text", "urn:ietf:params:xml:ns:xmpp-stanzas")
+            .map(Element::text);
+        assert_eq!(said.as_deref(), text, "{to}");
+    }
+    // Ann's chat is still waiting for Bob: none of it touched it.
+    accept_offered(&mut bob, 1).await;
+}
+
+/// Accepts visitor `number`'s offer, already shown.
+async fn accept_offered(operator: &mut Operator, number: i64) {
+    operator.send(chat(&visitor_jid(number), "y")).await;
+    message_saying(operator, "Visitor: #").await;
 }
