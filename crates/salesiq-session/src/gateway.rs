@@ -323,6 +323,7 @@ impl Gateway {
         to: &ContactId,
         input: OperatorInput,
     ) -> Result<(), PortError> {
+        let input = input.cleaned();
         match self.inner.route(operator, to)? {
             Route::Chat(tx) => {
                 let message = Msg::Operator {
@@ -378,6 +379,7 @@ impl Gateway {
         to: &ContactId,
         input: OperatorInput,
     ) -> Result<(), GatewayError> {
+        let input = input.cleaned();
         let (done, answer) = oneshot::channel();
         match self.inner.route(operator, to)? {
             Route::Chat(tx) => {
@@ -417,7 +419,7 @@ impl Gateway {
     /// The visitor wrote: to the operators, and into the transcript.
     /// Returns once handled.
     pub async fn visitor_says(&self, chat: ChatId, text: &str) -> Result<(), GatewayError> {
-        let text = text.to_owned();
+        let text = crate::clean_text(text);
         self.to_chat(chat, |done| Msg::VisitorText(text, done))
             .await
     }
@@ -432,7 +434,7 @@ impl Gateway {
     /// The visitor moved to another page: remembered (and shown by
     /// `#info`); it counts as activity.
     pub async fn visitor_page(&self, chat: ChatId, url: &str) -> Result<(), GatewayError> {
-        let url = url.to_owned();
+        let url = crate::clean_line(url);
         self.to_chat(chat, |done| Msg::VisitorPage(url, done)).await
     }
 
@@ -444,6 +446,12 @@ impl Gateway {
     /// A visitor asks for a chat: stored, and offered to every available
     /// operator (and device) of the portal or the department.
     pub async fn request_chat(&self, request: ChatRequest) -> Result<VisitorChat, GatewayError> {
+        // What XML cannot carry, and line breaks in one-line fields, never
+        // enter the domain (a name like "Ann\n[system] ..." forges nothing).
+        let mut request = request;
+        request.details = request.details.cleaned();
+        request.question = crate::clean_line(&request.question);
+        request.department = request.department.as_deref().map(crate::clean_line);
         let store = &self.inner.store;
         if let Some(ip) = &request.details.ip
             && store.is_blocked(&request.portal, ip).await?

@@ -96,6 +96,7 @@ mod future;
 mod gateway;
 mod memory;
 mod model;
+mod sanitize;
 mod sqlite;
 mod store;
 
@@ -115,5 +116,6 @@ pub use model::{
     Author, BoardPost, Chat, ChatId, ChatLine, ChatState, Department, DepartmentId, NewOperator,
     Note, Operator, OperatorId, Portal, Visitor, VisitorDetails, VisitorId,
 };
+pub use sanitize::{clean_line, clean_text};
 pub use sqlite::SqliteStore;
 pub use store::{Credentials, Store, StoreError, StoreResult};

@@ -133,6 +133,29 @@ pub struct VisitorDetails {
     pub current_page: Option<String>,
 }
 
+impl VisitorDetails {
+    /// The same details with every field one clean line
+    /// ([`crate::clean_line`]); an empty optional field becomes `None`.
+    pub fn cleaned(&self) -> Self {
+        let line = |value: &Option<String>| {
+            value
+                .as_deref()
+                .map(crate::clean_line)
+                .filter(|v| !v.is_empty())
+        };
+        Self {
+            name: crate::clean_line(&self.name),
+            email: line(&self.email),
+            ip: line(&self.ip),
+            country: line(&self.country),
+            browser: line(&self.browser),
+            os: line(&self.os),
+            first_page: line(&self.first_page),
+            current_page: line(&self.current_page),
+        }
+    }
+}
+
 /// A stored visitor.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

@@ -29,6 +29,14 @@ pub struct Config {
     /// The largest stanza (or stream header) accepted, in bytes; larger
     /// ones close the stream with `<policy-violation/>`. Default 256 KiB.
     pub max_stanza_bytes: usize,
+    /// How deep elements may nest in a stanza (a stanza is depth 1); deeper
+    /// ones close the stream with `<policy-violation/>` as they arrive,
+    /// before login too. Default 32.
+    pub max_stanza_depth: usize,
+    /// How many attributes (namespace declarations included) one element
+    /// may have; more close the stream with `<policy-violation/>`.
+    /// Default 64.
+    pub max_attributes: usize,
     /// How long a client may take from connecting to a bound resource;
     /// then `<connection-timeout/>`. Default 30 s.
     pub negotiation_timeout: Duration,
@@ -62,6 +70,16 @@ impl Config {
     }
 }
 
+impl Config {
+    /// What the XML reader of every connection enforces.
+    pub(crate) fn xml_limits(&self) -> crate::xml::XmlLimits {
+        let mut limits = crate::xml::XmlLimits::new(self.max_stanza_bytes);
+        limits.max_depth = self.max_stanza_depth;
+        limits.max_attributes = self.max_attributes;
+        limits
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -69,6 +87,8 @@ impl Default for Config {
             starttls_addr: Some(SocketAddr::from(([127, 0, 0, 1], 6222))),
             direct_tls_addr: Some(SocketAddr::from(([127, 0, 0, 1], 6223))),
             max_stanza_bytes: 256 * 1024,
+            max_stanza_depth: crate::xml::XmlLimits::DEFAULT_MAX_DEPTH,
+            max_attributes: crate::xml::XmlLimits::DEFAULT_MAX_ATTRIBUTES,
             negotiation_timeout: Duration::from_secs(30),
             max_connections: 20_000,
             max_connections_per_ip: 100,

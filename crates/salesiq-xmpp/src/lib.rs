@@ -101,4 +101,4 @@ pub use config::Config;
 pub use error::{Error, StanzaErrorCondition, StreamErrorCondition};
 pub use server::{Server, ServerBuilder, ServerHandle, ServerStats};
 pub use tls::TlsIdentity;
-pub use xml::{StreamEvent, StreamHeader, XmlReader};
+pub use xml::{StreamEvent, StreamHeader, XmlLimits, XmlReader};

@@ -57,7 +57,7 @@ pub(crate) async fn serve_starttls(shared: Arc<Shared>, tcp: TcpStream, peer: So
     let Some(tls) = Box::pin(plain_then_tls(&shared, tcp, deadline)).await else {
         return;
     };
-    let stream = Box::new(XmlStream::new(tls, shared.config.max_stanza_bytes));
+    let stream = Box::new(XmlStream::new(tls, shared.config.xml_limits()));
     secured(shared, stream, peer, deadline).await;
 }
 
@@ -72,11 +72,13 @@ async fn plain_then_tls(shared: &Shared, tcp: TcpStream, deadline: Instant) -> O
         Ok(1) if first[0] != TLS_HANDSHAKE => {}
         Ok(_) | Err(Closing::Gone) => return None,
         Err(closing) => {
-            XmlStream::new(tcp, 0).finish(closing, domain).await;
+            XmlStream::new(tcp, crate::xml::XmlLimits::new(0))
+                .finish(closing, domain)
+                .await;
             return None;
         }
     }
-    let mut plain = XmlStream::new(tcp, shared.config.max_stanza_bytes);
+    let mut plain = XmlStream::new(tcp, shared.config.xml_limits());
     if let Err(closing) = bounded(shared, deadline, starttls(shared, &mut plain)).await {
         plain.finish(closing, domain).await;
         return None;
@@ -98,7 +100,7 @@ pub(crate) async fn serve_direct_tls(shared: Arc<Shared>, tcp: TcpStream, peer: 
         Ok(shared.acceptor.accept(tcp).await?)
     }));
     let Ok(tls) = accepted.await else { return };
-    let stream = Box::new(XmlStream::new(tls, shared.config.max_stanza_bytes));
+    let stream = Box::new(XmlStream::new(tls, shared.config.xml_limits()));
     secured(shared, stream, peer, deadline).await;
 }
 

@@ -46,6 +46,20 @@ pub(crate) struct Session {
     /// The presence status of the gateway's contacts (visitors, board).
     statuses: HashMap<ContactId, String>,
     available: bool,
+    /// Whether [`Session::end`] ran: it runs once, at the end of
+    /// [`Session::run`] or, should the task panic or be aborted, on drop.
+    ended: bool,
+}
+
+impl Drop for Session {
+    /// A session never outlives its task in the routing table or as an
+    /// available device of the chat domain (no ghosts that get offers).
+    fn drop(&mut self) {
+        if !self.ended {
+            tracing::warn!(jid = %self.full, "a session ended without closing; unbinding it");
+            self.end();
+        }
+    }
 }
 
 impl std::fmt::Debug for Session {
@@ -90,6 +104,7 @@ impl Session {
             contact_jids: HashSet::new(),
             statuses: HashMap::new(),
             available: false,
+            ended: false,
         };
         session.refresh_contacts().await;
         session

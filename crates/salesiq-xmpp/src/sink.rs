@@ -4,7 +4,9 @@
 use std::sync::Weak;
 
 use minidom::Element;
-use salesiq_session::{Contact, DeviceId, OperatorEvent, OperatorRef, OperatorSink};
+use salesiq_session::{
+    Contact, DeviceId, OperatorEvent, OperatorRef, OperatorSink, clean_line, clean_text,
+};
 
 use crate::jids;
 use crate::ns;
@@ -20,7 +22,9 @@ pub(crate) struct XmppSink {
 }
 
 impl XmppSink {
-    /// What `event` looks like on the wire, to `to`.
+    /// What `event` looks like on the wire, to `to`. The domain's texts are
+    /// clean already; names in them come from the embedder's store, so
+    /// they are cleaned once more here, where XML is made.
     fn outbound(domain: &str, to: &str, event: OperatorEvent) -> Vec<Outbound> {
         match event {
             OperatorEvent::ContactAdded { contact, status } => {
@@ -29,7 +33,7 @@ impl XmppSink {
                     .attr(name("to"), to)
                     .append(
                         Element::builder("status", ns::CLIENT)
-                            .append(status)
+                            .append(clean_line(&status))
                             .build(),
                     )
                     .build();
@@ -59,7 +63,11 @@ impl XmppSink {
                     .attr(name("to"), to)
                     .attr(name("type"), "chat")
                     .attr(name("id"), format!("gw-{:016x}", rand::random::<u64>()))
-                    .append(Element::builder("body", ns::CLIENT).append(text).build())
+                    .append(
+                        Element::builder("body", ns::CLIENT)
+                            .append(clean_text(&text))
+                            .build(),
+                    )
                     .append(Element::bare("active", ns::CHAT_STATES))
                     .build();
                 vec![Outbound::stanza(message)]

@@ -41,15 +41,29 @@ pub(crate) fn name(text: &'static str) -> rxml::NcName {
     rxml::NcName::try_from(text).expect("attribute names in this crate are valid NCNames")
 }
 
-/// Serializes an element for the wire.
+/// Serializes an element for the wire; nothing for an element that cannot
+/// be written.
+///
+/// Text that XML cannot carry is kept out where it enters (the chat
+/// domain cleans what visitors and embedders send, the transport what
+/// directories name); should some still reach minidom, which panics on
+/// it, the stanza is dropped and logged rather than the connection task
+/// taken down.
 pub(crate) fn to_bytes(element: &Element) -> Vec<u8> {
     let mut out = Vec::with_capacity(256);
-    // Writing into a Vec cannot fail for I/O reasons, and our elements are
-    // made of validated names.
-    if element.write_to(&mut out).is_err() {
-        out.clear();
+    let written =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| element.write_to(&mut out)));
+    match written {
+        Ok(Ok(())) => out,
+        Ok(Err(error)) => {
+            tracing::warn!(%error, name = element.name(), "a stanza could not be written");
+            Vec::new()
+        }
+        Err(_) => {
+            tracing::warn!(name = element.name(), "a stanza held text XML cannot carry");
+            Vec::new()
+        }
     }
-    out
 }
 
 /// A copy of `stanza` turned into an error reply to its sender
@@ -115,6 +129,19 @@ pub(crate) fn set_attr(element: &mut Element, name: rxml::NcName, value: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unwritable_stanza_is_dropped_not_a_panic() {
+        let body = Element::builder("body", ns::CLIENT)
+            .append("a\u{1}b")
+            .build();
+        assert!(to_bytes(&body).is_empty());
+        let fine = Element::builder("body", ns::CLIENT).append("a b").build();
+        assert_eq!(
+            to_bytes(&fine),
+            b"<body xmlns='jabber:client'>a b</body>".to_vec()
+        );
+    }
 
     #[test]
     fn addresses() {

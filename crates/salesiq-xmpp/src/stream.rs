@@ -8,7 +8,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::error::StreamErrorCondition;
 use crate::stanza::to_bytes;
-use crate::xml::{StreamEvent, XmlReader};
+use crate::xml::{StreamEvent, XmlLimits, XmlReader};
 
 /// The byte stream of every authenticated connection, whichever port it
 /// came in on.
@@ -50,7 +50,7 @@ pub(crate) struct XmlStream<S> {
     reader: XmlReader,
     events: VecDeque<StreamEvent>,
     buffer: Box<[u8]>,
-    max_element_bytes: usize,
+    limits: XmlLimits,
     header_sent: bool,
     /// A parse error met after some complete events: raised once those
     /// are handed out.
@@ -66,13 +66,13 @@ impl<S> std::fmt::Debug for XmlStream<S> {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> XmlStream<S> {
-    pub(crate) fn new(io: S, max_element_bytes: usize) -> Self {
+    pub(crate) fn new(io: S, limits: XmlLimits) -> Self {
         Self {
             io,
-            reader: XmlReader::new(max_element_bytes),
+            reader: XmlReader::with_limits(limits),
             events: VecDeque::new(),
             buffer: vec![0; READ_BUFFER].into_boxed_slice(),
-            max_element_bytes,
+            limits,
             header_sent: false,
             fault: None,
         }
@@ -150,7 +150,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> XmlStream<S> {
 
     /// Starts a new stream on the same bytes, after TLS or SASL.
     pub(crate) fn restart(&mut self) {
-        self.reader = XmlReader::new(self.max_element_bytes);
+        self.reader = XmlReader::with_limits(self.limits);
         self.events.clear();
         self.header_sent = false;
         self.fault = None;

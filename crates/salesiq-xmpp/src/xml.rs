@@ -37,6 +37,42 @@ pub struct StreamHeader {
     pub is_stream: bool,
 }
 
+/// What an [`XmlReader`] accepts; anything beyond is refused with
+/// `<policy-violation/>` before it costs memory or time. With these bounds
+/// every element of a stanza is at most `max_depth` levels deep, so
+/// building, cloning, writing and dropping it never recurse deeply, and
+/// the cost of reading is linear in the bytes read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct XmlLimits {
+    /// The largest top-level element (or stream header), in bytes.
+    pub max_element_bytes: usize,
+    /// How deep elements may nest below the stream element: a stanza is
+    /// depth 1, its children depth 2. Default [`XmlLimits::DEFAULT_MAX_DEPTH`].
+    pub max_depth: usize,
+    /// How many attributes one element may have, namespace declarations
+    /// included. Default [`XmlLimits::DEFAULT_MAX_ATTRIBUTES`].
+    pub max_attributes: usize,
+}
+
+impl XmlLimits {
+    /// The default nesting limit: 32. The deepest stanzas real clients send
+    /// (a carbon of a forwarded message with a form) stay under 12.
+    pub const DEFAULT_MAX_DEPTH: usize = 32;
+    /// The default attribute limit per element: 64.
+    pub const DEFAULT_MAX_ATTRIBUTES: usize = 64;
+
+    /// Elements of at most `max_element_bytes`, the default depth and
+    /// attribute limits.
+    pub fn new(max_element_bytes: usize) -> Self {
+        Self {
+            max_element_bytes,
+            max_depth: Self::DEFAULT_MAX_DEPTH,
+            max_attributes: Self::DEFAULT_MAX_ATTRIBUTES,
+        }
+    }
+}
+
 /// An incremental reader for one XML stream (a stream restart after TLS or
 /// SASL starts a new one): the parser the server runs on every connection,
 /// public for benchmarks and for embedders who relay XMPP themselves.
@@ -55,7 +91,7 @@ pub struct StreamHeader {
 pub struct XmlReader {
     parser: RawParser,
     tree: TreeBuilder,
-    max_element_bytes: usize,
+    limits: XmlLimits,
     /// Bytes consumed since the last complete top-level element.
     pending_bytes: usize,
     header_seen: bool,
@@ -76,12 +112,17 @@ impl std::fmt::Debug for XmlReader {
 
 impl XmlReader {
     /// A reader refusing any top-level element (or header) larger than
-    /// `max_element_bytes`.
+    /// `max_element_bytes`, with the default depth and attribute limits.
     pub fn new(max_element_bytes: usize) -> Self {
+        Self::with_limits(XmlLimits::new(max_element_bytes))
+    }
+
+    /// A reader with these limits.
+    pub fn with_limits(limits: XmlLimits) -> Self {
         Self {
             parser: RawParser::new(),
             tree: TreeBuilder::new(),
-            max_element_bytes,
+            limits,
             pending_bytes: 0,
             header_seen: false,
             ended: false,
@@ -102,7 +143,7 @@ impl XmlReader {
             let before = bytes.len();
             let result = self.parser.parse(&mut bytes, false);
             self.pending_bytes += before - bytes.len();
-            if self.pending_bytes > self.max_element_bytes {
+            if self.pending_bytes > self.limits.max_element_bytes {
                 return Err(StreamErrorCondition::PolicyViolation);
             }
             match result {
@@ -136,8 +177,16 @@ impl XmlReader {
                 }
                 return Err(StreamErrorCondition::BadFormat);
             }
+            // The stream element is depth 0 here, a stanza 1.
+            RawEvent::ElementHeadOpen(..) if depth > self.limits.max_depth => {
+                return Err(StreamErrorCondition::PolicyViolation);
+            }
             RawEvent::ElementHeadOpen(..) => self.head_attributes.clear(),
+            RawEvent::Attribute(..) if self.head_attributes.len() >= self.limits.max_attributes => {
+                return Err(StreamErrorCondition::PolicyViolation);
+            }
             RawEvent::Attribute(_, name, _) => {
+                // At most `max_attributes` to compare with: linear per element.
                 if self.head_attributes.contains(name) {
                     return Err(StreamErrorCondition::NotWellFormed);
                 }
@@ -306,6 +355,50 @@ mod tests {
         let many = "<presence/>".repeat(500);
         let (events, result) = read(&[HEADER.as_bytes(), many.as_bytes()]);
         assert_eq!((events.len(), result), (501, Ok(())));
+        // Nesting and attributes are bounded (issue 11, findings 1 and 3).
+        let mut limited = XmlReader::with_limits(XmlLimits {
+            max_element_bytes: 1 << 20,
+            max_depth: 3,
+            max_attributes: 5, // the header has 5
+        });
+        let mut events = Vec::new();
+        limited.feed(HEADER.as_bytes(), &mut events).unwrap();
+        limited
+            .feed(
+                b"<a x='1' y='2' xmlns:p='u' z='3'><b><c/></b></a>",
+                &mut events,
+            )
+            .unwrap();
+        assert_eq!(events.len(), 2, "at the limits: {events:?}");
+        assert_eq!(
+            limited.feed(b"<a><b><c><d/></c></b></a>", &mut events),
+            Err(StreamErrorCondition::PolicyViolation)
+        );
+        let mut limited = XmlReader::with_limits(XmlLimits {
+            max_element_bytes: 1 << 20,
+            max_depth: 3,
+            max_attributes: 5, // the header has 5
+        });
+        limited.feed(HEADER.as_bytes(), &mut events).unwrap();
+        assert_eq!(
+            limited.feed(b"<a x='1' y='2' z='3' w='4' v='5' u='6'/>", &mut events),
+            Err(StreamErrorCondition::PolicyViolation)
+        );
+        // The defaults refuse 33,000 levels in 231 KB, under the size limit.
+        let deep = "<a>".repeat(33_000);
+        let mut reader = XmlReader::new(256 * 1024);
+        reader.feed(HEADER.as_bytes(), &mut events).unwrap();
+        assert_eq!(
+            reader.feed(deep.as_bytes(), &mut events),
+            Err(StreamErrorCondition::PolicyViolation)
+        );
+        let wide: String = (0..10_000).map(|i| format!(" xmlns:p{i}='u{i}'")).collect();
+        let mut reader = XmlReader::new(256 * 1024);
+        reader.feed(HEADER.as_bytes(), &mut events).unwrap();
+        assert_eq!(
+            reader.feed(format!("<a{wide}/>").as_bytes(), &mut events),
+            Err(StreamErrorCondition::PolicyViolation)
+        );
         // A TLS ClientHello is not XML.
         let (_, tls) = read(&[&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01]]);
         assert_eq!(tls, Err(StreamErrorCondition::NotWellFormed));

@@ -7,15 +7,12 @@
 
 mod support;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use salesiq_integrations::{HttpConfig, MemoryHelpdesk, ZohoCrm};
-use salesiq_session::{
-    Activity, ChatRequest, Gateway, NewOperator, Portal, SqliteStore, Store, StoreAccounts,
-    VisitorChat, VisitorDetails, VisitorEvent,
-};
-use support::{Mode, Operator, Proxy, STEP, TestServer};
+use salesiq_integrations::{HttpConfig, ZohoCrm};
+use salesiq_session::{Activity, VisitorEvent};
+use support::gateway::{BOB, PASSWORD, hears_bob, message_saying, next_line, world};
+use support::{Mode, Operator, Proxy, STEP};
 use tokio_xmpp::jid::Jid;
 use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::carbons::Sent;
@@ -24,9 +21,7 @@ use tokio_xmpp::parsers::message::{Lang, Message, MessageType};
 use tokio_xmpp::parsers::presence::Presence;
 use tokio_xmpp::{IqRequest, IqResponse};
 
-const ALICE: &str = "demo|alice.ops@salesiq.zoho.com";
-const BOB: &str = "demo|bob.ops@salesiq.zoho.com";
-const PASSWORD: &str = "pw-123456";
+use support::gateway::ALICE;
 
 fn visitor_jid(number: i64) -> String {
     format!("demo|visitor-{number}@salesiq.zoho.com")
@@ -50,113 +45,6 @@ fn from(message: &Message) -> String {
         .as_ref()
         .map(ToString::to_string)
         .unwrap_or_default()
-}
-
-/// The demo portal over SQLite with Alice and Bob (and any more
-/// usernames), and a server with a gateway on it.
-struct World {
-    server: TestServer,
-    gateway: Gateway,
-    _dir: tempfile::TempDir,
-}
-
-async fn world(extra: &[&str], crm: Option<ZohoCrm>) -> World {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(SqliteStore::open(dir.path().join("gateway.sqlite3")).unwrap());
-    store.put_portal(&Portal::new("demo", "en")).await.unwrap();
-    let accounts = Arc::new(StoreAccounts::new(store.clone()));
-    let mut people = vec![("Alice", "alice.ops"), ("Bob", "bob.ops")];
-    people.extend(extra.iter().map(|u| ("Extra", *u)));
-    for (name, username) in people {
-        let email = format!("{}@demo.example", username.replace('.', "-"));
-        let operator = store
-            .add_operator(&NewOperator::new("demo", &email, name))
-            .await
-            .unwrap();
-        store.claim_username(operator.id, username).await.unwrap();
-        accounts.set_password(operator.id, PASSWORD).await.unwrap();
-    }
-    let gateway_store = store.clone();
-    let server = TestServer::start_with_gateway(
-        |_| {},
-        accounts.clone(),
-        accounts,
-        move |sink| {
-            let builder = Gateway::builder(gateway_store);
-            match crm {
-                Some(crm) => builder
-                    .connectors(Arc::new(crm), Arc::new(MemoryHelpdesk::new()))
-                    .build(sink),
-                None => builder.build(sink),
-            }
-        },
-    )
-    .await;
-    let gateway = server.gateway.clone().unwrap();
-    World {
-        server,
-        gateway,
-        _dir: dir,
-    }
-}
-
-impl World {
-    /// An operator's device, logged in, available, and known to be so by
-    /// the server (a ping round trip after the presence).
-    async fn online(&self, jid: &str, resource: &str) -> Operator {
-        let mut operator = Operator::login(
-            &self.server,
-            &format!("{jid}/{resource}"),
-            PASSWORD,
-            Mode::StartTls,
-        )
-        .await;
-        operator.send(Presence::available()).await;
-        let ping = Element::builder("ping", "urn:xmpp:ping").build();
-        operator.iq(None, IqRequest::Get(ping)).await;
-        operator
-    }
-
-    async fn visitor(&self, name: &str, question: &str) -> VisitorChat {
-        let mut details = VisitorDetails::default();
-        details.name = name.into();
-        details.email = Some("ann@example.com".into());
-        let request = ChatRequest::new("demo", details, question, None);
-        let mut visitor = self.gateway.request_chat(request).await.unwrap();
-        assert_eq!(visitor.next_event().await, Some(VisitorEvent::Queued));
-        visitor
-    }
-}
-
-/// Waits for the next message whose body contains `text`.
-async fn message_saying(operator: &mut Operator, text: &str) -> Message {
-    loop {
-        let message = operator.next_message().await;
-        if body(&message).contains(text) {
-            return message;
-        }
-    }
-}
-
-/// Asserts that the visitor's next line is `text` from Bob.
-async fn hears_bob(visitor: &mut VisitorChat, text: &str) {
-    assert_eq!(
-        next_line(visitor).await,
-        Some(VisitorEvent::Message {
-            from: "Bob".into(),
-            text: text.into()
-        })
-    );
-}
-
-/// Waits for the next event that is not a chat state.
-async fn next_line(visitor: &mut VisitorChat) -> Option<VisitorEvent> {
-    loop {
-        match visitor.next_event().await {
-            Some(VisitorEvent::Typing { .. }) => continue,
-            other => return other,
-        }
-    }
 }
 
 async fn roster_of(operator: &mut Operator) -> Vec<String> {

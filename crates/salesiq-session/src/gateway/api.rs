@@ -84,6 +84,16 @@ pub enum OperatorInput {
     ChatState(Activity),
 }
 
+impl OperatorInput {
+    /// Text as [`crate::clean_text`] leaves it.
+    pub(super) fn cleaned(self) -> Self {
+        match self {
+            Self::Text(text) => Self::Text(crate::clean_text(&text)),
+            state @ Self::ChatState(_) => state,
+        }
+    }
+}
+
 /// Why [`Gateway::submit`](crate::Gateway::submit) refused operator input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum PortError {

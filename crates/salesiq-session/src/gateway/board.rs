@@ -84,8 +84,8 @@ impl Gateway {
         let (done, answer) = tokio::sync::oneshot::channel();
         let post = Post {
             portal: portal.to_ascii_lowercase(),
-            author: Author::Named(author.to_owned()),
-            text: text.to_owned(),
+            author: Author::Named(crate::clean_line(author)),
+            text: crate::clean_text(text),
             done: Some(done),
         };
         self.inner

@@ -517,10 +517,11 @@ impl ChatTask {
             .add_line(self.id, &Author::Visitor, text)
             .await;
         let contact = self.contact().clone();
+        let shown = unforged(text);
         for member in self.members() {
             self.inner
                 .sink
-                .send(member, OperatorEvent::message(&contact, text));
+                .send(member, OperatorEvent::message(&contact, shown.as_ref()));
         }
         stored.map_err(Into::into)
     }
@@ -616,6 +617,25 @@ impl ChatTask {
         let name = self.inner.display_name(operator).await;
         self.names.insert(operator.clone(), name.clone());
         name
+    }
+}
+
+/// A visitor's line as operators see it: one whose line starts with the
+/// gateway's own prefix is marked as the visitor's, so that nobody can
+/// pass words off as the system's ("[system] Chat ended").
+fn unforged(text: &str) -> std::borrow::Cow<'_, str> {
+    let forged = text.lines().any(|line| {
+        let line = line.trim_start();
+        line.starts_with("[system]") || line.starts_with("[システム]")
+    });
+    if forged {
+        let quoted: Vec<String> = text
+            .lines()
+            .map(|line| format!("(visitor) {line}"))
+            .collect();
+        std::borrow::Cow::Owned(quoted.join("\n"))
+    } else {
+        std::borrow::Cow::Borrowed(text)
     }
 }
 

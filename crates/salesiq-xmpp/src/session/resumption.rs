@@ -92,6 +92,9 @@ impl Session {
     /// The session is over: unbind, tell the contacts, give back what the
     /// client never acknowledged.
     pub(super) fn end(&mut self) {
+        if std::mem::replace(&mut self.ended, true) {
+            return;
+        }
         if let Some(id) = self.sm.as_ref().and_then(|sm| sm.id.as_ref()) {
             self.shared
                 .resumable

@@ -109,11 +109,11 @@ impl Session {
 pub(super) fn roster_item(domain: &str, contact: &Contact) -> Element {
     Element::builder("item", ns::ROSTER)
         .attr(name("jid"), jids::bare(&contact.id, domain))
-        .attr(name("name"), contact.name.as_str())
+        .attr(name("name"), salesiq_session::clean_line(&contact.name))
         .attr(name("subscription"), "both")
         .append(
             Element::builder("group", ns::ROSTER)
-                .append(contact.group.as_str())
+                .append(salesiq_session::clean_line(&contact.group))
                 .build(),
         )
         .build()
@@ -126,9 +126,13 @@ pub(super) fn vcard(
     photo: Option<&salesiq_session::Photo>,
 ) -> Element {
     use base64::Engine as _;
+    // Names and addresses come from the embedder's directory: one clean
+    // line each, whatever the store holds.
+    let full_name = salesiq_session::clean_line(full_name);
     let mut card = Element::builder("vCard", ns::VCARD)
         .append(Element::builder("FN", ns::VCARD).append(full_name).build());
     if let Some(email) = email {
+        let email = salesiq_session::clean_line(email);
         let userid = Element::builder("USERID", ns::VCARD).append(email).build();
         card = card.append(Element::builder("EMAIL", ns::VCARD).append(userid).build());
     }

@@ -29,6 +29,8 @@ use tokio_xmpp::xmlstream::{
 };
 use tokio_xmpp::{Client, Event};
 
+pub mod gateway;
+
 pub const DOMAIN: &str = "salesiq.zoho.com";
 /// The first bytes of a PNG: Bob's picture.
 pub const BOB_PHOTO: &[u8] = &[0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a];

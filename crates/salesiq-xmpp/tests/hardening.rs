@@ -1,0 +1,194 @@
+//! Nothing anyone sends takes the gateway down (issue 11): hostile XML
+//! before and after login, with raw sockets, while real clients go on.
+
+#![allow(clippy::unwrap_used)] // helpers outside #[test] fns unwrap too
+
+mod support;
+
+use support::{ALICE_PLAIN, DOMAIN, HEADER, Mode, Operator, Raw, STEP, TestServer};
+use tokio_rustls::TlsConnector;
+use tokio_rustls::rustls::pki_types::ServerName;
+
+/// 33,000 nested elements: 231 KB, under the 256 KiB stanza limit.
+fn deep() -> String {
+    "<a>".repeat(33_000)
+}
+
+fn policy_violation(received: &str) {
+    assert!(
+        received.contains("<policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"),
+        "no <policy-violation/> in {:?}",
+        &received[..received.len().min(400)]
+    );
+}
+
+/// Finding 1: deep nesting, in plain text before STARTTLS, on the
+/// direct-TLS port before login and after login, is refused as it
+/// arrives; the process survives and serves the next login.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deep_nesting_is_refused_everywhere() {
+    let server = TestServer::start().await;
+
+    let mut plain = Raw::connect(server.starttls).await;
+    plain.send(HEADER).await;
+    plain.send(&deep()).await;
+    policy_violation(&plain.read_to_end().await);
+
+    let tcp = tokio::net::TcpStream::connect(server.direct_tls)
+        .await
+        .unwrap();
+    let tls = TlsConnector::from(server.tls_config())
+        .connect(ServerName::try_from(DOMAIN).unwrap(), tcp)
+        .await
+        .unwrap();
+    let mut direct = Raw {
+        io: tls,
+        received: String::new(),
+    };
+    direct.send(HEADER).await;
+    direct.send(&deep()).await;
+    policy_violation(&direct.read_to_end().await);
+
+    let mut logged_in = Raw::logged_in(&server, ALICE_PLAIN, "r").await;
+    logged_in.send(&format!("<message><body>{}", deep())).await;
+    policy_violation(&logged_in.read_to_end().await);
+
+    // Still serving.
+    let alice = Operator::login(
+        &server,
+        "demo|alice.ops@salesiq.zoho.com/after",
+        "s3cret",
+        Mode::StartTls,
+    )
+    .await;
+    alice.end().await;
+    server.stop().await;
+}
+
+/// Finding 3: ten connections sending never-closed deep elements, tens of
+/// thousands of attributes and of namespace declarations before login are
+/// each cut off at a limit, and a login meanwhile completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wide_and_deep_xml_does_not_stall_logins() {
+    let server = TestServer::start().await;
+    let attacks: Vec<String> = (0..10)
+        .map(|i| match i % 3 {
+            0 => format!("{HEADER}{}", "<a b='c'>".repeat(25_000)),
+            1 => {
+                let attributes: String = (0..20_000).map(|n| format!(" a{n}='v'")).collect();
+                format!("{HEADER}<message{attributes}/>")
+            }
+            _ => {
+                let namespaces: String = (0..12_000)
+                    .map(|n| format!(" xmlns:p{n}='urn:x:{n}'"))
+                    .collect();
+                format!("{HEADER}<message{namespaces}/>")
+            }
+        })
+        .collect();
+    let mut attackers = Vec::new();
+    for attack in attacks {
+        let addr = server.starttls;
+        attackers.push(tokio::spawn(async move {
+            let mut raw = Raw::connect(addr).await;
+            // The server may close before all of it is written.
+            let _ = tokio::io::AsyncWriteExt::write_all(&mut raw.io, attack.as_bytes()).await;
+            raw.read_to_end().await
+        }));
+    }
+    let alice = tokio::time::timeout(
+        STEP,
+        Operator::login(
+            &server,
+            "demo|alice.ops@salesiq.zoho.com/meanwhile",
+            "s3cret",
+            Mode::DirectTls,
+        ),
+    )
+    .await
+    .expect("a login during the attack");
+    for attacker in attackers {
+        policy_violation(&attacker.await.unwrap());
+    }
+    alice.end().await;
+    server.stop().await;
+}
+
+/// Finding 2 (and 11): control characters in a visitor's name, question,
+/// page and lines reach no operator's connection (minidom panicked on
+/// them, taking each operator's session down and leaving ghosts); line
+/// breaks in one-line fields forge no `[system]` line. Both operators stay
+/// connected and are offered the next chat.
+#[tokio::test]
+async fn control_characters_from_a_visitor_take_nobody_down() {
+    use salesiq_session::{VisitorDetails, VisitorEvent};
+    use support::gateway::{ALICE, BOB, message_saying, world};
+    use tokio_xmpp::jid::Jid;
+    use tokio_xmpp::parsers::message::{Lang, Message};
+
+    let w = world(&[], None).await;
+    let mut alice = w.online(ALICE, "desk").await;
+    let mut bob = w.online(BOB, "desk").await;
+    let mut details = VisitorDetails::default();
+    details.name = "Ann\u{1}\u{B}\n[system] Bob took this chat\u{FFFE}".into();
+    details.email = Some("ann@\u{0}example.com".into());
+    details.current_page = Some("https://shop.example/\u{7}cart".into());
+    let mut ann = w.request(details, "Refund\u{1}?\r\nplease").await;
+    let offer = message_saying(&mut bob, "Reply y").await;
+    let text = offer.bodies.values().next().cloned().unwrap_or_default();
+    // One line, starting with the one real prefix.
+    assert!(!text.contains('\n'), "{text}");
+    assert!(
+        text.starts_with("[system] Chat request from Ann [system] Bob took this chat (visitor #1)"),
+        "{text}"
+    );
+    assert!(text.contains("Refund? please"), "{text}");
+    message_saying(&mut alice, "Reply y").await;
+
+    bob.send(
+        Message::chat(Some(Jid::new("demo|visitor-1@salesiq.zoho.com").unwrap()))
+            .with_body(Lang::new(), "y".into()),
+    )
+    .await;
+    let details = message_saying(&mut bob, "Visitor: #1").await;
+    assert!(
+        details
+            .bodies
+            .values()
+            .any(|b| b.contains("E-mail: ann@example.com")),
+        "{details:?}"
+    );
+    assert!(matches!(
+        ann.next_event().await,
+        Some(VisitorEvent::Joined { .. })
+    ));
+    w.gateway
+        .visitor_says(ann.chat, "a\u{1}b\u{FFFF}c\r\nd")
+        .await
+        .unwrap();
+    let line = message_saying(&mut bob, "ab").await;
+    assert_eq!(
+        line.bodies.values().next().map(String::as_str),
+        Some("abc\nd")
+    );
+    // A visitor's words never pass for the system's.
+    w.gateway
+        .visitor_says(ann.chat, "[system] Chat ended. Send your card number to...")
+        .await
+        .unwrap();
+    let forged = message_saying(&mut bob, "Chat ended.").await;
+    assert_eq!(
+        forged.bodies.values().next().map(String::as_str),
+        Some("(visitor) [system] Chat ended. Send your card number to...")
+    );
+    w.gateway
+        .visitor_page(ann.chat, "https://shop.example/\u{1b}[2Jpay")
+        .await
+        .unwrap();
+
+    // Both still connected, both offered the next chat.
+    let _ken = w.visitor("Ken", "Next").await;
+    message_saying(&mut alice, "Chat request from Ken").await;
+    message_saying(&mut bob, "Chat request from Ken").await;
+    assert_eq!(w.server.handle.stats().sessions, 2);
+}
