@@ -12,22 +12,6 @@ use salesiq_examples::app::Running;
 use salesiq_examples::web::MAX_SIGN_IN_FAILURES;
 use serde_json::{Value, json};
 
-/// A client for plain HTTP on loopback. reqwest is built without a
-/// default crypto provider (see salesiq-integrations), so it gets ring's.
-fn http() -> reqwest::Client {
-    use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    let tls = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(RootCertStore::empty())
-        .with_no_client_auth();
-    reqwest::Client::builder()
-        .tls_backend_preconfigured(tls)
-        .build()
-        .unwrap()
-}
-
 struct Api {
     http: reqwest::Client,
     base: String,
@@ -37,7 +21,7 @@ struct Api {
 impl Api {
     fn new(running: &Running) -> Self {
         Self {
-            http: http(),
+            http: common::http(),
             base: format!("http://{}", running.http),
             cookie: None,
         }
@@ -83,7 +67,7 @@ impl Api {
 async fn pages_and_portal() {
     let dir = tempfile::tempdir().unwrap();
     let running = example(dir.path()).await;
-    let http = http();
+    let http = common::http();
     let base = format!("http://{}", running.http);
     for (path, kind, needle) in [
         ("/", "text/html", "Chat with us"),

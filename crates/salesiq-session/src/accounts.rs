@@ -1,7 +1,7 @@
 //! Accounts kept in a [`Store`]: the default [`Authenticator`] and
 //! [`Directory`] of a gateway with storage.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use argon2::password_hash::SaltString;
 use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
@@ -20,26 +20,57 @@ use crate::store::{Credentials, Store, StoreError, StoreResult};
 /// A password set with [`StoreAccounts::set_password`] is kept as an
 /// argon2id hash (for PLAIN) and as SCRAM-SHA-1 and SCRAM-SHA-256
 /// credentials (random salt, 4096 iterations), never in clear. Hashing
-/// runs on the blocking pool. As with `MemoryAccounts`, an operator
+/// runs on the blocking pool, at most [`DEFAULT_HASH_BUDGET`] at a time
+/// ([`StoreAccounts::with_hash_budget`]): argon2id takes 19 MiB per hash,
+/// so a storm of logins after a restart queues instead of taking gigabytes.
+/// An unknown account or address costs the same hash as a known one, so
+/// that answers do not tell them apart by their time. As with `MemoryAccounts`, an operator
 /// without a username is found by the local part of their e-mail
 /// address, so that the transport can tell them to create one.
 #[derive(Debug, Clone)]
 pub struct StoreAccounts {
     store: Arc<dyn Store>,
+    hashing: Arc<tokio::sync::Semaphore>,
 }
 
+/// How many password hashes [`StoreAccounts`] computes at once by default:
+/// 4, about 76 MiB of argon2id memory at most.
+pub const DEFAULT_HASH_BUDGET: usize = 4;
+
 impl StoreAccounts {
-    /// Accounts in `store`.
+    /// Accounts in `store`, hashing at most [`DEFAULT_HASH_BUDGET`]
+    /// passwords at a time.
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store }
+        Self::with_hash_budget(store, DEFAULT_HASH_BUDGET)
+    }
+
+    /// Accounts in `store`, hashing at most `budget` passwords at a time
+    /// (at least one); the others wait their turn.
+    pub fn with_hash_budget(store: Arc<dyn Store>, budget: usize) -> Self {
+        Self {
+            store,
+            hashing: Arc::new(tokio::sync::Semaphore::new(budget.max(1))),
+        }
+    }
+
+    /// Runs `work` (a password hash) on the blocking pool within the budget.
+    async fn hash<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, String> {
+        let _permit = self.hashing.acquire().await.map_err(|e| e.to_string())?;
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| e.to_string())
     }
 
     /// Sets (or replaces) an operator's password.
     pub async fn set_password(&self, operator: OperatorId, password: &str) -> StoreResult<()> {
         let password = password.to_owned();
-        let credentials = tokio::task::spawn_blocking(move || derive(&password))
+        let credentials = self
+            .hash(move || derive(&password))
             .await
-            .map_err(|e| StoreError::Backend(e.to_string()))??;
+            .map_err(StoreError::Backend)??;
         self.store.set_credentials(operator, &credentials).await
     }
 
@@ -56,29 +87,45 @@ impl StoreAccounts {
             .store
             .operator_by_email(portal, email)
             .await
-            .map_err(|e| AuthError::Unavailable(e.to_string()))?
-            .ok_or(AuthError::NotAuthorized)?;
+            .map_err(|e| AuthError::Unavailable(e.to_string()))?;
+        let Some(operator) = operator else {
+            self.decoy(password).await;
+            return Err(AuthError::NotAuthorized);
+        };
         self.verify(&operator, password).await?;
         Ok(operator)
+    }
+
+    /// The work of a verification that cannot succeed, for an unknown
+    /// account: the same argon2id hash as a real one.
+    async fn decoy(&self, password: &str) {
+        static DECOY: OnceLock<String> = OnceLock::new();
+        let password = password.to_owned();
+        let _ = self
+            .hash(move || {
+                let decoy = DECOY.get_or_init(|| {
+                    let random: [u8; 16] = rand::random();
+                    derive(&format!("{random:?}"))
+                        .map(|c| c.password_hash)
+                        .unwrap_or_default()
+                });
+                check(decoy, &password)
+            })
+            .await;
     }
 
     /// Checks `password` against the operator's argon2id hash, on the
     /// blocking pool.
     async fn verify(&self, operator: &Operator, password: &str) -> Result<(), AuthError> {
-        let credentials = self
-            .credentials(operator)
-            .await?
-            .ok_or(AuthError::NotAuthorized)?;
+        let Some(credentials) = self.credentials(operator).await? else {
+            self.decoy(password).await;
+            return Err(AuthError::NotAuthorized);
+        };
         let (hash, password) = (credentials.password_hash, password.to_owned());
-        let verified = tokio::task::spawn_blocking(move || {
-            PasswordHash::new(&hash).is_ok_and(|hash| {
-                Argon2::default()
-                    .verify_password(password.as_bytes(), &hash)
-                    .is_ok()
-            })
-        })
-        .await
-        .map_err(|e| AuthError::Unavailable(e.to_string()))?;
+        let verified = self
+            .hash(move || check(&hash, &password))
+            .await
+            .map_err(AuthError::Unavailable)?;
         if verified {
             Ok(())
         } else {
@@ -112,6 +159,15 @@ impl StoreAccounts {
             .await
             .map_err(|e| AuthError::Unavailable(e.to_string()))
     }
+}
+
+/// Whether `password` matches the argon2id PHC string `hash`.
+fn check(hash: &str, password: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|hash| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &hash)
+            .is_ok()
+    })
 }
 
 fn derive(password: &str) -> StoreResult<Credentials> {
@@ -149,7 +205,10 @@ impl Authenticator for StoreAccounts {
         password: &'a str,
     ) -> BoxFuture<'a, Result<Account, AuthError>> {
         Box::pin(async move {
-            let operator = self.find(login).await?.ok_or(AuthError::NotAuthorized)?;
+            let Some(operator) = self.find(login).await? else {
+                self.decoy(password).await;
+                return Err(AuthError::NotAuthorized);
+            };
             self.verify(&operator, password).await?;
             Ok(account(&operator))
         })

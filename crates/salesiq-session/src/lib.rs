@@ -100,7 +100,7 @@ mod sanitize;
 mod sqlite;
 mod store;
 
-pub use accounts::StoreAccounts;
+pub use accounts::{DEFAULT_HASH_BUDGET, StoreAccounts};
 pub use auth::{Account, AuthError, Authenticator, Photo, ScramCredentials, ScramHash};
 pub use contact::{Activity, ContactId, DeviceId, OperatorRef};
 pub use directory::{COLLEAGUES_GROUP, Contact, Directory};

@@ -3,8 +3,14 @@
 //! [`Authenticator`].
 //!
 //! rsasl asks for credentials through a synchronous callback in the middle
-//! of a step, while the authenticator is async: each step runs on tokio's
-//! blocking pool, where the callback may wait for the authenticator.
+//! of a step, while the authenticator is async. Nothing ever blocks a
+//! thread waiting for it (which, under a storm of logins, deadlocked the
+//! blocking pool): SCRAM credentials are fetched asynchronously before the
+//! step that needs them (the username is in the client's first message,
+//! as rustls' `Acceptor` reads a ClientHello before choosing a
+//! configuration), and a PLAIN password is checked asynchronously after
+//! rsasl has parsed it. The steps themselves are a few HMACs and run
+//! inline; password hashing is the authenticator's, under its own budget.
 
 use std::io::Cursor;
 use std::sync::{Arc, Mutex};
@@ -23,7 +29,6 @@ use rsasl::validate::{Validate, Validation, ValidationError};
 use salesiq_jid::{LoginId, LoginKey};
 use salesiq_session::{Account, AuthError, Authenticator, ScramCredentials, ScramHash};
 use sha2::{Digest, Sha256};
-use tokio::runtime::Handle;
 
 /// The SASL failure conditions we send (RFC 6120, section 6.5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +91,12 @@ pub(crate) fn mechanisms(authenticator: &dyn Authenticator) -> Vec<&'static str>
 pub(crate) struct SaslExchange {
     session: Option<Session<Outcome>>,
     attempt: Arc<Mutex<Attempt>>,
+    authenticator: Arc<dyn Authenticator>,
+    domain: String,
+    /// The SCRAM hash of the mechanism, `None` for PLAIN.
+    scram: Option<ScramHash>,
+    /// Whether the client's first message is still to come.
+    first: bool,
 }
 
 impl std::fmt::Debug for SaslExchange {
@@ -103,19 +114,29 @@ struct Attempt {
     account: Option<Account>,
     /// The authenticator's backend failed.
     unavailable: bool,
+    /// SCRAM credentials fetched before the step that asks for them.
+    prefetched: Option<Prefetched>,
+    /// A PLAIN login and password, to check once the step is over.
+    plain: Option<(String, Vec<u8>)>,
+}
+
+/// What the authenticator said of a SCRAM login, asked ahead of rsasl.
+#[derive(Debug)]
+struct Prefetched {
+    authcid: String,
+    found: Option<(Account, ScramCredentials)>,
 }
 
 struct Outcome;
 
+/// An account, `None` for a PLAIN password still to check, or why not.
 impl Validation for Outcome {
-    type Value = Result<Account, SaslFailure>;
+    type Value = Result<Option<Account>, SaslFailure>;
 }
 
 struct Callback {
-    authenticator: Arc<dyn Authenticator>,
     domain: String,
     secret: [u8; 32],
-    handle: Handle,
     attempt: Arc<Mutex<Attempt>>,
 }
 
@@ -132,11 +153,14 @@ impl SaslExchange {
         }
         let attempt = Arc::new(Mutex::new(Attempt::default()));
         let callback = Callback {
-            authenticator,
             domain: domain.to_owned(),
             secret,
-            handle: Handle::current(),
             attempt: attempt.clone(),
+        };
+        let scram = match mechanism {
+            "SCRAM-SHA-1" => Some(ScramHash::Sha1),
+            "SCRAM-SHA-256" => Some(ScramHash::Sha256),
+            _ => None,
         };
         static OFFERED: &[Mechanism] = &[SCRAM_SHA256, SCRAM_SHA1, PLAIN];
         let config = SASLConfig::builder()
@@ -151,7 +175,55 @@ impl SaslExchange {
         Ok(Self {
             session: Some(session),
             attempt,
+            authenticator,
+            domain: domain.to_owned(),
+            scram,
+            first: true,
         })
+    }
+
+    fn attempt(&self) -> std::sync::MutexGuard<'_, Attempt> {
+        self.attempt.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Asks the authenticator for the SCRAM credentials of the login in
+    /// the client's first message, before rsasl needs them.
+    async fn prefetch(&self, hash: ScramHash, client_first: &[u8]) {
+        let Some(authcid) = scram_authcid(client_first) else {
+            return; // rsasl will find it malformed
+        };
+        let found = match self.login_key(&authcid) {
+            Some(login) => match self.authenticator.scram_credentials(&login, hash).await {
+                Ok(found) => found,
+                Err(AuthError::NotAuthorized) => None,
+                Err(_) => {
+                    self.attempt().unavailable = true;
+                    None
+                }
+            },
+            None => None,
+        };
+        self.attempt().prefetched = Some(Prefetched { authcid, found });
+    }
+
+    /// The login an authcid names, or `None` with the problem noted.
+    fn login_key(&self, authcid: &str) -> Option<LoginKey> {
+        let (key, problem) = parse_login(&self.domain, authcid);
+        if let Some(problem) = problem {
+            self.attempt().problem = Some(problem);
+        }
+        key
+    }
+
+    /// Checks a PLAIN password with the authenticator.
+    async fn check_plain(&self, authcid: &str, password: &[u8]) -> Result<Account, SaslFailure> {
+        let login = self.login_key(authcid).ok_or(SaslFailure::NotAuthorized)?;
+        let password = std::str::from_utf8(password).map_err(|_| SaslFailure::NotAuthorized)?;
+        match self.authenticator.check_password(&login, password).await {
+            Ok(account) => Ok(account),
+            Err(AuthError::NotAuthorized) => Err(SaslFailure::NotAuthorized),
+            Err(_) => Err(SaslFailure::TemporaryAuthFailure),
+        }
     }
 
     /// Feeds the text of `<auth>` or `<response>`: base64, `=` for an
@@ -168,14 +240,15 @@ impl SaslExchange {
         let Some(mut session) = self.session.take() else {
             return SaslReply::Failure(SaslFailure::MalformedRequest, None);
         };
-        let task = tokio::task::spawn_blocking(move || {
-            let mut out = Cursor::new(Vec::new());
-            let state = session.step(input.as_deref(), &mut out);
-            (session, state, out.into_inner())
-        });
-        let Ok((mut session, state, out)) = task.await else {
-            return SaslReply::Failure(SaslFailure::TemporaryAuthFailure, None);
-        };
+        if std::mem::replace(&mut self.first, false)
+            && let (Some(hash), Some(client_first)) = (self.scram, input.as_deref())
+        {
+            self.prefetch(hash, client_first).await;
+        }
+        // A few HMACs at most: the callback no longer waits for anything.
+        let mut out = Cursor::new(Vec::new());
+        let state = session.step(input.as_deref(), &mut out);
+        let out = out.into_inner();
         let reply = match state {
             Ok(State::Running) => {
                 self.session = Some(session);
@@ -190,7 +263,17 @@ impl SaslExchange {
             }
             Err(_) => (None, None),
         };
-        let attempt = std::mem::take(&mut *self.attempt.lock().unwrap_or_else(|e| e.into_inner()));
+        let plain = self.attempt().plain.take();
+        let reply = match (reply, plain) {
+            ((Some(Ok(None)), data), Some((authcid, password))) => {
+                (Some(self.check_plain(&authcid, &password).await), data)
+            }
+            ((Some(Ok(None)), data), None) => (Some(Err(SaslFailure::NotAuthorized)), data),
+            ((Some(Ok(Some(account))), data), _) => (Some(Ok(account)), data),
+            ((Some(Err(failure)), data), _) => (Some(Err(failure)), data),
+            ((None, data), _) => (None, data),
+        };
+        let attempt = std::mem::take(&mut *self.attempt());
         match reply {
             (Some(Ok(account)), additional_data) => SaslReply::Success {
                 account,
@@ -208,29 +291,6 @@ impl SaslExchange {
 impl Callback {
     fn note(&self, update: impl FnOnce(&mut Attempt)) {
         update(&mut self.attempt.lock().unwrap_or_else(|e| e.into_inner()));
-    }
-
-    /// Parses the SASL authcid: a bare localpart or a whole bare JID.
-    fn login(&self, authcid: &str) -> Option<LoginKey> {
-        match LoginId::parse(authcid) {
-            Ok(login) if login.is_for_domain(&self.domain) => Some(login.key()),
-            Ok(login) => {
-                let domain = login.domain().unwrap_or_default();
-                self.note(|a| {
-                    a.problem = Some(format!("this server is {}, not {domain}", self.domain))
-                });
-                None
-            }
-            Err(error) => {
-                self.note(|a| {
-                    a.problem = Some(format!(
-                        "sign in as portal|username@{}: {error}",
-                        self.domain
-                    ));
-                });
-                None
-            }
-        }
     }
 
     /// Credentials that match no password, the same for every attempt on
@@ -284,20 +344,17 @@ impl SessionCallback for Callback {
             return Ok(());
         };
         let authcid = scram_unescape(authcid);
-        let found = match self.login(&authcid) {
-            Some(login) => match self
-                .handle
-                .block_on(self.authenticator.scram_credentials(&login, hash))
-            {
-                Ok(found) => found,
-                Err(AuthError::NotAuthorized) => None,
-                Err(_) => {
-                    self.note(|a| a.unavailable = true);
-                    None
-                }
-            },
-            None => None,
-        };
+        // Fetched before this step, for this very login; anything else
+        // gets the decoy.
+        let prefetched = self
+            .attempt
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .prefetched
+            .take();
+        let found = prefetched
+            .filter(|p| p.authcid == authcid)
+            .and_then(|p| p.found);
         let credentials = match found {
             Some((account, credentials)) => {
                 self.note(|a| a.account = Some(account));
@@ -330,7 +387,10 @@ impl SessionCallback for Callback {
             self.note(|a| a.problem = Some(format!("cannot act as {authzid}")));
             Err(SaslFailure::InvalidAuthzid)
         } else if session.mechanism().mechanism.as_str() == "PLAIN" {
-            self.check_plain(&authcid, context.get_ref::<Password>().unwrap_or_default())
+            // Checked once the step is over, without holding a thread.
+            let password = context.get_ref::<Password>().unwrap_or_default().to_vec();
+            self.note(|a| a.plain = Some((authcid.clone(), password)));
+            Ok(None)
         } else {
             // SCRAM calls this only once the client's proof checked out.
             let account = self
@@ -339,7 +399,7 @@ impl SessionCallback for Callback {
                 .unwrap_or_else(|e| e.into_inner())
                 .account
                 .take();
-            account.ok_or(SaslFailure::NotAuthorized)
+            account.map(Some).ok_or(SaslFailure::NotAuthorized)
         };
         validate.with::<Outcome, _>(|| Ok(result))?;
         Ok(())
@@ -353,17 +413,49 @@ impl Callback {
             _ => false,
         }
     }
+}
 
-    fn check_plain(&self, authcid: &str, password: &[u8]) -> Result<Account, SaslFailure> {
-        let login = self.login(authcid).ok_or(SaslFailure::NotAuthorized)?;
-        let password = std::str::from_utf8(password).map_err(|_| SaslFailure::NotAuthorized)?;
-        match self
-            .handle
-            .block_on(self.authenticator.check_password(&login, password))
-        {
-            Ok(account) => Ok(account),
-            Err(AuthError::NotAuthorized) => Err(SaslFailure::NotAuthorized),
-            Err(_) => Err(SaslFailure::TemporaryAuthFailure),
+/// The login a SASL authcid names (a bare localpart or a whole bare JID),
+/// or why it names nobody, for the failure's `<text>`.
+fn parse_login(domain: &str, authcid: &str) -> (Option<LoginKey>, Option<String>) {
+    match LoginId::parse(authcid) {
+        Ok(login) if login.is_for_domain(domain) => (Some(login.key()), None),
+        Ok(login) => {
+            let other = login.domain().unwrap_or_default();
+            (None, Some(format!("this server is {domain}, not {other}")))
         }
+        Err(error) => (
+            None,
+            Some(format!("sign in as portal|username@{domain}: {error}")),
+        ),
+    }
+}
+
+/// The username of a SCRAM client-first message (RFC 5802, section 7):
+/// `gs2-cbind-flag "," [authzid] "," "n=" saslname "," ...`, unescaped.
+fn scram_authcid(client_first: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(client_first).ok()?;
+    let mut parts = text.splitn(3, ',');
+    let _flag = parts.next()?;
+    let _authzid = parts.next()?;
+    let name = parts.next()?.strip_prefix("n=")?.split(',').next()?;
+    Some(scram_unescape(name))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn scram_usernames_from_the_first_message() {
+        use super::scram_authcid;
+        assert_eq!(
+            scram_authcid(b"n,,n=demo|alice.ops,r=abc").as_deref(),
+            Some("demo|alice.ops")
+        );
+        assert_eq!(
+            scram_authcid(b"y,a=x,n=a=2Cb=3Dc,r=abc").as_deref(),
+            Some("a,b=c")
+        );
+        assert_eq!(scram_authcid(b"n,,r=abc"), None);
+        assert_eq!(scram_authcid(b"\xff"), None);
     }
 }

@@ -1,4 +1,5 @@
 //! What the example's end-to-end tests share.
+#![allow(dead_code)] // each test file uses a part
 
 use std::path::Path;
 
@@ -14,4 +15,20 @@ pub(crate) async fn example(dir: &Path) -> Running {
     config.server.http_port = 0;
     config.server.data_dir = dir.to_owned();
     app::start(&config).await.expect("the example starts")
+}
+
+/// A client for plain HTTP on loopback. reqwest is built without a
+/// default crypto provider (see salesiq-integrations), so it gets ring's.
+pub(crate) fn http() -> reqwest::Client {
+    use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let tls = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(RootCertStore::empty())
+        .with_no_client_auth();
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .build()
+        .unwrap()
 }
