@@ -58,6 +58,12 @@ pub struct Config {
     /// with `<policy-violation/>`, as ejabberd does past its
     /// `max_fsm_queue`; what could not be queued is dropped. Default 1,000.
     pub max_queued_stanzas: usize,
+    /// How many stanzas a session with XEP-0198 keeps for its client until
+    /// it acknowledges them, connected or waiting to be resumed; beyond,
+    /// the stream closes with `<resource-constraint/>` (a parked session
+    /// ends) and what was kept goes back to its senders as
+    /// `<recipient-unavailable/>`. Default 500, as Prosody's.
+    pub max_unacked_stanzas: usize,
 }
 
 impl Config {
@@ -96,6 +102,7 @@ impl Default for Config {
             auth_throttle_window: Duration::from_secs(60),
             resumption_timeout: Duration::from_secs(300),
             max_queued_stanzas: 1000,
+            max_unacked_stanzas: 500,
         }
     }
 }

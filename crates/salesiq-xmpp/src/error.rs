@@ -37,6 +37,9 @@ pub enum StreamErrorCondition {
     InternalServerError,
     /// A top-level element the server does not understand.
     UnsupportedStanzaType,
+    /// The server lacks what it would need to go on with this stream
+    /// (a client that never acknowledges what it was sent).
+    ResourceConstraint,
 }
 
 impl StreamErrorCondition {
@@ -56,6 +59,7 @@ impl StreamErrorCondition {
             Self::UnsupportedVersion => "unsupported-version",
             Self::InternalServerError => "internal-server-error",
             Self::UnsupportedStanzaType => "unsupported-stanza-type",
+            Self::ResourceConstraint => "resource-constraint",
         }
     }
 

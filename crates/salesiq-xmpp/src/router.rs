@@ -99,6 +99,16 @@ impl Inbox {
         self.queue.recv().await
     }
 
+    /// Closes the queue and takes what was still in it.
+    pub(crate) fn drain(&mut self) -> Vec<Outbound> {
+        self.queue.close();
+        let mut left = Vec::new();
+        while let Ok(outbound) = self.queue.try_recv() {
+            left.push(outbound);
+        }
+        left
+    }
+
     /// Notified when a sender found the queue full.
     pub(crate) fn overflow(&self) -> Arc<Notify> {
         self.overflow.clone()

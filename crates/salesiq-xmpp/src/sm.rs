@@ -36,10 +36,12 @@ impl StreamManagement {
         }
     }
 
-    /// Counts a stanza sent to (or queued for) the client.
-    pub(crate) fn push(&mut self, stanza: Element) {
+    /// Counts a stanza sent to (or queued for) the client; whether more
+    /// than `max` now wait for an acknowledgement.
+    pub(crate) fn push(&mut self, stanza: Element, max: usize) -> bool {
         self.sent = self.sent.wrapping_add(1);
         self.unacked.push_back((self.sent, stanza));
+        self.unacked.len() > max
     }
 
     /// The client acknowledged everything up to `h` (counters wrap at
@@ -97,7 +99,13 @@ mod tests {
         let mut sm = StreamManagement::new(None);
         sm.sent = u32::MAX - 1;
         for n in 0..4 {
-            sm.push(body(n));
+            assert!(!sm.push(body(n), 4));
+        }
+        assert!(sm.push(body(4), 4), "a fifth is over a limit of four");
+        sm.take_unacked();
+        sm.sent = u32::MAX - 1;
+        for n in 0..4 {
+            sm.push(body(n), 4);
         }
         // Sequence numbers u32::MAX, 0, 1, 2.
         sm.ack(u32::MAX);

@@ -160,9 +160,32 @@ impl<S: AsyncRead + AsyncWrite + Unpin> XmlStream<S> {
     /// bounded in time, since a client that reads nothing would block the
     /// last writes forever.
     pub(crate) async fn finish(&mut self, closing: Closing, domain: &str) {
+        let gone = matches!(closing, Closing::Gone);
         let _ = tokio::time::timeout(FINISH_GRACE, async {
             let _ = self.try_finish(closing, domain).await;
             let _ = self.io.shutdown().await;
+        })
+        .await;
+        if !gone {
+            self.linger().await;
+        }
+    }
+
+    /// Reads and drops what the client still sends, until it closes too
+    /// (RFC 6120, 4.4), for a moment and a few hundred KiB at most:
+    /// closing a socket with unread bytes resets the connection, and the
+    /// client would lose the stream error it was just sent.
+    async fn linger(&mut self) {
+        const LINGER: std::time::Duration = std::time::Duration::from_secs(1);
+        const MAX_DRAINED: usize = 512 * 1024;
+        let mut drained = 0;
+        let _ = tokio::time::timeout(LINGER, async {
+            while drained < MAX_DRAINED {
+                match self.io.read(&mut self.buffer).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => drained += n,
+                }
+            }
         })
         .await;
     }

@@ -22,6 +22,11 @@ fn policy_violation(received: &str) {
     );
 }
 
+/// Writes `text`; the server may close before all of it is in.
+async fn send_all<S: tokio::io::AsyncWrite + Unpin>(io: &mut S, text: &str) {
+    let _ = tokio::io::AsyncWriteExt::write_all(io, text.as_bytes()).await;
+}
+
 /// Finding 1: deep nesting, in plain text before STARTTLS, on the
 /// direct-TLS port before login and after login, is refused as it
 /// arrives; the process survives and serves the next login.
@@ -31,7 +36,7 @@ async fn deep_nesting_is_refused_everywhere() {
 
     let mut plain = Raw::connect(server.starttls).await;
     plain.send(HEADER).await;
-    plain.send(&deep()).await;
+    send_all(&mut plain.io, &deep()).await;
     policy_violation(&plain.read_to_end().await);
 
     let tcp = tokio::net::TcpStream::connect(server.direct_tls)
@@ -46,7 +51,7 @@ async fn deep_nesting_is_refused_everywhere() {
         received: String::new(),
     };
     direct.send(HEADER).await;
-    direct.send(&deep()).await;
+    send_all(&mut direct.io, &deep()).await;
     policy_violation(&direct.read_to_end().await);
 
     let mut logged_in = Raw::logged_in(&server, ALICE_PLAIN, "r").await;
@@ -91,8 +96,7 @@ async fn wide_and_deep_xml_does_not_stall_logins() {
         let addr = server.starttls;
         attackers.push(tokio::spawn(async move {
             let mut raw = Raw::connect(addr).await;
-            // The server may close before all of it is written.
-            let _ = tokio::io::AsyncWriteExt::write_all(&mut raw.io, attack.as_bytes()).await;
+            send_all(&mut raw.io, &attack).await;
             raw.read_to_end().await
         }));
     }
@@ -191,4 +195,80 @@ async fn control_characters_from_a_visitor_take_nobody_down() {
     message_saying(&mut alice, "Chat request from Ken").await;
     message_saying(&mut bob, "Chat request from Ken").await;
     assert_eq!(w.server.handle.stats().sessions, 2);
+}
+
+/// Finding 5: a client that enables stream management and never
+/// acknowledges cannot make the server keep everything it was sent (a
+/// million pings took 1.35 GB): past `max_unacked_stanzas` the stream
+/// closes with `<resource-constraint/>`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_acknowledges_is_bounded() {
+    let server = TestServer::start_with(|c| c.max_unacked_stanzas = 50).await;
+    let mut raw = Raw::logged_in(&server, ALICE_PLAIN, "never-acks").await;
+    raw.send("<enable xmlns='urn:xmpp:sm:3' resume='true'/>")
+        .await;
+    raw.read_until("<enabled").await;
+    let pings: String = (0..200)
+        .map(|i| format!("<iq type='get' id='p{i}'><ping xmlns='urn:xmpp:ping'/></iq>"))
+        .collect();
+    send_all(&mut raw.io, &pings).await;
+    let received = raw.read_to_end().await;
+    assert!(
+        received.contains("<resource-constraint xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"),
+        "{received}"
+    );
+    assert!(
+        received.matches("type='result'").count() <= 51,
+        "{received}"
+    );
+    server.stop().await;
+}
+
+/// Finding 5, parked: a session waiting to be resumed keeps at most
+/// `max_unacked_stanzas` for its client; past that it ends, and what it
+/// kept goes back to the sender as `<recipient-unavailable/>`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parked_session_keeps_a_bounded_queue() {
+    let server = TestServer::start_with(|c| c.max_unacked_stanzas = 20).await;
+    let mut alice = Raw::logged_in(&server, ALICE_PLAIN, "parked").await;
+    alice
+        .send("<enable xmlns='urn:xmpp:sm:3' resume='true'/><presence/>")
+        .await;
+    alice.read_until("<enabled").await;
+    let mut bob =
+        Raw::logged_in(&server, &support::plain("demo|bob.ops", "hunter22"), "desk").await;
+    bob.send("<presence/>").await;
+    // The connection drops: the session waits to be resumed.
+    drop(alice);
+    // Whether or not the server has seen it go yet, what it cannot write
+    // is kept for a resumption.
+    let messages: String = (0..40)
+        .map(|n| {
+            format!(
+                "<message to='demo|alice.ops@salesiq.zoho.com/parked' type='chat' id='m{n}'>\
+                 <body>m{n}</body></message>"
+            )
+        })
+        .collect();
+    bob.send(&messages).await;
+    // Once the session gives up, what it kept comes back undelivered, and
+    // what came after finds nobody there: every message is answered.
+    let mut seen = String::new();
+    tokio::time::timeout(STEP, async {
+        let mut buf = [0u8; 4096];
+        while seen.matches("type='error'").count() < 40 {
+            let n = tokio::io::AsyncReadExt::read(&mut bob.io, &mut buf)
+                .await
+                .unwrap();
+            assert!(n > 0, "closed: {seen}");
+            seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("the kept messages come back: {seen}"));
+    // All of them as undelivered, long before the resumption timeout (five
+    // minutes): the session gave up at the limit, and what was kept or
+    // still on its way went back.
+    assert_eq!(seen.matches("<recipient-unavailable").count(), 40, "{seen}");
+    server.stop().await;
 }

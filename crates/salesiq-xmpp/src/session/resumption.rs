@@ -23,6 +23,7 @@ impl Session {
         shutdown: &mut tokio::sync::watch::Receiver<bool>,
     ) -> Option<(Box<Stream>, u32)> {
         let overflow = self.inbox.overflow();
+        let max = self.shared.config.max_unacked_stanzas;
         let timeout = tokio::time::sleep(self.shared.config.resumption_timeout);
         tokio::pin!(timeout);
         loop {
@@ -32,16 +33,18 @@ impl Session {
                 // Too much waited for a client that may never come back.
                 () = overflow.notified() => return None,
                 outbound = self.inbox.recv() => match outbound {
+                    // Kept for the client, up to the limit: beyond, it is
+                    // given up on, and what it kept goes back to the senders.
                     Some(Outbound::Stanza(stanza)) => {
-                        if let Some(sm) = &mut self.sm {
-                            sm.push(*stanza);
+                        if self.sm.as_mut().is_some_and(|sm| sm.push(*stanza, max)) {
+                            return None;
                         }
                     }
                     Some(Outbound::Resume(new, h)) => return Some((new, h)),
                     Some(Outbound::Roster(contact, present)) => {
                         let push = self.roster_change(*contact, present);
-                        if let Some(sm) = &mut self.sm {
-                            sm.push(push);
+                        if self.sm.as_mut().is_some_and(|sm| sm.push(push, max)) {
+                            return None;
                         }
                     }
                     Some(Outbound::Close(..)) | None => return None,
@@ -76,11 +79,19 @@ impl Session {
     /// Writes a stanza to the client, counting it for stream management.
     pub(super) async fn deliver(&mut self, stream: &mut Stream, stanza: Element) -> Handled {
         let written = stream.send(&stanza).await;
+        let max = self.shared.config.max_unacked_stanzas;
         if let Some(sm) = &mut self.sm {
             // Kept even when the write failed because the connection just
             // dropped: then it is resent on resumption, or returned to its
             // sender when the session ends, instead of silently lost.
-            sm.push(stanza);
+            if sm.push(stanza, max) {
+                // A client that never acknowledges would grow this
+                // without bound (Prosody stops at 500 too).
+                return Err(Closing::Error(
+                    StreamErrorCondition::ResourceConstraint,
+                    Some(format!("more than {max} stanzas unacknowledged")),
+                ));
+            }
             if written.is_ok() && !sm.requested {
                 sm.requested = true;
                 stream.send(&sm::request()).await?;
@@ -121,6 +132,12 @@ impl Session {
             .unwrap_or_default();
         for stanza in unacked {
             self.return_undelivered(&stanza);
+        }
+        // And what was on its way to the client, still in the mailbox.
+        for outbound in self.inbox.drain() {
+            if let Outbound::Stanza(stanza) = outbound {
+                self.return_undelivered(&stanza);
+            }
         }
     }
 
