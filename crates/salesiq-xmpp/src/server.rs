@@ -126,8 +126,8 @@ impl Server {
         loop {
             let (tcp, peer, direct) = tokio::select! {
                 () = &mut shutdown => break,
-                Some(accepted) = accept(starttls.as_ref()) => (accepted.0, accepted.1, false),
-                Some(accepted) = accept(direct_tls.as_ref()) => (accepted.0, accepted.1, true),
+                (tcp, peer) = accept(starttls.as_ref()) => (tcp, peer, false),
+                (tcp, peer) = accept(direct_tls.as_ref()) => (tcp, peer, true),
                 Some(_) = tasks.join_next(), if !tasks.is_empty() => continue,
             };
             let Ok(permit) = permits.clone().try_acquire_owned() else {
@@ -356,13 +356,28 @@ pub struct ServerStats {
     pub sessions: usize,
 }
 
-/// Accepts from a listener, or never if there is none.
-async fn accept(listener: Option<&TcpListener>) -> Option<(TcpStream, SocketAddr)> {
-    match listener {
-        Some(listener) => listener.accept().await.ok(),
-        None => std::future::pending().await,
+/// Accepts from a listener, or never if there is none. An error (no file
+/// descriptors left, say) is logged and retried after a pause that grows
+/// to a second: a listener never stops accepting for good.
+async fn accept(listener: Option<&TcpListener>) -> (TcpStream, SocketAddr) {
+    let Some(listener) = listener else {
+        return std::future::pending().await;
+    };
+    let mut pause = ACCEPT_PAUSE;
+    loop {
+        match listener.accept().await {
+            Ok(accepted) => return accepted,
+            Err(error) => {
+                tracing::warn!(%error, ?pause, "accept failed; retrying");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(1));
+            }
+        }
     }
 }
+
+/// The first pause after a failed accept.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(10);
 
 /// A connection counted against its IP address until dropped.
 struct IpSlot {
