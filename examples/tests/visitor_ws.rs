@@ -10,7 +10,7 @@ use std::time::Duration;
 use futures::{SinkExt, StreamExt};
 use salesiq_examples::visitor_ws;
 use salesiq_session::{
-    Activity, ContactId, Gateway, NewOperator, OperatorEvent, OperatorRef, OperatorSink,
+    Activity, ContactId, Gateway, NewOperator, OperatorEvent, OperatorRef, OperatorSink, Portal,
     SqliteStore, Store,
 };
 use serde_json::{Value, json};
@@ -51,6 +51,7 @@ async fn send(client: &mut Client, value: Value) {
 /// A gateway over SQLite with Bob (bob.ops) available, its visitor API
 /// on 127.0.0.1, and a visitor's WebSocket connected to it.
 struct Fixture {
+    addr: SocketAddr,
     _dir: tempfile::TempDir,
     store: Arc<SqliteStore>,
     sink: Arc<Recorder>,
@@ -64,6 +65,7 @@ impl Fixture {
     async fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(SqliteStore::open(dir.path().join("g.sqlite3")).unwrap());
+        store.put_portal(&Portal::new("demo", "en")).await.unwrap();
         let operator = store
             .add_operator(&NewOperator::new("demo", "bob@demo.example", "Bob"))
             .await
@@ -84,6 +86,7 @@ impl Fixture {
                 .await
                 .unwrap();
         Self {
+            addr,
             _dir: dir,
             store,
             sink,
@@ -98,6 +101,7 @@ impl Fixture {
 #[tokio::test]
 async fn a_visitor_chats_over_the_websocket() {
     let Fixture {
+        addr: _,
         _dir,
         store,
         sink,
@@ -210,6 +214,7 @@ async fn a_visitor_chats_over_the_websocket() {
 #[tokio::test]
 async fn an_oversized_frame_closes_the_socket_and_leaves_the_chat() {
     let Fixture {
+        addr: _,
         _dir,
         sink,
         server,
@@ -258,4 +263,31 @@ async fn an_oversized_frame_closes_the_socket_and_leaves_the_chat() {
     .await
     .unwrap();
     server.abort();
+}
+
+/// Issue 11, finding 9: a chat request to a portal that does not exist is
+/// answered with an error frame; nothing is queued or stored, and the
+/// socket stays open for a `start` that makes sense.
+#[tokio::test]
+async fn a_portal_that_does_not_exist_takes_no_chats() {
+    let fixture = Fixture::start().await;
+    let (mut client, _) = tokio_tungstenite::connect_async(format!(
+        "ws://{}/ws/visitor?portal=no-such-portal",
+        fixture.addr
+    ))
+    .await
+    .unwrap();
+    send(
+        &mut client,
+        json!({"type": "start", "name": "Eve", "question": "Queue me"}),
+    )
+    .await;
+    let refused = frame(&mut client).await;
+    assert_eq!(refused["type"], "error");
+    assert_eq!(refused["message"], "no portal named no-such-portal");
+    assert!(fixture.store.unfinished_chats().await.unwrap().is_empty());
+    assert!(
+        fixture.sink.0.lock().unwrap().is_empty(),
+        "nobody was offered it"
+    );
 }

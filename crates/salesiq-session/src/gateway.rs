@@ -76,6 +76,11 @@ pub const DEFAULT_QUEUE_TIMEOUT: Duration = Duration::from_secs(300);
 /// chat before the port answers [`PortError::Busy`].
 pub const CHAT_QUEUE: usize = 256;
 
+/// The longest visitor line or question the gateway takes, in bytes
+/// (after cleaning); longer ones are refused with [`GatewayError::TooLong`]
+/// and stored nowhere.
+pub const MAX_LINE_BYTES: usize = 4096;
+
 /// The handle to the chat domain; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Gateway {
@@ -420,6 +425,11 @@ impl Gateway {
     /// Returns once handled.
     pub async fn visitor_says(&self, chat: ChatId, text: &str) -> Result<(), GatewayError> {
         let text = crate::clean_text(text);
+        if text.len() > MAX_LINE_BYTES {
+            return Err(GatewayError::TooLong {
+                max: MAX_LINE_BYTES,
+            });
+        }
         self.to_chat(chat, |done| Msg::VisitorText(text, done))
             .await
     }
@@ -434,7 +444,10 @@ impl Gateway {
     /// The visitor moved to another page: remembered (and shown by
     /// `#info`); it counts as activity.
     pub async fn visitor_page(&self, chat: ChatId, url: &str) -> Result<(), GatewayError> {
-        let url = crate::clean_line(url);
+        let url: String = crate::clean_line(url)
+            .chars()
+            .take(crate::VisitorDetails::MAX_FIELD_CHARS)
+            .collect();
         self.to_chat(chat, |done| Msg::VisitorPage(url, done)).await
     }
 
@@ -452,7 +465,16 @@ impl Gateway {
         request.details = request.details.cleaned();
         request.question = crate::clean_line(&request.question);
         request.department = request.department.as_deref().map(crate::clean_line);
+        if request.question.len() > MAX_LINE_BYTES {
+            return Err(GatewayError::TooLong {
+                max: MAX_LINE_BYTES,
+            });
+        }
         let store = &self.inner.store;
+        // Requests to portals that do not exist are neither queued nor stored.
+        if store.portal(&request.portal).await?.is_none() {
+            return Err(GatewayError::UnknownPortal(request.portal));
+        }
         if let Some(ip) = &request.details.ip
             && store.is_blocked(&request.portal, ip).await?
         {

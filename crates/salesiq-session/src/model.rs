@@ -134,17 +134,22 @@ pub struct VisitorDetails {
 }
 
 impl VisitorDetails {
+    /// The longest a field may be, in characters (a page address included).
+    pub const MAX_FIELD_CHARS: usize = 512;
+
     /// The same details with every field one clean line
-    /// ([`crate::clean_line`]); an empty optional field becomes `None`.
+    /// ([`crate::clean_line`]) of at most [`VisitorDetails::MAX_FIELD_CHARS`]
+    /// characters; an empty optional field becomes `None`.
     pub fn cleaned(&self) -> Self {
-        let line = |value: &Option<String>| {
-            value
-                .as_deref()
-                .map(crate::clean_line)
-                .filter(|v| !v.is_empty())
+        let clean = |value: &str| -> String {
+            crate::clean_line(value)
+                .chars()
+                .take(Self::MAX_FIELD_CHARS)
+                .collect()
         };
+        let line = |value: &Option<String>| value.as_deref().map(clean).filter(|v| !v.is_empty());
         Self {
-            name: crate::clean_line(&self.name),
+            name: clean(&self.name),
             email: line(&self.email),
             ip: line(&self.ip),
             country: line(&self.country),

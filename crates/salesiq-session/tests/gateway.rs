@@ -345,7 +345,12 @@ async fn blocking_ends_the_chat_and_refuses_the_address() {
         .request_chat(ChatRequest::new("demo", ann(), "hello again", None))
         .await;
     assert_eq!(again.err(), Some(GatewayError::Blocked));
-    // Another portal does not share the block list.
+    // Another portal does not share the block list (portals must exist to
+    // take chats: issue 11, finding 9).
+    w.store
+        .put_portal(&Portal::new("acme", "en"))
+        .await
+        .unwrap();
     assert!(
         w.gateway
             .request_chat(ChatRequest::new("acme", ann(), "hi", None))
@@ -1310,4 +1315,61 @@ async fn waiting_chats_reach_every_device() {
             .iter()
             .any(|i| i.contact.id == ann_contact())
     );
+}
+
+/// Issue 11, finding 9: visitors cannot invent portals or fill the store.
+/// A request to a portal that does not exist is refused and stores
+/// nothing; an over-long line or question is refused and stored nowhere.
+#[tokio::test]
+async fn visitors_cannot_invent_portals_or_fill_the_store() {
+    let w = world("en").await;
+    let refused = w
+        .gateway
+        .request_chat(ChatRequest::new("no-such-portal", ann(), "Hi", None))
+        .await;
+    assert_eq!(
+        refused.map(|v| v.chat),
+        Err(GatewayError::UnknownPortal("no-such-portal".into()))
+    );
+    assert!(w.store.unfinished_chats().await.unwrap().is_empty());
+    let long = "x".repeat(salesiq_session::MAX_LINE_BYTES + 1);
+    let refused = w
+        .gateway
+        .request_chat(ChatRequest::new("demo", ann(), &long, None))
+        .await;
+    assert!(matches!(refused, Err(GatewayError::TooLong { .. })));
+    assert!(w.store.unfinished_chats().await.unwrap().is_empty());
+
+    let visitor = accepted(&w, None).await;
+    assert!(matches!(
+        w.gateway.visitor_says(visitor.chat, &long).await,
+        Err(GatewayError::TooLong { .. })
+    ));
+    let fits = "y".repeat(salesiq_session::MAX_LINE_BYTES);
+    w.gateway.visitor_says(visitor.chat, &fits).await.unwrap();
+    let lines = w.store.transcript(visitor.chat).await.unwrap();
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.text.len() <= salesiq_session::MAX_LINE_BYTES)
+    );
+    assert_eq!(lines.last().map(|l| l.text.len()), Some(fits.len()));
+    // Long one-line fields are cut, not stored whole.
+    let mut details = ann();
+    details.name = "N".repeat(10_000);
+    let chat = w
+        .gateway
+        .request_chat(ChatRequest::new("demo", details, "Long name", None))
+        .await
+        .unwrap();
+    let stored = w
+        .store
+        .visitor("demo", salesiq_session::VisitorId(2))
+        .await
+        .unwrap();
+    assert_eq!(
+        stored.map(|v| v.details.name.chars().count()),
+        Some(salesiq_session::VisitorDetails::MAX_FIELD_CHARS)
+    );
+    drop(chat);
 }

@@ -194,6 +194,15 @@ pub enum GatewayError {
     /// No such department in the portal.
     #[error("no department named {0}")]
     UnknownDepartment(String),
+    /// No such portal: nothing is stored for it.
+    #[error("no portal named {0}")]
+    UnknownPortal(String),
+    /// A line (or a question) longer than [`crate::MAX_LINE_BYTES`].
+    #[error("that is too long: at most {max} bytes")]
+    TooLong {
+        /// The limit.
+        max: usize,
+    },
     /// No such chat, or not one of this operator's portal.
     #[error("no such chat")]
     NoSuchChat,
