@@ -44,8 +44,13 @@ pub struct Config {
     pub max_connections: usize,
     /// Connections open at once from one IP address. Default 100.
     pub max_connections_per_ip: usize,
-    /// Failed logins from one IP address after which further attempts
-    /// from it are refused for [`Config::auth_throttle_window`]. Default 5.
+    /// Failed logins of one account from one IP address after which
+    /// further attempts of that account from there are refused, without a
+    /// check, for [`Config::auth_throttle_window`] (other accounts behind
+    /// the same address are not). Checks in flight count, so parallel
+    /// guesses cannot exceed it; one wrong password tried with several
+    /// mechanisms on one stream counts once; a stream's third refusal
+    /// closes it. Default 5.
     pub max_auth_failures: u32,
     /// How long failed logins are remembered. Default 60 s.
     pub auth_throttle_window: Duration,

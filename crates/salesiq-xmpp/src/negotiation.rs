@@ -1,6 +1,7 @@
 //! From TCP accept to a bound resource (RFC 6120, sections 4 to 7): stream
 //! headers, STARTTLS, SASL, resource binding.
 
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use tokio::time::{Instant, timeout_at};
 use crate::error::{StanzaErrorCondition, StreamErrorCondition};
 use crate::ns;
 use crate::router::{Mailbox, Outbound};
-use crate::sasl::{SaslExchange, SaslFailure, SaslReply, mechanisms};
+use crate::sasl::{SaslExchange, SaslFailure, SaslReply, mechanisms, throttle_key};
 use crate::session::Session;
 use crate::session::Stream;
 use crate::shared::Shared;
@@ -256,19 +257,30 @@ async fn authenticate<S: AsyncRead + AsyncWrite + Unpin>(
         .send_stream_element("features", &[mechanisms])
         .await?;
     let mut failures = 0;
+    // The mechanisms each login already failed with on this stream: a
+    // client that tries its mechanisms in turn with one wrong password
+    // (slixmpp tries three) made one mistake, not three.
+    let mut tried: HashMap<String, HashSet<String>> = HashMap::new();
     loop {
         let element = stream.next_element().await?;
         if !element.is("auth", ns::SASL) {
             return Err(unexpected(&element));
         }
-        if shared.throttle.is_blocked(peer.ip()) {
-            let text = "too many failed logins from your address; try again later";
+        let mechanism = element.attr("mechanism").unwrap_or_default();
+        let initial = sasl_text(&element);
+        let key = throttle_key(&shared.config.domain, mechanism, initial.as_deref());
+        let Some(check) = shared.throttle.begin(peer.ip(), &key) else {
+            let text = "too many failed logins for this account from your address; try again later";
             stream
                 .send(&sasl_failure(SaslFailure::TemporaryAuthFailure, Some(text)))
                 .await?;
+            // A stream that keeps trying while throttled is closed too.
+            failures += 1;
+            if failures >= SASL_RETRIES {
+                return Err(Closing::error(StreamErrorCondition::NotAuthorized));
+            }
             continue;
-        }
-        let mechanism = element.attr("mechanism").unwrap_or_default();
+        };
         let exchange = SaslExchange::start(
             mechanism,
             shared.authenticator.clone(),
@@ -282,7 +294,7 @@ async fn authenticate<S: AsyncRead + AsyncWrite + Unpin>(
                 continue;
             }
         };
-        let mut reply = exchange.step(sasl_text(&element).as_deref()).await;
+        let mut reply = exchange.step(initial.as_deref()).await;
         let failure = loop {
             match reply {
                 SaslReply::Challenge(data) => {
@@ -318,9 +330,12 @@ async fn authenticate<S: AsyncRead + AsyncWrite + Unpin>(
                     return Ok(account);
                 }
                 SaslReply::Failure(failure, text) => {
-                    if failure == SaslFailure::NotAuthorized {
-                        shared.throttle.record_failure(peer.ip());
+                    let mechanisms = tried.entry(key.clone()).or_default();
+                    let repeated = mechanisms.is_empty() || mechanisms.contains(mechanism);
+                    if failure == SaslFailure::NotAuthorized && repeated {
+                        check.failed();
                     }
+                    mechanisms.insert(mechanism.to_owned());
                     break (failure, text);
                 }
             }

@@ -431,6 +431,32 @@ fn parse_login(domain: &str, authcid: &str) -> (Option<LoginKey>, Option<String>
     }
 }
 
+/// The login an `<auth/>` names, lower case, for the throttle: from
+/// PLAIN's initial response or SCRAM's client-first message; empty when it
+/// names none (then all such attempts of an address share one count).
+pub(crate) fn throttle_key(domain: &str, mechanism: &str, initial: Option<&str>) -> String {
+    let bytes = initial
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && *t != "=")
+        .and_then(|t| B64.decode(t).ok())
+        .unwrap_or_default();
+    let authcid = match mechanism {
+        "PLAIN" => bytes
+            .split(|b| *b == 0)
+            .nth(1)
+            .and_then(|a| std::str::from_utf8(a).ok())
+            .map(str::to_owned),
+        _ => scram_authcid(&bytes),
+    };
+    let Some(authcid) = authcid else {
+        return String::new();
+    };
+    match parse_login(domain, &authcid) {
+        (Some(login), _) => login.to_string().to_lowercase(),
+        _ => authcid.to_lowercase(),
+    }
+}
+
 /// The username of a SCRAM client-first message (RFC 5802, section 7):
 /// `gs2-cbind-flag "," [authzid] "," "n=" saslname "," ...`, unescaped.
 fn scram_authcid(client_first: &[u8]) -> Option<String> {

@@ -43,51 +43,106 @@ impl Shared {
     }
 }
 
-/// Failed logins per IP address within a sliding window.
+/// Failed logins per account and address within a sliding window.
+///
+/// * An account guessed at from one address is refused there, without a
+///   check, after `max` failures; other accounts behind the same address
+///   (an office behind NAT) are not.
+/// * A check is reserved before it runs: attempts in flight count, so
+///   forty parallel guesses cannot all be checked.
+/// * The table forgets what its window passed, and never holds more than
+///   [`Throttle::MAX_ENTRIES`] keys' worth of history.
 #[derive(Debug)]
 pub(crate) struct Throttle {
-    failures: Mutex<HashMap<IpAddr, VecDeque<Instant>>>,
+    entries: Mutex<HashMap<(IpAddr, String), Entry>>,
     max: u32,
     window: Duration,
 }
 
+#[derive(Debug, Default)]
+struct Entry {
+    failures: VecDeque<Instant>,
+    in_flight: u32,
+}
+
+/// A reserved password check; dropped without [`Check::failed`], it
+/// counts for nothing.
+#[derive(Debug)]
+pub(crate) struct Check<'a> {
+    throttle: &'a Throttle,
+    key: (IpAddr, String),
+    failed: bool,
+}
+
+impl Check<'_> {
+    /// The check failed: it counts against the account at the address.
+    pub(crate) fn failed(mut self) {
+        self.failed = true;
+    }
+}
+
+impl Drop for Check<'_> {
+    fn drop(&mut self) {
+        let mut entries = self.throttle.lock();
+        if let Some(entry) = entries.get_mut(&self.key) {
+            entry.in_flight = entry.in_flight.saturating_sub(1);
+            if self.failed {
+                entry.failures.push_back(Instant::now());
+                while entry.failures.len() > self.throttle.max as usize {
+                    entry.failures.pop_front();
+                }
+            }
+        }
+    }
+}
+
 impl Throttle {
+    /// How many keys the table holds before it sweeps what has expired.
+    pub(crate) const MAX_ENTRIES: usize = 10_000;
+
     pub(crate) fn new(max: u32, window: Duration) -> Self {
         Self {
-            failures: Mutex::new(HashMap::new()),
+            entries: Mutex::new(HashMap::new()),
             max,
             window,
         }
     }
 
-    /// Whether `ip` has failed too often lately.
-    pub(crate) fn is_blocked(&self, ip: IpAddr) -> bool {
-        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(times) = failures.get_mut(&ip) else {
-            return false;
-        };
-        let now = Instant::now();
-        while times
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= self.window)
-        {
-            times.pop_front();
-        }
-        if times.is_empty() {
-            failures.remove(&ip);
-            return false;
-        }
-        times.len() >= self.max as usize
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(IpAddr, String), Entry>> {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub(crate) fn record_failure(&self, ip: IpAddr) {
-        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        let times = failures.entry(ip).or_default();
-        times.push_back(Instant::now());
-        // Only the last `max` failures matter.
-        while times.len() > self.max as usize {
-            times.pop_front();
+    /// Reserves a check of `account` (a login key, lower case) from `ip`,
+    /// or `None` when it failed too often there lately.
+    pub(crate) fn begin(&self, ip: IpAddr, account: &str) -> Option<Check<'_>> {
+        let now = Instant::now();
+        let window = self.window;
+        let expired = |entry: &mut Entry| {
+            while entry
+                .failures
+                .front()
+                .is_some_and(|t| now.duration_since(*t) >= window)
+            {
+                entry.failures.pop_front();
+            }
+            entry.failures.is_empty() && entry.in_flight == 0
+        };
+        let mut entries = self.lock();
+        if entries.len() >= Self::MAX_ENTRIES {
+            entries.retain(|_, entry| !expired(entry));
         }
+        let key = (ip, account.to_owned());
+        let entry = entries.entry(key.clone()).or_default();
+        expired(entry);
+        if entry.failures.len() + entry.in_flight as usize >= self.max as usize {
+            return None;
+        }
+        entry.in_flight += 1;
+        Some(Check {
+            throttle: self,
+            key,
+            failed: false,
+        })
     }
 }
 

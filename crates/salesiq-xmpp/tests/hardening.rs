@@ -272,3 +272,77 @@ async fn a_parked_session_keeps_a_bounded_queue() {
     assert_eq!(seen.matches("<recipient-unavailable").count(), 40, "{seen}");
     server.stop().await;
 }
+
+/// One typo on a client that tries its mechanisms in turn (slixmpp tries
+/// SCRAM-SHA-256, SCRAM-SHA-1 and PLAIN with the same wrong password) is one
+/// failure, not three (finding 8): two such typos with a limit of three
+/// leave the account open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_typo_tried_with_every_mechanism_counts_once() {
+    let server = TestServer::start_with(|c| c.max_auth_failures = 3).await;
+
+    /// A failed exchange of `mechanism` with a wrong password.
+    async fn fails_with<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+        raw: &mut Raw<S>,
+        mechanism: &str,
+    ) {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        raw.received.clear();
+        if mechanism == "PLAIN" {
+            let auth = b64.encode("\0demo|alice.ops\0typo");
+            raw.send(&format!(
+                "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>{auth}</auth>"
+            ))
+            .await;
+        } else {
+            let first = b64.encode("n,,n=demo|alice.ops,r=clientnonce");
+            raw.send(&format!(
+                "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='{mechanism}'>{first}</auth>"
+            ))
+            .await;
+            let challenge = raw.read_until("</challenge>").await;
+            let data = challenge
+                .split("<challenge xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>")
+                .nth(1)
+                .and_then(|c| c.split("</challenge>").next())
+                .unwrap();
+            let server_first = String::from_utf8(b64.decode(data).unwrap()).unwrap();
+            let nonce = server_first
+                .split(',')
+                .find_map(|p| p.strip_prefix("r="))
+                .unwrap();
+            let proof = b64.encode([0u8; 32]);
+            let last = b64.encode(format!("c=biws,r={nonce},p={proof}"));
+            raw.received.clear();
+            raw.send(&format!(
+                "<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>{last}</response>"
+            ))
+            .await;
+        }
+        let answer = raw.read_until("</failure>").await;
+        assert!(
+            answer.contains("<not-authorized/>"),
+            "{mechanism}: {answer}"
+        );
+    }
+
+    for _ in 0..2 {
+        let mut raw = Raw::secured(&server).await;
+        raw.send(HEADER).await;
+        raw.read_until("</stream:features>").await;
+        for mechanism in ["SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN"] {
+            fails_with(&mut raw, mechanism).await;
+        }
+    }
+    // Two mistakes of three allowed: the right password still works.
+    let alice = Operator::login(
+        &server,
+        "demo|alice.ops@salesiq.zoho.com/typist",
+        "s3cret",
+        Mode::StartTls,
+    )
+    .await;
+    alice.end().await;
+    server.stop().await;
+}
