@@ -50,6 +50,10 @@ pub(crate) async fn run(args: &Args) -> Result<(), String> {
     config.direct_tls_addr = Some(SocketAddr::new(host, args.get("direct-port", 6223)?));
     // Load comes from one address.
     config.max_connections_per_ip = usize::MAX;
+    // The peers run without rate limits (no mod_limits, no shaping): so
+    // does ours, or the throughput phase would measure the pacing.
+    config.max_stanza_rate = u32::MAX;
+    config.stanza_burst = u32::MAX;
     config.max_connections = args.get("max-connections", 100_000)?;
     let identity = TlsIdentity::from_pem_files(&cert, &key).map_err(|e| e.to_string())?;
     let accounts = Arc::new(LoadAccounts::new(pairs));

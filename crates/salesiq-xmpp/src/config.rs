@@ -69,6 +69,14 @@ pub struct Config {
     /// ends) and what was kept goes back to its senders as
     /// `<recipient-unavailable/>`. Default 500, as Prosody's.
     pub max_unacked_stanzas: usize,
+    /// How many stanzas per second a logged-in client may send, after a
+    /// burst of [`Config::stanza_burst`]; faster, and the server reads it
+    /// more slowly (nothing is dropped or refused: its socket fills up).
+    /// Default 50.
+    pub max_stanza_rate: u32,
+    /// How many stanzas a client may send at once before
+    /// [`Config::max_stanza_rate`] applies. Default 200.
+    pub stanza_burst: u32,
 }
 
 impl Config {
@@ -108,6 +116,8 @@ impl Default for Config {
             resumption_timeout: Duration::from_secs(300),
             max_queued_stanzas: 1000,
             max_unacked_stanzas: 500,
+            max_stanza_rate: 50,
+            stanza_burst: 200,
         }
     }
 }

@@ -49,6 +49,9 @@ pub(crate) struct Session {
     /// Whether [`Session::end`] ran: it runs once, at the end of
     /// [`Session::run`] or, should the task panic or be aborted, on drop.
     ended: bool,
+    /// The token bucket pacing what the client sends.
+    tokens: f64,
+    refilled: tokio::time::Instant,
 }
 
 impl Drop for Session {
@@ -89,6 +92,7 @@ impl Session {
         let full = format!("{bare}/{resource}");
         let username = account.username.as_deref().unwrap_or_default();
         let operator = OperatorRef::new(&account.portal, username);
+        let burst = f64::from(shared.config.stanza_burst);
         let mut session = Self {
             shared,
             operator,
@@ -105,6 +109,8 @@ impl Session {
             statuses: HashMap::new(),
             available: false,
             ended: false,
+            tokens: burst,
+            refilled: tokio::time::Instant::now(),
         };
         session.refresh_contacts().await;
         session
@@ -195,6 +201,7 @@ impl Session {
     }
 
     async fn handle(&mut self, stream: &mut Stream, mut stanza: Element) -> Handled {
+        self.pace().await;
         if stanza.ns() == sm::NS {
             return self.stream_management(stream, stanza).await;
         }
@@ -217,6 +224,30 @@ impl Session {
             sm.handled = sm.handled.wrapping_add(1);
         }
         handled
+    }
+
+    /// Paces the client to [`Config::max_stanza_rate`] after a burst of
+    /// [`Config::stanza_burst`]: a client sending faster waits here, and
+    /// so its bytes wait in its own socket, instead of flooding the
+    /// mailboxes of everyone it writes to (3,000 presences from one
+    /// colleague once disconnected every other).
+    ///
+    /// [`Config::max_stanza_rate`]: crate::Config::max_stanza_rate
+    /// [`Config::stanza_burst`]: crate::Config::stanza_burst
+    async fn pace(&mut self) {
+        let rate = f64::from(self.shared.config.max_stanza_rate.max(1));
+        let burst = f64::from(self.shared.config.stanza_burst.max(1));
+        let now = tokio::time::Instant::now();
+        let elapsed = now.duration_since(self.refilled).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * rate).min(burst);
+        self.refilled = now;
+        if self.tokens < 1.0 {
+            let wait = (1.0 - self.tokens) / rate;
+            tokio::time::sleep(std::time::Duration::from_secs_f64(wait)).await;
+            self.tokens = 1.0;
+            self.refilled = tokio::time::Instant::now();
+        }
+        self.tokens -= 1.0;
     }
 
     /// The bound full JID.

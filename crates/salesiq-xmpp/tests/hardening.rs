@@ -346,3 +346,47 @@ async fn a_typo_tried_with_every_mechanism_counts_once() {
     alice.end().await;
     server.stop().await;
 }
+
+/// Finding 7: a colleague's presence flood is paced, not broadcast at the
+/// rate it arrives: a reader with a small mailbox stays connected and gets
+/// every update. (Without the pacing, the reader is disconnected: "too
+/// many stanzas queued".)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_presence_flood_disconnects_no_reader() {
+    const FLOOD: usize = 600;
+    let server = TestServer::start_with(|c| {
+        c.max_queued_stanzas = 50;
+        c.stanza_burst = 20;
+        c.max_stanza_rate = 200;
+    })
+    .await;
+    let mut reader = Raw::logged_in(&server, ALICE_PLAIN, "reader").await;
+    reader.send("<presence/>").await;
+    let mut flooder = Raw::logged_in(
+        &server,
+        &support::plain("demo|bob.ops", "hunter22"),
+        "flood",
+    )
+    .await;
+    let flood: String = std::iter::once("<presence/>".to_owned())
+        .chain((0..FLOOD).map(|n| format!("<presence><status>s{n}</status></presence>")))
+        .collect();
+    let sending = tokio::spawn(async move {
+        send_all(&mut flooder.io, &flood).await;
+        flooder
+    });
+    let last = format!("<status>s{}</status>", FLOOD - 1);
+    reader.read_until(&last).await;
+    for n in 0..FLOOD {
+        assert!(
+            reader.received.contains(&format!("<status>s{n}</status>")),
+            "s{n} missing"
+        );
+    }
+    reader
+        .send("<iq type='get' id='alive'><ping xmlns='urn:xmpp:ping'/></iq>")
+        .await;
+    reader.read_until("id='alive'").await;
+    drop(sending.await.unwrap());
+    server.stop().await;
+}
