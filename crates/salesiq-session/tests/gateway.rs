@@ -1373,3 +1373,53 @@ async fn visitors_cannot_invent_portals_or_fill_the_store() {
     );
     drop(chat);
 }
+
+/// Issue 11, finding 7: a page that sends thousands of typing frames
+/// reaches the operator as a handful of chat states, the newest last (it
+/// once disconnected the chat's operator).
+#[tokio::test(start_paused = true)]
+async fn a_typing_flood_is_coalesced() {
+    let w = world("en").await;
+    let visitor = accepted(&w, None).await;
+    for n in 0..10_000 {
+        let state = if n % 2 == 0 {
+            Activity::Composing
+        } else {
+            Activity::Paused
+        };
+        w.gateway.visitor_typing(visitor.chat, state).await.unwrap();
+    }
+    // The first at once; the rest wait for their turn.
+    let states = |events: Vec<OperatorEvent>| -> Vec<Activity> {
+        events
+            .into_iter()
+            .filter_map(|e| match e {
+                OperatorEvent::ChatState { state, .. } => Some(state),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(states(w.sink.take(&w.bob)), [Activity::Composing]);
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    // Then only the newest: the visitor stopped typing.
+    assert_eq!(states(w.sink.take(&w.bob)), [Activity::Paused]);
+    // A line says "active" by itself: a state still waiting is dropped.
+    w.gateway
+        .visitor_typing(visitor.chat, Activity::Composing)
+        .await
+        .unwrap();
+    w.gateway
+        .visitor_typing(visitor.chat, Activity::Paused)
+        .await
+        .unwrap();
+    w.gateway.visitor_says(visitor.chat, "Here").await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let told = w.sink.take(&w.bob);
+    assert!(
+        matches!(told.as_slice(), [
+            OperatorEvent::ChatState { state: Activity::Composing, .. },
+            OperatorEvent::Message { text, .. },
+        ] if text == "Here"),
+        "{told:?}"
+    );
+}

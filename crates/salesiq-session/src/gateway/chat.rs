@@ -18,6 +18,9 @@ use super::{
 use crate::contact::{Activity, ContactId, DeviceId, OperatorRef};
 use crate::model::{Author, ChatId, ChatState, VisitorDetails, VisitorId};
 
+/// At most one visitor chat state per this interval reaches the operators.
+pub(crate) const STATE_INTERVAL: Duration = Duration::from_millis(250);
+
 /// What a chat's task is handed.
 #[derive(Debug)]
 pub(crate) enum Msg {
@@ -94,6 +97,10 @@ pub(super) struct ChatTask {
     pub(super) end_at: Option<Instant>,
     /// Operators whose "composing" the visitor was last shown.
     typing: HashSet<OperatorRef>,
+    /// The visitor's chat states as the operators were shown them: the
+    /// last one and when, and the newest one waiting for its turn.
+    visitor_state: Option<(Activity, Instant)>,
+    pending_state: Option<Activity>,
     /// Display names, read once.
     names: HashMap<OperatorRef, String>,
     pub(super) tx: mpsc::Sender<Msg>,
@@ -123,6 +130,8 @@ impl ChatTask {
             eligible: setup.eligible,
             end_at: None,
             typing: HashSet::new(),
+            visitor_state: None,
+            pending_state: None,
             names: HashMap::new(),
             tx: setup.tx,
             rx: setup.rx,
@@ -149,10 +158,14 @@ impl ChatTask {
     pub(super) async fn run(mut self) {
         tracing::debug!("chat started");
         while !self.ended {
-            let deadline = match (self.queue_deadline, self.end_at) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+            let flush = self
+                .pending_state
+                .and(self.visitor_state)
+                .map(|(_, at)| at + STATE_INTERVAL);
+            let deadline = [self.queue_deadline, self.end_at, flush]
+                .into_iter()
+                .flatten()
+                .min();
             let wake = self.wake.clone();
             tokio::select! {
                 biased;
@@ -194,14 +207,7 @@ impl ChatTask {
             }
             Msg::VisitorState(state, done) => {
                 self.visitor_active();
-                let from = self.contact().clone();
-                for member in self.members().cloned().collect::<Vec<_>>() {
-                    let event = OperatorEvent::ChatState {
-                        from: from.clone(),
-                        state,
-                    };
-                    self.inner.sink.send(&member, event);
-                }
+                self.visitor_state(state);
                 answer(done, Ok(()), "visitor state");
             }
             Msg::VisitorPage(url, done) => {
@@ -331,8 +337,44 @@ impl ChatTask {
             .update_entry(self.id, audience, self.operator.is_none());
     }
 
+    /// A visitor's chat state, coalesced: operators see at most one change
+    /// per [`STATE_INTERVAL`], the newest; repeats are not sent again (a
+    /// page sending thousands of typing frames once disconnected the
+    /// chat's operator).
+    fn visitor_state(&mut self, state: Activity) {
+        let now = Instant::now();
+        match self.visitor_state {
+            Some((shown, _)) if shown == state && self.pending_state.is_none() => {}
+            Some((_, at)) if now < at + STATE_INTERVAL => self.pending_state = Some(state),
+            _ => self.show_visitor_state(state, now),
+        }
+    }
+
+    fn show_visitor_state(&mut self, state: Activity, now: Instant) {
+        self.pending_state = None;
+        self.visitor_state = Some((state, now));
+        let from = self.contact().clone();
+        for member in self.members() {
+            let event = OperatorEvent::ChatState {
+                from: from.clone(),
+                state,
+            };
+            self.inner.sink.send(member, event);
+        }
+    }
+
     async fn timer(&mut self) {
         let now = Instant::now();
+        if let (Some(state), Some((shown, at))) = (self.pending_state, self.visitor_state)
+            && now >= at + STATE_INTERVAL
+        {
+            if state == shown {
+                self.pending_state = None;
+            } else {
+                self.show_visitor_state(state, now);
+            }
+            return;
+        }
         if self.end_at.is_some_and(|at| at <= now) {
             self.end_at = None;
             let reason = "The chat ended after a time without activity";
@@ -511,6 +553,9 @@ impl ChatTask {
     /// The visitor wrote: to the operators, and into the transcript.
     async fn visitor_text(&mut self, text: &str) -> Result<(), GatewayError> {
         self.visitor_active();
+        // A message says "active" itself; a state still waiting is stale.
+        self.pending_state = None;
+        self.visitor_state = Some((Activity::Active, Instant::now()));
         let stored = self
             .inner
             .store
