@@ -269,7 +269,7 @@ async fn authenticate<S: AsyncRead + AsyncWrite + Unpin>(
         let mechanism = element.attr("mechanism").unwrap_or_default();
         let initial = sasl_text(&element);
         let key = throttle_key(&shared.config.domain, mechanism, initial.as_deref());
-        let Some(check) = shared.throttle.begin(peer.ip(), &key) else {
+        let Some(check) = shared.throttle.begin(peer.ip(), &key).await else {
             let text = "too many failed logins for this account from your address; try again later";
             stream
                 .send(&sasl_failure(SaslFailure::TemporaryAuthFailure, Some(text)))

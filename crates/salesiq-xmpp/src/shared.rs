@@ -49,7 +49,10 @@ impl Shared {
 ///   check, after `max` failures; other accounts behind the same address
 ///   (an office behind NAT) are not.
 /// * A check is reserved before it runs: attempts in flight count, so
-///   forty parallel guesses cannot all be checked.
+///   forty parallel guesses cannot all be checked. Past the limit of
+///   failures and checks in flight together, an attempt waits for the
+///   checks in flight; it is refused only when the failures alone reach
+///   the limit (a storm of correct logins of one account waits its turn).
 /// * The table forgets what its window passed, and never holds more than
 ///   [`Throttle::MAX_ENTRIES`] keys' worth of history.
 #[derive(Debug)]
@@ -57,6 +60,16 @@ pub(crate) struct Throttle {
     entries: Mutex<HashMap<(IpAddr, String), Entry>>,
     max: u32,
     window: Duration,
+    /// Wakes attempts waiting for a check in flight to end.
+    ended: tokio::sync::Notify,
+}
+
+/// Why an attempt cannot be checked now.
+enum NotNow {
+    /// Too many failures: refused.
+    Refused,
+    /// Checks in flight fill what the failures leave: wait for one.
+    Busy,
 }
 
 #[derive(Debug, Default)]
@@ -83,16 +96,19 @@ impl Check<'_> {
 
 impl Drop for Check<'_> {
     fn drop(&mut self) {
-        let mut entries = self.throttle.lock();
-        if let Some(entry) = entries.get_mut(&self.key) {
-            entry.in_flight = entry.in_flight.saturating_sub(1);
-            if self.failed {
-                entry.failures.push_back(Instant::now());
-                while entry.failures.len() > self.throttle.max as usize {
-                    entry.failures.pop_front();
+        {
+            let mut entries = self.throttle.lock();
+            if let Some(entry) = entries.get_mut(&self.key) {
+                entry.in_flight = entry.in_flight.saturating_sub(1);
+                if self.failed {
+                    entry.failures.push_back(Instant::now());
+                    while entry.failures.len() > self.throttle.max as usize {
+                        entry.failures.pop_front();
+                    }
                 }
             }
         }
+        self.throttle.ended.notify_waiters();
     }
 }
 
@@ -105,6 +121,7 @@ impl Throttle {
             entries: Mutex::new(HashMap::new()),
             max,
             window,
+            ended: tokio::sync::Notify::new(),
         }
     }
 
@@ -113,8 +130,23 @@ impl Throttle {
     }
 
     /// Reserves a check of `account` (a login key, lower case) from `ip`,
-    /// or `None` when it failed too often there lately.
-    pub(crate) fn begin(&self, ip: IpAddr, account: &str) -> Option<Check<'_>> {
+    /// waiting for checks in flight if need be; `None` when it failed too
+    /// often there lately.
+    pub(crate) async fn begin(&self, ip: IpAddr, account: &str) -> Option<Check<'_>> {
+        loop {
+            // Listening before looking, so that no end is missed.
+            let ended = self.ended.notified();
+            tokio::pin!(ended);
+            ended.as_mut().enable();
+            match self.try_begin(ip, account) {
+                Ok(check) => return Some(check),
+                Err(NotNow::Refused) => return None,
+                Err(NotNow::Busy) => ended.await,
+            }
+        }
+    }
+
+    fn try_begin(&self, ip: IpAddr, account: &str) -> Result<Check<'_>, NotNow> {
         let now = Instant::now();
         let window = self.window;
         let expired = |entry: &mut Entry| {
@@ -134,11 +166,14 @@ impl Throttle {
         let key = (ip, account.to_owned());
         let entry = entries.entry(key.clone()).or_default();
         expired(entry);
+        if entry.failures.len() >= self.max as usize {
+            return Err(NotNow::Refused);
+        }
         if entry.failures.len() + entry.in_flight as usize >= self.max as usize {
-            return None;
+            return Err(NotNow::Busy);
         }
         entry.in_flight += 1;
-        Some(Check {
+        Ok(Check {
             throttle: self,
             key,
             failed: false,

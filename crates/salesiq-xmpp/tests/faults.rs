@@ -347,8 +347,12 @@ async fn a_burst_to_a_resumable_client_reset_midway_all_comes_back() {
     let _machine = MACHINE.read().await;
     const ROUNDS: usize = 5;
     const BURST: usize = 400;
-    let server =
-        TestServer::start_with(|c| c.resumption_timeout = Duration::from_millis(200)).await;
+    let server = TestServer::start_with(|c| {
+        c.resumption_timeout = Duration::from_millis(200);
+        // The burst is the point here: unpaced.
+        unpaced(c);
+    })
+    .await;
     let mut bob = Raw::logged_in(&server, &plain("demo|bob.ops", "hunter22"), "desk").await;
     for round in 0..ROUNDS {
         let resource = format!("phone{round}");
@@ -666,6 +670,13 @@ impl Guesser {
     fn closed(&self) -> bool {
         self.raw.received.ends_with("</stream:stream>")
     }
+}
+
+/// No pacing of what logged-in clients send (`max_stanza_rate`): for the
+/// tests whose point is a burst.
+fn unpaced(config: &mut salesiq_xmpp::Config) {
+    config.max_stanza_rate = u32::MAX;
+    config.stanza_burst = u32::MAX;
 }
 
 /// A thousand wrong passwords from one address: after
@@ -1188,7 +1199,12 @@ async fn a_storm_of_dropped_connections_leaves_nothing_behind() {
 #[tokio::test]
 async fn a_client_that_reads_nothing_is_disconnected_once_its_queue_is_full() {
     let _machine = MACHINE.read().await;
-    let server = TestServer::start_with(|config| config.max_queued_stanzas = 200).await;
+    let server = TestServer::start_with(|config| {
+        config.max_queued_stanzas = 200;
+        // The sender's flood is the point here: unpaced.
+        unpaced(config);
+    })
+    .await;
     let mut bob = Operator::login(&server, BOB_DESK, "hunter22", Mode::DirectTls).await;
     bob.send(Presence::available()).await;
     let mut deaf = Raw::logged_in(&server, ALICE_PLAIN, "deaf").await;
