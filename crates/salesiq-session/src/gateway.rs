@@ -81,6 +81,13 @@ pub const CHAT_QUEUE: usize = 256;
 /// and stored nowhere.
 pub const MAX_LINE_BYTES: usize = 4096;
 
+/// How many chat requests one device is offered at once: more wait (and
+/// are offered as these are taken, declined or end; the waiting chats are
+/// woken oldest first). An
+/// operator who comes online to 400 waiting chats is offered 20, not
+/// flooded with 1,200 stanzas that once got their connection closed.
+pub const MAX_OFFERS_PER_DEVICE: usize = 20;
+
 /// The handle to the chat domain; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Gateway {
@@ -98,6 +105,8 @@ pub(crate) struct Inner {
     helpdesk: Arc<dyn HelpdeskConnector>,
     index: Mutex<Index>,
     presence: Mutex<HashMap<OperatorRef, BTreeSet<DeviceId>>>,
+    /// Offers each device has open, at most [`MAX_OFFERS_PER_DEVICE`].
+    offers: Mutex<HashMap<(OperatorRef, DeviceId), usize>>,
     board: mpsc::Sender<board::Post>,
 }
 
@@ -163,6 +172,7 @@ impl GatewayBuilder {
             helpdesk: self.helpdesk,
             index: Mutex::default(),
             presence: Mutex::default(),
+            offers: Mutex::default(),
             board,
         });
         tokio::spawn(board::run(Arc::downgrade(&inner), posts));
@@ -617,6 +627,48 @@ impl Inner {
         self.board.try_send(post).map_err(|_| PortError::Busy)
     }
 
+    /// Takes one of a device's offer slots, if it has one free.
+    fn reserve_offer(&self, operator: &OperatorRef, device: DeviceId) -> bool {
+        let mut offers = self.offers.lock().unwrap_or_else(|e| e.into_inner());
+        let open = offers.entry((operator.clone(), device)).or_default();
+        if *open >= MAX_OFFERS_PER_DEVICE {
+            return false;
+        }
+        *open += 1;
+        true
+    }
+
+    /// Gives back the offer slots of `operator`'s `devices`, and wakes the
+    /// portal's waiting chats, oldest first, to take them.
+    fn release_offers(&self, operator: &OperatorRef, devices: impl IntoIterator<Item = DeviceId>) {
+        let mut released = false;
+        {
+            let mut offers = self.offers.lock().unwrap_or_else(|e| e.into_inner());
+            for device in devices {
+                let key = (operator.clone(), device);
+                if let Some(open) = offers.get_mut(&key) {
+                    *open = open.saturating_sub(1);
+                    released = true;
+                    if *open == 0 {
+                        offers.remove(&key);
+                    }
+                }
+            }
+        }
+        if released {
+            let index = self.index();
+            let mut waiting: Vec<(&ChatId, &Entry)> = index
+                .chats
+                .iter()
+                .filter(|(_, e)| e.waiting && e.portal == operator.portal())
+                .collect();
+            waiting.sort_by_key(|(id, _)| **id);
+            for (_, entry) in waiting {
+                entry.wake.notify_one();
+            }
+        }
+    }
+
     /// Records a device's availability; returns the waiting chats of the
     /// portal, woken to offer themselves.
     fn device_available(
@@ -636,16 +688,26 @@ impl Inner {
                 }
             }
         }
+        if !available {
+            // A device that went has no offers open any more.
+            let mut offers = self.offers.lock().unwrap_or_else(|e| e.into_inner());
+            offers.remove(&(operator.clone(), device));
+        }
         tracing::debug!(%operator, device = device.0, available, "availability");
         if !available {
             return Vec::new();
         }
+        // Oldest first: offers go out in the order the visitors asked.
         let index = self.index();
-        index
+        let mut waiting: Vec<(&ChatId, &Entry)> = index
             .chats
-            .values()
-            .filter(|e| e.waiting && e.portal == operator.portal())
-            .map(|e| {
+            .iter()
+            .filter(|(_, e)| e.waiting && e.portal == operator.portal())
+            .collect();
+        waiting.sort_by_key(|(id, _)| **id);
+        waiting
+            .into_iter()
+            .map(|(_, e)| {
                 e.wake.notify_one();
                 e.tx.clone()
             })

@@ -108,8 +108,8 @@ pub use future::BoxFuture;
 pub use gateway::board::board_contact;
 pub use gateway::{
     CHAT_QUEUE, ChatRequest, DEFAULT_QUEUE_TIMEOUT, Gateway, GatewayBuilder, GatewayError,
-    MAX_LINE_BYTES, OperatorEvent, OperatorInput, OperatorSink, PortError, RosterItem,
-    VISITOR_QUEUE, VisitorChat, VisitorEvent,
+    MAX_LINE_BYTES, MAX_OFFERS_PER_DEVICE, OperatorEvent, OperatorInput, OperatorSink, PortError,
+    RosterItem, VISITOR_QUEUE, VisitorChat, VisitorEvent,
 };
 pub use memory::MemoryAccounts;
 pub use model::{

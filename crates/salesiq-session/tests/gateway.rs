@@ -1423,3 +1423,61 @@ async fn a_typing_flood_is_coalesced() {
         "{told:?}"
     );
 }
+
+/// Issue 11, finding 7: an operator who comes online to 400 waiting chats
+/// is offered MAX_OFFERS_PER_DEVICE of them (their client was once sent
+/// 1,200 stanzas at once and disconnected, and never saw the 400 again);
+/// each one taken makes room for another.
+#[tokio::test]
+async fn a_queue_of_requests_is_offered_a_few_at_a_time() {
+    use salesiq_session::MAX_OFFERS_PER_DEVICE;
+    const WAITING: usize = 400;
+    let w = world("en").await;
+    let mut visitors = Vec::new();
+    for n in 0..WAITING {
+        let mut details = ann();
+        details.name = format!("Visitor {n}");
+        let request = ChatRequest::new("demo", details, "Anyone?", None);
+        visitors.push(w.gateway.request_chat(request).await.unwrap());
+    }
+    w.gateway.set_available(&w.bob, true).await;
+    let offered = |events: &[OperatorEvent]| -> Vec<String> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                OperatorEvent::Message { text, .. } if text.contains("Reply y") => {
+                    Some(text.clone())
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    let first = offered(&w.sink.take(&w.bob));
+    assert_eq!(first.len(), MAX_OFFERS_PER_DEVICE);
+    assert!(first.iter().all(|t| t.contains("(visitor #")));
+    assert_eq!(
+        w.gateway
+            .roster(&w.bob)
+            .iter()
+            .filter(|i| matches!(i.contact.id, ContactId::Visitor { .. }))
+            .count(),
+        MAX_OFFERS_PER_DEVICE
+    );
+    // Bob takes one: another waiting chat is offered in its place.
+    let taken = first[0]
+        .split("(visitor #")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .and_then(|n| n.parse::<i64>().ok())
+        .unwrap();
+    w.gateway
+        .operator_says(&w.bob, &ContactId::visitor("demo", taken), "y")
+        .await
+        .unwrap();
+    // A barrier: once Alice's availability reached every waiting chat,
+    // they have all looked at Bob's free slot too.
+    w.gateway.set_available(&w.alice, true).await;
+    let next = offered(&w.sink.take(&w.bob));
+    assert_eq!(next.len(), 1, "{next:?}");
+    assert!(!first.contains(&next[0]), "{next:?} was offered already");
+}

@@ -308,9 +308,18 @@ impl ChatTask {
             if self.declined.contains(&operator) {
                 continue;
             }
-            let seen = self.offered.entry(operator.clone()).or_default();
             for device in devices {
-                if seen.insert(device) {
+                let seen = self
+                    .offered
+                    .get(&operator)
+                    .is_some_and(|seen| seen.contains(&device));
+                // Only a device that gets the offer counts as offered:
+                // nobody hears "X took this chat" of one they never saw.
+                if !seen && self.inner.reserve_offer(&operator, device) {
+                    self.offered
+                        .entry(operator.clone())
+                        .or_default()
+                        .insert(device);
                     let sink = &self.inner.sink;
                     let added = OperatorEvent::ContactAdded {
                         contact: self.item.contact.clone(),
@@ -323,6 +332,16 @@ impl ChatTask {
             }
         }
         self.publish();
+    }
+
+    /// Withdraws the chat's offers from everyone offered (it was taken, or
+    /// ends): their devices' offer slots go to other waiting chats.
+    fn withdraw_offers(&mut self) -> Vec<OperatorRef> {
+        let offered: Vec<(OperatorRef, HashSet<DeviceId>)> = self.offered.drain().collect();
+        for (operator, devices) in &offered {
+            self.inner.release_offers(operator, devices.iter().copied());
+        }
+        offered.into_iter().map(|(operator, _)| operator).collect()
     }
 
     /// Tells the index who has the visitor on their list now.
@@ -475,9 +494,8 @@ impl ChatTask {
         self.operator = Some(operator.clone());
         self.queue_deadline = None;
         let others: Vec<OperatorRef> = self
-            .offered
-            .drain()
-            .map(|(o, _)| o)
+            .withdraw_offers()
+            .into_iter()
             .filter(|o| o != operator)
             .collect();
         self.publish();
@@ -507,7 +525,9 @@ impl ChatTask {
     }
 
     fn decline(&mut self, operator: &OperatorRef) {
-        self.offered.remove(operator);
+        if let Some(devices) = self.offered.remove(operator) {
+            self.inner.release_offers(operator, devices);
+        }
         self.declined.insert(operator.clone());
         self.publish();
         let text = say(
@@ -612,9 +632,10 @@ impl ChatTask {
         }
         let mut told = HashSet::new();
         let contact = self.contact().clone();
+        let offered = self.withdraw_offers();
         let everyone = self
             .members()
-            .chain(self.offered.keys())
+            .chain(&offered)
             .chain(self.requests.iter().map(|r| &r.to));
         for operator in everyone {
             if !told.insert(operator) {
