@@ -44,6 +44,7 @@
 //! # rt.block_on(async {
 //! # let dir = tempfile::tempdir()?;
 //! let store = Arc::new(SqliteStore::open(dir.path().join("gateway.sqlite3"))?);
+//! store.put_portal(&Portal::new("demo", "en")).await?;
 //! let bob = store.add_operator(&NewOperator::new("demo", "bob@demo.example", "Bob")).await?;
 //! store.claim_username(bob.id, "bob.ops").await?;
 //!
