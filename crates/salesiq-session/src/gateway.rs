@@ -656,17 +656,27 @@ impl Inner {
             }
         }
         if released {
-            let index = self.index();
-            let mut waiting: Vec<(&ChatId, &Entry)> = index
-                .chats
-                .iter()
-                .filter(|(_, e)| e.waiting && e.portal == operator.portal())
-                .collect();
-            waiting.sort_by_key(|(id, _)| **id);
-            for (_, entry) in waiting {
-                entry.wake.notify_one();
-            }
+            self.wake_waiting(operator.portal());
         }
+    }
+
+    /// Wakes the waiting chats of `portal`, oldest first, to look at who
+    /// is available; returns their tasks.
+    fn wake_waiting(&self, portal: &str) -> Vec<mpsc::Sender<Msg>> {
+        let index = self.index();
+        let mut waiting: Vec<(&ChatId, &Entry)> = index
+            .chats
+            .iter()
+            .filter(|(_, e)| e.waiting && e.portal == portal)
+            .collect();
+        waiting.sort_by_key(|(id, _)| **id);
+        waiting
+            .into_iter()
+            .map(|(_, e)| {
+                e.wake.notify_one();
+                e.tx.clone()
+            })
+            .collect()
     }
 
     /// Records a device's availability; returns the waiting chats of the
@@ -698,20 +708,7 @@ impl Inner {
             return Vec::new();
         }
         // Oldest first: offers go out in the order the visitors asked.
-        let index = self.index();
-        let mut waiting: Vec<(&ChatId, &Entry)> = index
-            .chats
-            .iter()
-            .filter(|(_, e)| e.waiting && e.portal == operator.portal())
-            .collect();
-        waiting.sort_by_key(|(id, _)| **id);
-        waiting
-            .into_iter()
-            .map(|(_, e)| {
-                e.wake.notify_one();
-                e.tx.clone()
-            })
-            .collect()
+        self.wake_waiting(operator.portal())
     }
 
     fn is_available(&self, operator: &OperatorRef) -> bool {

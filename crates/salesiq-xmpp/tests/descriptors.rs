@@ -8,7 +8,7 @@ mod support;
 
 use std::fs::File;
 
-use support::{HEADER, Mode, Operator, Raw, TestServer};
+use support::{HEADER, Operator, Raw, TestServer};
 
 /// The soft open-file limit of this process, set with util-linux's
 /// `prlimit` (no unsafe code here).
@@ -64,13 +64,6 @@ async fn the_listeners_survive_running_out_of_descriptors() {
     // port: the listener did not give up.
     first.send(HEADER).await;
     first.read_until("</stream:features>").await;
-    let alice = Operator::login(
-        &server,
-        "demo|alice.ops@salesiq.zoho.com/after",
-        "s3cret",
-        Mode::StartTls,
-    )
-    .await;
-    alice.end().await;
+    Operator::alice_logs_in(&server, "after").await;
     server.stop().await;
 }

@@ -59,14 +59,7 @@ async fn deep_nesting_is_refused_everywhere() {
     policy_violation(&logged_in.read_to_end().await);
 
     // Still serving.
-    let alice = Operator::login(
-        &server,
-        "demo|alice.ops@salesiq.zoho.com/after",
-        "s3cret",
-        Mode::StartTls,
-    )
-    .await;
-    alice.end().await;
+    Operator::alice_logs_in(&server, "after").await;
     server.stop().await;
 }
 
@@ -336,14 +329,7 @@ async fn a_typo_tried_with_every_mechanism_counts_once() {
         }
     }
     // Two mistakes of three allowed: the right password still works.
-    let alice = Operator::login(
-        &server,
-        "demo|alice.ops@salesiq.zoho.com/typist",
-        "s3cret",
-        Mode::StartTls,
-    )
-    .await;
-    alice.end().await;
+    Operator::alice_logs_in(&server, "typist").await;
     server.stop().await;
 }
 

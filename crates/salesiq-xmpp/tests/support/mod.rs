@@ -510,6 +510,19 @@ impl Operator {
         }
     }
 
+    /// Whether `server` still serves logins: Alice logs in as `resource`
+    /// and out again.
+    pub async fn alice_logs_in(server: &TestServer, resource: &str) {
+        let alice = Self::login(
+            server,
+            &format!("demo|alice.ops@salesiq.zoho.com/{resource}"),
+            "s3cret",
+            Mode::StartTls,
+        )
+        .await;
+        alice.end().await;
+    }
+
     pub async fn end(self) {
         let _ = tokio::time::timeout(STEP, self.client.send_end()).await;
     }
