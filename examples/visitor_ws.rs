@@ -138,9 +138,43 @@ struct Params {
 
 /// The routes of the visitor API, for the gateway given.
 pub fn router(gateway: Gateway) -> Router {
+    router_with(gateway, Limits::default())
+}
+
+/// What the visitor API enforces beyond [`MAX_FRAME_BYTES`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Limits {
+    /// How long a socket may stay open without starting a chat: a page
+    /// that connects and never says `start` (or only says nonsense) gets
+    /// an error frame and is closed, so idle sockets cannot pile up.
+    /// Default [`START_TIMEOUT`].
+    pub start_timeout: std::time::Duration,
+}
+
+/// The default of [`Limits::start_timeout`]: a minute.
+pub const START_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            start_timeout: START_TIMEOUT,
+        }
+    }
+}
+
+/// The visitor API with these limits.
+pub fn router_with(gateway: Gateway, limits: Limits) -> Router {
     Router::new()
         .route("/ws/visitor", get(upgrade))
-        .with_state(gateway)
+        .with_state(Api { gateway, limits })
+}
+
+/// The router's state.
+#[derive(Debug, Clone)]
+struct Api {
+    gateway: Gateway,
+    limits: Limits,
 }
 
 async fn upgrade(
@@ -148,7 +182,7 @@ async fn upgrade(
     Query(params): Query<Params>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    State(gateway): State<Gateway>,
+    State(Api { gateway, limits }): State<Api>,
 ) -> Response {
     let agent = headers
         .get("user-agent")
@@ -162,7 +196,7 @@ async fn upgrade(
     socket
         .max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
-        .on_upgrade(move |socket| serve(socket, gateway, params.portal, client))
+        .on_upgrade(move |socket| serve(socket, gateway, params.portal, client, limits))
 }
 
 async fn send(socket: &mut WebSocket, frame: &ToVisitor) -> bool {
@@ -248,10 +282,21 @@ fn os_name(agent: &str) -> Option<String> {
         .map(|(_, name)| (*name).to_owned())
 }
 
-async fn serve(mut socket: WebSocket, gateway: Gateway, portal: String, client: Client) {
-    // Nothing before `start`.
+async fn serve(
+    mut socket: WebSocket,
+    gateway: Gateway,
+    portal: String,
+    client: Client,
+    limits: Limits,
+) {
+    // Nothing before `start`, and not for long.
+    let deadline = tokio::time::Instant::now() + limits.start_timeout;
     let mut chat = loop {
-        match next(&mut socket).await {
+        let Ok(frame) = tokio::time::timeout_at(deadline, next(&mut socket)).await else {
+            error(&mut socket, "no chat was started in time").await;
+            return;
+        };
+        match frame {
             Some(VisitorFrame::Start {
                 name,
                 email,

@@ -63,6 +63,10 @@ struct Fixture {
 
 impl Fixture {
     async fn start() -> Self {
+        Self::start_with(visitor_ws::Limits::default()).await
+    }
+
+    async fn start_with(limits: visitor_ws::Limits) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(SqliteStore::open(dir.path().join("g.sqlite3")).unwrap());
         store.put_portal(&Portal::new("demo", "en")).await.unwrap();
@@ -78,8 +82,8 @@ impl Fixture {
 
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let app =
-            visitor_ws::router(gateway.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        let app = visitor_ws::router_with(gateway.clone(), limits)
+            .into_make_service_with_connect_info::<SocketAddr>();
         let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         let (client, _) =
             tokio_tungstenite::connect_async(format!("ws://{addr}/ws/visitor?portal=demo"))
@@ -290,4 +294,25 @@ async fn a_portal_that_does_not_exist_takes_no_chats() {
         fixture.sink.0.lock().unwrap().is_empty(),
         "nobody was offered it"
     );
+}
+
+/// Issue 11, finding 4 (HTTP side, in part): a socket that never starts a
+/// chat is closed after `start_timeout`, with an error frame saying why;
+/// nonsense frames do not keep it open (idle sockets once piled up until
+/// the process ran out of file descriptors).
+#[tokio::test]
+async fn a_socket_that_never_starts_is_closed() {
+    let mut limits = visitor_ws::Limits::default();
+    limits.start_timeout = std::time::Duration::from_millis(300);
+    let Fixture { mut client, .. } = Fixture::start_with(limits).await;
+    send(&mut client, json!({"type": "message", "text": "no start"})).await;
+    assert_eq!(frame(&mut client).await["message"], "say start first");
+    let closed = frame(&mut client).await;
+    assert_eq!(closed["message"], "no chat was started in time");
+    loop {
+        match client.next().await {
+            None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break,
+            Some(Ok(other)) => panic!("more after the timeout: {other:?}"),
+        }
+    }
 }
