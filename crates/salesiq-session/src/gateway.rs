@@ -269,16 +269,6 @@ impl Gateway {
         Ok(ended)
     }
 
-    /// The operators of a department who may use the gateway, or `None`
-    /// for a department nobody is assigned to: then every operator of the
-    /// portal serves it.
-    async fn department_operators(
-        &self,
-        department: DepartmentId,
-    ) -> Result<Option<HashSet<OperatorRef>>, GatewayError> {
-        self.inner.department_operators(department).await
-    }
-
     /// An operator became available (or not), as a whole: the embedder's
     /// call for an operator with one device. Returns once every waiting
     /// chat of the portal has offered itself. Transports use
@@ -501,7 +491,7 @@ impl Gateway {
             None => None,
         };
         let eligible = match &department {
-            Some(department) => self.department_operators(department.id).await?,
+            Some(department) => self.inner.department_operators(department.id).await?,
             None => None,
         };
         let visitor = store.add_visitor(&request.portal, &request.details).await?;
@@ -749,6 +739,9 @@ impl Inner {
         }
     }
 
+    /// The operators of a department who may use the gateway, or `None`
+    /// for a department nobody is assigned to: then every operator of the
+    /// portal serves it.
     async fn department_operators(
         &self,
         department: DepartmentId,
