@@ -32,6 +32,11 @@
 //!   the time passes, senders of unacknowledged messages get
 //!   `<recipient-unavailable/>` back.
 //!
+//! # Crate features
+//!
+//! * `fuzzing` (off): [`fuzzing::serve_bytes`], the whole server stream
+//!   driven from bytes in memory, for the `server_stream` fuzz target.
+//!
 //! # Limits and errors
 //!
 //! Each is a [`Config`] field: the stanza size (`<policy-violation/>`), the
@@ -82,6 +87,8 @@
 mod config;
 mod disco;
 mod error;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod jids;
 mod negotiation;
 mod ns;

@@ -21,7 +21,7 @@ use crate::session::Stream;
 use crate::shared::Shared;
 use crate::sm;
 use crate::stanza::{error_reply, iq_result};
-use crate::stream::{Closing, ServerTls, XmlStream};
+use crate::stream::{Closing, SecureIo, XmlStream};
 use crate::xml::StreamEvent;
 
 /// The first byte of a TLS record carrying a handshake (a ClientHello).
@@ -63,7 +63,7 @@ pub(crate) async fn serve_starttls(shared: Arc<Shared>, tcp: TcpStream, peer: So
 }
 
 /// The plain-text part of a STARTTLS connection, up to the TLS handshake.
-async fn plain_then_tls(shared: &Shared, tcp: TcpStream, deadline: Instant) -> Option<ServerTls> {
+async fn plain_then_tls(shared: &Shared, tcp: TcpStream, deadline: Instant) -> Option<SecureIo> {
     let domain = &shared.config.domain;
     // A client trying direct TLS here (slixmpp does, first) gets the
     // connection closed, without XML it would not understand.
@@ -79,17 +79,26 @@ async fn plain_then_tls(shared: &Shared, tcp: TcpStream, deadline: Instant) -> O
             return None;
         }
     }
-    let mut plain = XmlStream::new(tcp, shared.config.xml_limits());
+    let tcp = until_starttls(shared, tcp, deadline).await?;
+    let tls = bounded(shared, deadline, async {
+        Ok(shared.acceptor.accept(tcp).await?)
+    });
+    Some(Box::new(tls.await.ok()?))
+}
+
+/// The plain-text stream up to STARTTLS's `<proceed/>`: the bytes to
+/// hand to TLS, or `None` when the stream was closed.
+pub(crate) async fn until_starttls<S: AsyncRead + AsyncWrite + Unpin>(
+    shared: &Shared,
+    io: S,
+    deadline: Instant,
+) -> Option<S> {
+    let mut plain = XmlStream::new(io, shared.config.xml_limits());
     if let Err(closing) = bounded(shared, deadline, starttls(shared, &mut plain)).await {
-        plain.finish(closing, domain).await;
+        plain.finish(closing, &shared.config.domain).await;
         return None;
     }
-    let tcp = plain.into_inner();
-    bounded(shared, deadline, async {
-        Ok(shared.acceptor.accept(tcp).await?)
-    })
-    .await
-    .ok()
+    Some(plain.into_inner())
 }
 
 /// Serves a connection to the direct-TLS port (XEP-0368).
@@ -101,7 +110,10 @@ pub(crate) async fn serve_direct_tls(shared: Arc<Shared>, tcp: TcpStream, peer: 
         Ok(shared.acceptor.accept(tcp).await?)
     }));
     let Ok(tls) = accepted.await else { return };
-    let stream = Box::new(XmlStream::new(tls, shared.config.xml_limits()));
+    let stream = Box::new(XmlStream::new(
+        Box::new(tls) as SecureIo,
+        shared.config.xml_limits(),
+    ));
     secured(shared, stream, peer, deadline).await;
 }
 
@@ -110,7 +122,12 @@ pub(crate) async fn serve_direct_tls(shared: Arc<Shared>, tcp: TcpStream, peer: 
 /// The stream arrives boxed and settling is boxed: the connection's task
 /// then holds, for its whole life, only the session's wait (see
 /// `Session::run`), not the negotiation's state nor a copy of the stream.
-async fn secured(shared: Arc<Shared>, stream: Box<Stream>, peer: SocketAddr, deadline: Instant) {
+pub(crate) async fn secured(
+    shared: Arc<Shared>,
+    stream: Box<Stream>,
+    peer: SocketAddr,
+    deadline: Instant,
+) {
     if let Some((session, stream)) = Box::pin(settle(shared, stream, peer, deadline)).await {
         use tracing::Instrument as _;
         let span = tracing::info_span!("operator", jid = %session.full_jid(), %peer);
@@ -199,7 +216,10 @@ fn unexpected(element: &Element) -> Closing {
 }
 
 /// The plaintext stream: only STARTTLS may happen (it is required).
-async fn starttls(shared: &Shared, stream: &mut XmlStream<TcpStream>) -> Result<(), Closing> {
+async fn starttls<S: AsyncRead + AsyncWrite + Unpin>(
+    shared: &Shared,
+    stream: &mut XmlStream<S>,
+) -> Result<(), Closing> {
     open(shared, stream).await?;
     let required = Element::builder("starttls", ns::TLS)
         .append(Element::bare("required", ns::TLS))

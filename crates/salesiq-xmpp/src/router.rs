@@ -23,7 +23,7 @@ pub(crate) enum Outbound {
     Roster(Box<salesiq_session::Contact>, bool),
     /// Carry on over this new stream (XEP-0198 resumption); the client
     /// has received `h` of our stanzas.
-    Resume(Box<crate::stream::XmlStream<crate::stream::ServerTls>>, u32),
+    Resume(Box<crate::stream::XmlStream<crate::stream::SecureIo>>, u32),
 }
 
 impl Outbound {

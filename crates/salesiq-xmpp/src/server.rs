@@ -165,7 +165,7 @@ impl Server {
 }
 
 /// Makes the chat domain from the server's [`OperatorSink`].
-type MakeGateway = Box<dyn FnOnce(Arc<dyn OperatorSink>) -> Gateway + Send>;
+pub(crate) type MakeGateway = Box<dyn FnOnce(Arc<dyn OperatorSink>) -> Gateway + Send>;
 
 /// Builds a [`Server`], with or without a chat domain.
 ///
@@ -233,27 +233,7 @@ impl ServerBuilder {
             Some(addr) => Some(TcpListener::bind(addr).await?),
             None => None,
         };
-        let (shutdown, watch) = watch::channel(false);
-        let shared = Arc::new_cyclic(|weak| {
-            let sink: Arc<dyn OperatorSink> = Arc::new(XmppSink {
-                shared: weak.clone(),
-            });
-            Shared {
-                throttle: Throttle::new(config.max_auth_failures, config.auth_throttle_window),
-                config,
-                authenticator,
-                directory,
-                acceptor,
-                router: Router::default(),
-                secret: rand::random(),
-                shutdown: watch,
-                gateway: gateway.map(|make| make(sink)),
-                resumable: Mutex::new(HashMap::new()),
-                next_connection: AtomicU64::new(1),
-                per_ip: Mutex::new(HashMap::new()),
-                connections: AtomicUsize::new(0),
-            }
-        });
+        let (shared, shutdown) = share(config, acceptor, authenticator, directory, gateway);
         Ok(Server {
             shared,
             shutdown,
@@ -261,6 +241,39 @@ impl ServerBuilder {
             direct_tls,
         })
     }
+}
+
+/// What the connection tasks share, with the chat domain made on its
+/// sink, and the sender that tells them to shut down.
+pub(crate) fn share(
+    config: Config,
+    acceptor: TlsAcceptor,
+    authenticator: Arc<dyn Authenticator>,
+    directory: Arc<dyn Directory>,
+    gateway: Option<MakeGateway>,
+) -> (Arc<Shared>, watch::Sender<bool>) {
+    let (shutdown, watch) = watch::channel(false);
+    let shared = Arc::new_cyclic(|weak| {
+        let sink: Arc<dyn OperatorSink> = Arc::new(XmppSink {
+            shared: weak.clone(),
+        });
+        Shared {
+            throttle: Throttle::new(config.max_auth_failures, config.auth_throttle_window),
+            config,
+            authenticator,
+            directory,
+            acceptor,
+            router: Router::default(),
+            secret: rand::random(),
+            shutdown: watch,
+            gateway: gateway.map(|make| make(sink)),
+            resumable: Mutex::new(HashMap::new()),
+            next_connection: AtomicU64::new(1),
+            per_ip: Mutex::new(HashMap::new()),
+            connections: AtomicUsize::new(0),
+        }
+    });
+    (shared, shutdown)
 }
 
 /// Tells a running [`Server`]'s connected operators about changes made

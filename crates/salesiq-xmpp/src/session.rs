@@ -17,7 +17,7 @@ use crate::router::{Inbox, Mailbox, Outbound};
 use crate::shared::Shared;
 use crate::sm::{self, StreamManagement};
 use crate::stanza::{Address, error_reply, error_reply_saying, iq_result, name, set_attr};
-use crate::stream::{Closing, ServerTls, XmlStream};
+use crate::stream::{Closing, SecureIo, XmlStream};
 use crate::xml::StreamEvent;
 
 mod resumption;
@@ -77,7 +77,7 @@ impl std::fmt::Debug for Session {
 type Handled = Result<(), Closing>;
 
 /// The stream of an authenticated connection.
-pub(crate) type Stream = XmlStream<ServerTls>;
+pub(crate) type Stream = XmlStream<SecureIo>;
 
 impl Session {
     pub(crate) async fn new(

@@ -11,8 +11,14 @@ use crate::stanza::to_bytes;
 use crate::xml::{StreamEvent, XmlLimits, XmlReader};
 
 /// The byte stream of every authenticated connection, whichever port it
-/// came in on.
-pub(crate) type ServerTls = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+/// came in on: TLS over TCP, or (for the fuzzing entry point) bytes in
+/// memory. Nothing past negotiation needs to know which.
+pub(crate) type SecureIo = Box<dyn Transport>;
+
+/// What a [`SecureIo`] can be.
+pub(crate) trait Transport: AsyncRead + AsyncWrite + Unpin + Send + Sync {}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + Sync> Transport for T {}
 
 /// Why a stream ends.
 #[derive(Debug)]
