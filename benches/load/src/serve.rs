@@ -62,7 +62,13 @@ pub(crate) async fn run(args: &Args) -> Result<(), String> {
     if with_gateway {
         let database = args.text("database", "target/load-gateway.sqlite3");
         let store = gateway_store(pairs, &database).await?;
-        builder = builder.gateway(move |sink| salesiq_session::Gateway::new(store, sink));
+        // 1,000 visitors from one loopback address, as fast as they can:
+        // unbounded, like the pacing above.
+        builder = builder.gateway(move |sink| {
+            salesiq_session::Gateway::builder(store)
+                .visitor_limits(salesiq_session::VisitorLimits::unlimited())
+                .build(sink)
+        });
         println!("salesiq-load serve: gateway on {database}");
     }
     let server = builder.bind().await.map_err(|e| e.to_string())?;

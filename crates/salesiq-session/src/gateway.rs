@@ -36,6 +36,10 @@
 //! * A line that starts with `#` is a command, and an operator who typed it
 //!   was not typing for the visitor: a "composing" the visitor saw is
 //!   cleared. Trailing line breaks are not relayed.
+//! * Visitors are strangers: the chats one address may hold, the chats a
+//!   portal queues, and how fast one visitor writes are bounded
+//!   ([`VisitorLimits`], set with [`GatewayBuilder::visitor_limits`]); a
+//!   refused request or line is stored nowhere.
 //! * A store failure is logged and does not stop the chat: a line is still
 //!   relayed, an end still tells everybody (the next start's
 //!   [`Gateway::close_unfinished_chats`] settles the store).
@@ -59,6 +63,8 @@ pub use api::{
     VISITOR_QUEUE, VisitorChat, VisitorEvent,
 };
 use chat::{ChatTask, Msg};
+use limits::Bucket;
+pub use limits::VisitorLimits;
 
 mod api;
 pub(crate) mod board;
@@ -66,6 +72,7 @@ mod chat;
 mod commands;
 mod handover;
 mod integrations;
+mod limits;
 mod text;
 
 /// How long a chat request waits for an operator by default: five
@@ -108,6 +115,7 @@ pub(crate) struct Inner {
     /// Offers each device has open, at most [`MAX_OFFERS_PER_DEVICE`].
     offers: Mutex<HashMap<(OperatorRef, DeviceId), usize>>,
     board: mpsc::Sender<board::Post>,
+    limits: VisitorLimits,
 }
 
 /// The live chats, by id and by visitor contact.
@@ -115,6 +123,10 @@ pub(crate) struct Inner {
 struct Index {
     chats: HashMap<ChatId, Entry>,
     visitors: HashMap<ContactId, ChatId>,
+    /// Requests being made (stored, not yet live), by reservation number:
+    /// their portal and address, counted against [`VisitorLimits`].
+    pending: HashMap<u64, (String, Option<String>)>,
+    next_pending: u64,
 }
 
 /// What the handle knows of a live chat without asking its task.
@@ -130,6 +142,10 @@ struct Entry {
     audience: HashSet<OperatorRef>,
     /// Whether nobody has accepted yet.
     waiting: bool,
+    /// The visitor's address, counted against [`VisitorLimits`].
+    ip: Option<String>,
+    /// The visitor's lines.
+    lines: Bucket,
 }
 
 /// Builds a [`Gateway`]: the store and the sink are required, the rest
@@ -140,6 +156,7 @@ pub struct GatewayBuilder {
     crm: Arc<dyn CrmConnector>,
     helpdesk: Arc<dyn HelpdeskConnector>,
     queue_timeout: Duration,
+    limits: VisitorLimits,
 }
 
 impl GatewayBuilder {
@@ -160,6 +177,13 @@ impl GatewayBuilder {
         self
     }
 
+    /// What visitors may ask of the gateway (default
+    /// [`VisitorLimits::default`]).
+    pub fn visitor_limits(mut self, limits: VisitorLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
     /// The gateway, telling operators through `sink`. Must be called
     /// within a tokio runtime (the board has a task of its own).
     pub fn build(self, sink: Arc<dyn OperatorSink>) -> Gateway {
@@ -174,6 +198,7 @@ impl GatewayBuilder {
             presence: Mutex::default(),
             offers: Mutex::default(),
             board,
+            limits: self.limits,
         });
         tokio::spawn(board::run(Arc::downgrade(&inner), posts));
         Gateway { inner }
@@ -195,6 +220,7 @@ impl Gateway {
             crm: Arc::new(MemoryCrm::new()),
             helpdesk: Arc::new(MemoryHelpdesk::new()),
             queue_timeout: DEFAULT_QUEUE_TIMEOUT,
+            limits: VisitorLimits::default(),
         }
     }
 
@@ -430,6 +456,7 @@ impl Gateway {
                 max: MAX_LINE_BYTES,
             });
         }
+        self.inner.take_line(chat)?;
         self.to_chat(chat, |done| Msg::VisitorText(text, done))
             .await
     }
@@ -448,6 +475,7 @@ impl Gateway {
             .chars()
             .take(crate::VisitorDetails::MAX_FIELD_CHARS)
             .collect();
+        self.inner.take_line(chat)?;
         self.to_chat(chat, |done| Msg::VisitorPage(url, done)).await
     }
 
@@ -470,6 +498,11 @@ impl Gateway {
                 max: MAX_LINE_BYTES,
             });
         }
+        // Counted from here on, so that parallel requests cannot slip past
+        // a bound together; released if the request fails.
+        let reservation = self
+            .inner
+            .reserve(&request.portal, request.details.ip.as_deref())?;
         let store = &self.inner.store;
         // Requests to portals that do not exist are neither queued nor stored.
         if store.portal(&request.portal).await?.is_none() {
@@ -534,8 +567,11 @@ impl Gateway {
                     item: item.clone(),
                     audience: HashSet::new(),
                     waiting: true,
+                    ip: request.details.ip.clone(),
+                    lines: self.inner.limits.bucket(),
                 },
             );
+            index.pending.remove(&reservation.0);
         }
         let mut task = ChatTask::new(chat::Setup {
             inner: self.inner.clone(),
@@ -562,6 +598,16 @@ impl Gateway {
             visitor_number: visitor.number,
             events,
         })
+    }
+}
+
+/// A request counted against the [`VisitorLimits`] until it is live (or
+/// failed).
+struct Reservation<'a>(u64, &'a Inner);
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        self.1.index().pending.remove(&self.0);
     }
 }
 
@@ -728,6 +774,59 @@ impl Inner {
         if let Some(entry) = self.index().chats.get_mut(&chat) {
             entry.audience = audience;
             entry.waiting = waiting;
+        }
+    }
+
+    /// Counts a request against the [`VisitorLimits`], or refuses it.
+    fn reserve(&self, portal: &str, ip: Option<&str>) -> Result<Reservation<'_>, GatewayError> {
+        let limits = &self.limits;
+        let mut index = self.index();
+        let live = index
+            .chats
+            .values()
+            .map(|e| (e.portal.as_str(), e.ip.as_deref(), e.waiting));
+        let pending = index
+            .pending
+            .values()
+            .map(|(portal, ip)| (portal.as_str(), ip.as_deref(), true));
+        let (mut from_address, mut in_portal, mut waiting) = (0, 0, 0);
+        for (p, i, w) in live.chain(pending) {
+            if ip.is_some() && i == ip {
+                from_address += 1;
+            }
+            if p == portal {
+                in_portal += 1;
+                waiting += usize::from(w);
+            }
+        }
+        if from_address >= limits.chats_per_address {
+            return Err(GatewayError::TooManyChats);
+        }
+        if in_portal >= limits.chats_per_portal || waiting >= limits.waiting_per_portal {
+            tracing::warn!(
+                portal,
+                in_portal,
+                waiting,
+                "a chat request refused: the portal is full"
+            );
+            return Err(GatewayError::PortalBusy);
+        }
+        let number = index.next_pending;
+        index.next_pending += 1;
+        index
+            .pending
+            .insert(number, (portal.to_owned(), ip.map(str::to_owned)));
+        Ok(Reservation(number, self))
+    }
+
+    /// Takes one of a chat's line tokens, or says the visitor is too fast.
+    fn take_line(&self, chat: ChatId) -> Result<(), GatewayError> {
+        let mut index = self.index();
+        let entry = index.chats.get_mut(&chat).ok_or(GatewayError::NoSuchChat)?;
+        if entry.lines.take(&self.limits) {
+            Ok(())
+        } else {
+            Err(GatewayError::TooFast)
         }
     }
 

@@ -110,7 +110,7 @@ pub use gateway::board::board_contact;
 pub use gateway::{
     CHAT_QUEUE, ChatRequest, DEFAULT_QUEUE_TIMEOUT, Gateway, GatewayBuilder, GatewayError,
     MAX_LINE_BYTES, MAX_OFFERS_PER_DEVICE, OperatorEvent, OperatorInput, OperatorSink, PortError,
-    RosterItem, VISITOR_QUEUE, VisitorChat, VisitorEvent,
+    RosterItem, VISITOR_QUEUE, VisitorChat, VisitorEvent, VisitorLimits,
 };
 pub use memory::MemoryAccounts;
 pub use model::{

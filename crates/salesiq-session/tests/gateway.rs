@@ -10,6 +10,7 @@ use salesiq_integrations::{CrmConnector, HelpdeskConnector};
 use salesiq_session::{
     Activity, Author, ChatRequest, ContactId, Gateway, GatewayError, NewOperator, OperatorEvent,
     OperatorRef, OperatorSink, Portal, SqliteStore, Store, VisitorDetails, VisitorEvent,
+    VisitorLimits,
 };
 
 /// Records what operators are told.
@@ -55,12 +56,13 @@ struct World {
 }
 
 async fn world(locale: &str) -> World {
-    world_with(locale, None).await
+    world_with(locale, None, VisitorLimits::default()).await
 }
 
 async fn world_with(
     locale: &str,
     connectors: Option<(Arc<dyn CrmConnector>, Arc<dyn HelpdeskConnector>)>,
+    limits: VisitorLimits,
 ) -> World {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("g.sqlite3");
@@ -82,10 +84,11 @@ async fn world_with(
         store.claim_username(operator.id, username).await.unwrap();
     }
     let sink = Arc::new(Recorder::default());
-    let gateway = match connectors {
-        Some((crm, desk)) => Gateway::with_connectors(store.clone(), sink.clone(), crm, desk),
-        None => Gateway::new(store.clone(), sink.clone()),
-    };
+    let mut gateway = Gateway::builder(store.clone()).visitor_limits(limits);
+    if let Some((crm, desk)) = connectors {
+        gateway = gateway.connectors(crm, desk);
+    }
+    let gateway = gateway.build(sink.clone());
     World {
         gateway,
         path,
@@ -560,7 +563,7 @@ fn connectors() -> (Arc<dyn CrmConnector>, Arc<dyn HelpdeskConnector>) {
 
 #[tokio::test]
 async fn crm_and_helpdesk_commands() {
-    let w = world_with("en", Some(connectors())).await;
+    let w = world_with("en", Some(connectors()), VisitorLimits::default()).await;
     let _visitor = accepted(&w, Some("Support")).await;
     for command in [
         "#crm info",
@@ -1432,7 +1435,8 @@ async fn a_typing_flood_is_coalesced() {
 async fn a_queue_of_requests_is_offered_a_few_at_a_time() {
     use salesiq_session::MAX_OFFERS_PER_DEVICE;
     const WAITING: usize = 400;
-    let w = world("en").await;
+    // More than one address and one portal may have waiting by default.
+    let w = world_with("en", None, VisitorLimits::unlimited()).await;
     let mut visitors = Vec::new();
     for n in 0..WAITING {
         let mut details = ann();
@@ -1480,4 +1484,120 @@ async fn a_queue_of_requests_is_offered_a_few_at_a_time() {
     let next = offered(&w.sink.take(&w.bob));
     assert_eq!(next.len(), 1, "{next:?}");
     assert!(!first.contains(&next[0]), "{next:?} was offered already");
+}
+
+/// Issue 11, finding 9: one address holds a few live chats and a portal
+/// a bounded queue; requests made in parallel cannot slip past a bound
+/// together, nothing is stored for a refused one, and an ended chat makes
+/// room again.
+#[tokio::test]
+async fn visitors_are_bounded_per_address_and_per_portal() {
+    let mut limits = VisitorLimits::default();
+    limits.chats_per_address = 3;
+    limits.waiting_per_portal = 5;
+    let w = world_with("en", None, limits).await;
+    let request = |n: usize, ip: &str| {
+        let mut details = ann();
+        details.name = format!("Visitor {n}");
+        details.ip = Some(ip.to_owned());
+        ChatRequest::new("demo", details, "Anyone?", None)
+    };
+    // Twenty at once from one address: three are taken.
+    let mut parallel = tokio::task::JoinSet::new();
+    for n in 0..20 {
+        let gateway = w.gateway.clone();
+        let request = request(n, "203.0.113.7");
+        parallel.spawn(async move { gateway.request_chat(request).await });
+    }
+    let mut taken = Vec::new();
+    while let Some(result) = parallel.join_next().await {
+        match result.unwrap() {
+            Ok(chat) => taken.push(chat),
+            Err(e) => assert_eq!(e, GatewayError::TooManyChats),
+        }
+    }
+    assert_eq!(taken.len(), 3);
+    assert_eq!(w.store.unfinished_chats().await.unwrap().len(), 3);
+    // Other addresses fill the portal's queue, up to five waiting.
+    for n in 0..2 {
+        let ip = format!("198.51.100.{n}");
+        taken.push(w.gateway.request_chat(request(n, &ip)).await.unwrap());
+    }
+    let refused = w.gateway.request_chat(request(9, "198.51.100.9")).await;
+    assert_eq!(refused.map(|c| c.chat), Err(GatewayError::PortalBusy));
+    assert_eq!(w.store.unfinished_chats().await.unwrap().len(), 5);
+    // One leaves: its address and the portal have room again.
+    let left = taken.remove(0);
+    w.gateway.visitor_leaves(left.chat).await.unwrap();
+    taken.push(
+        w.gateway
+            .request_chat(request(10, "203.0.113.7"))
+            .await
+            .unwrap(),
+    );
+    // Accepted chats stop counting as waiting, but still count for their
+    // address.
+    w.gateway.set_available(&w.bob, true).await;
+    for chat in &taken {
+        let contact = ContactId::visitor("demo", chat.visitor_number);
+        w.gateway
+            .operator_says(&w.bob, &contact, "y")
+            .await
+            .unwrap();
+    }
+    let more = w.gateway.request_chat(request(11, "198.51.100.11")).await;
+    assert!(more.is_ok());
+    let refused = w.gateway.request_chat(request(12, "203.0.113.7")).await;
+    assert_eq!(refused.map(|c| c.chat), Err(GatewayError::TooManyChats));
+}
+
+/// Issue 11, finding 9: a visitor who writes faster than the line rate
+/// is told so, and what was refused is neither relayed nor stored (one
+/// socket once wrote 60 MB into the store in seconds).
+#[tokio::test(start_paused = true)]
+async fn a_visitor_writing_too_fast_is_slowed_down() {
+    let w = world("en").await;
+    let visitor = accepted(&w, None).await;
+    let stored = || async { w.store.transcript(visitor.chat).await.unwrap().len() };
+    let before = stored().await;
+    let burst = VisitorLimits::default().line_burst as usize;
+    let mut refused = 0;
+    for n in 0..100 {
+        match w
+            .gateway
+            .visitor_says(visitor.chat, &format!("line {n}"))
+            .await
+        {
+            Ok(()) => {}
+            Err(GatewayError::TooFast) => refused += 1,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(refused, 100 - burst);
+    assert_eq!(stored().await - before, burst);
+    let relayed = w
+        .sink
+        .take(&w.bob)
+        .into_iter()
+        .filter(|e| matches!(e, OperatorEvent::Message { .. }))
+        .count();
+    assert_eq!(relayed, burst);
+    // Page changes are stored too, and count.
+    assert_eq!(
+        w.gateway
+            .visitor_page(visitor.chat, "https://shop.example/")
+            .await,
+        Err(GatewayError::TooFast)
+    );
+    // A line a second after that.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    w.gateway.visitor_says(visitor.chat, "sorry").await.unwrap();
+    w.gateway
+        .visitor_says(visitor.chat, "really")
+        .await
+        .unwrap();
+    assert_eq!(
+        w.gateway.visitor_says(visitor.chat, "!").await,
+        Err(GatewayError::TooFast)
+    );
 }

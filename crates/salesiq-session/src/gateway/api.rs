@@ -203,6 +203,18 @@ pub enum GatewayError {
         /// The limit.
         max: usize,
     },
+    /// Too many live chats from the visitor's address
+    /// ([`crate::VisitorLimits::chats_per_address`]).
+    #[error("too many chats from your address; finish one first")]
+    TooManyChats,
+    /// The portal has as many chats (or waiting chats) as it takes
+    /// ([`crate::VisitorLimits`]).
+    #[error("too many visitors are waiting; please try again in a few minutes")]
+    PortalBusy,
+    /// The visitor writes faster than [`crate::VisitorLimits`] allow; the
+    /// line was neither relayed nor stored.
+    #[error("you are sending messages too fast; wait a moment")]
+    TooFast,
     /// No such chat, or not one of this operator's portal.
     #[error("no such chat")]
     NoSuchChat,
