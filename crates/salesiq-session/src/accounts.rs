@@ -1,6 +1,7 @@
 //! Accounts kept in a [`Store`]: the default [`Authenticator`] and
 //! [`Directory`] of a gateway with storage.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use argon2::password_hash::SaltString;
@@ -31,6 +32,8 @@ use crate::store::{Credentials, Store, StoreError, StoreResult};
 pub struct StoreAccounts {
     store: Arc<dyn Store>,
     hashing: Arc<tokio::sync::Semaphore>,
+    /// Passwords checked against an argon2id hash, decoys included.
+    checks: Arc<AtomicU64>,
 }
 
 /// How many password hashes [`StoreAccounts`] computes at once by default:
@@ -50,7 +53,16 @@ impl StoreAccounts {
         Self {
             store,
             hashing: Arc::new(tokio::sync::Semaphore::new(budget.max(1))),
+            checks: Arc::default(),
         }
+    }
+
+    /// How many passwords have been checked against an argon2id hash so
+    /// far, decoys for unknown accounts included: the cost of sign-ins,
+    /// for monitoring, and for tests that a throttle checked no more than
+    /// it should, or that an unknown account cost as much as a known one.
+    pub fn password_checks(&self) -> u64 {
+        self.checks.load(Ordering::Relaxed)
     }
 
     /// Runs `work` (a password hash) on the blocking pool within the budget.
@@ -101,6 +113,7 @@ impl StoreAccounts {
     async fn decoy(&self, password: &str) {
         static DECOY: OnceLock<String> = OnceLock::new();
         let password = password.to_owned();
+        self.checks.fetch_add(1, Ordering::Relaxed);
         let _ = self
             .hash(move || {
                 let decoy = DECOY.get_or_init(|| {
@@ -122,6 +135,7 @@ impl StoreAccounts {
             return Err(AuthError::NotAuthorized);
         };
         let (hash, password) = (credentials.password_hash, password.to_owned());
+        self.checks.fetch_add(1, Ordering::Relaxed);
         let verified = self
             .hash(move || check(&hash, &password))
             .await

@@ -100,6 +100,7 @@ mod model;
 mod sanitize;
 mod sqlite;
 mod store;
+mod throttle;
 
 pub use accounts::{DEFAULT_HASH_BUDGET, StoreAccounts};
 pub use auth::{Account, AuthError, Authenticator, Photo, ScramCredentials, ScramHash};
@@ -120,3 +121,4 @@ pub use model::{
 pub use sanitize::{clean_line, clean_text};
 pub use sqlite::SqliteStore;
 pub use store::{Credentials, Store, StoreError, StoreResult};
+pub use throttle::{LoginCheck, LoginThrottle};

@@ -19,7 +19,7 @@ use crate::error::{Error, StreamErrorCondition};
 use crate::jids;
 use crate::negotiation::{serve_direct_tls, serve_starttls};
 use crate::router::{Outbound, Router};
-use crate::shared::{Shared, Throttle};
+use crate::shared::Shared;
 use crate::sink::XmppSink;
 use crate::tls::TlsIdentity;
 
@@ -258,7 +258,10 @@ pub(crate) fn share(
             shared: weak.clone(),
         });
         Shared {
-            throttle: Throttle::new(config.max_auth_failures, config.auth_throttle_window),
+            throttle: salesiq_session::LoginThrottle::new(
+                config.max_auth_failures,
+                config.auth_throttle_window,
+            ),
             config,
             authenticator,
             directory,
