@@ -65,6 +65,8 @@ pub struct Running {
     pub database: PathBuf,
     /// Chats a previous run left open, now ended.
     pub closed_chats: usize,
+    /// The operators' accounts (for [`StoreAccounts::password_checks`]).
+    pub accounts: StoreAccounts,
     stop: watch::Sender<bool>,
     gateway: Gateway,
     xmpp: JoinHandle<()>,
@@ -98,10 +100,12 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
     let certificate = identity.certificate_der().to_vec();
     let (crm, helpdesk) = connectors(config)?;
     let gateway_store: Arc<dyn Store> = store.clone();
+    let visitor_limits = config.limits.visitors();
     let xmpp = Server::builder(xmpp_config, identity, accounts.clone(), accounts.clone())
         .gateway(move |sink| {
             Gateway::builder(gateway_store)
                 .connectors(crm, helpdesk)
+                .visitor_limits(visitor_limits)
                 .build(sink)
         })
         .bind()
@@ -138,16 +142,13 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         handle,
         jabber,
         config.default_portal(),
-    ))
-    .into_make_service_with_connect_info::<SocketAddr>();
+    ));
+    let http_limits = config.limits.http();
 
     let (stop, stopped) = watch::channel(false);
     let xmpp = tokio::spawn(xmpp.run(wait_for(stopped.clone())));
     let web = tokio::spawn(async move {
-        let serve = axum::serve(listener, app).with_graceful_shutdown(wait_for(stopped));
-        if let Err(e) = serve.await {
-            eprintln!("the web server stopped: {e}");
-        }
+        crate::http::serve(listener, app, http_limits, wait_for(stopped)).await;
     });
     Ok(Running {
         starttls,
@@ -160,6 +161,7 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         seeded,
         database,
         closed_chats,
+        accounts: StoreAccounts::clone(&accounts),
         stop,
         gateway,
         xmpp,

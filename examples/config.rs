@@ -11,7 +11,10 @@ use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
+use salesiq_session::VisitorLimits;
 use serde::Deserialize;
+
+use crate::http::HttpLimits;
 
 /// The embedded demo configuration.
 pub const DEMO_TOML: &str = include_str!("demo.toml");
@@ -56,6 +59,9 @@ pub struct Config {
     /// CRM and helpdesk.
     #[serde(default)]
     pub integrations: Integrations,
+    /// Bounds on what clients may ask; every key has a default.
+    #[serde(default)]
+    pub limits: LimitsConfig,
     /// The portals to seed; the first is the visitor page's default.
     #[serde(rename = "portal")]
     pub portals: Vec<PortalConfig>,
@@ -114,6 +120,72 @@ impl ServerConfig {
         self.public_host
             .clone()
             .unwrap_or_else(|| self.host.to_string())
+    }
+}
+
+/// The `[limits]` table: bounds on what web clients and visitors may ask
+/// (the XMPP side's are in `salesiq_xmpp::Config`). Every key is optional;
+/// the defaults are [`HttpLimits::default`] and
+/// [`VisitorLimits::default`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
+pub struct LimitsConfig {
+    /// Open HTTP connections (WebSockets included) in all.
+    pub http_connections: usize,
+    /// Open HTTP connections from one address.
+    pub http_connections_per_ip: usize,
+    /// Seconds a client may take to send a request's headers, and a
+    /// keep-alive connection may sit idle.
+    pub http_header_timeout: u64,
+    /// Live chats from one visitor address.
+    pub chats_per_address: usize,
+    /// Chats of one portal waiting for an operator.
+    pub waiting_per_portal: usize,
+    /// Live chats of one portal.
+    pub chats_per_portal: usize,
+    /// Lines one visitor may send per minute...
+    pub visitor_lines_per_minute: u32,
+    /// ...after a burst of this many.
+    pub visitor_line_burst: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        let http = HttpLimits::default();
+        let visitors = VisitorLimits::default();
+        Self {
+            http_connections: http.max_connections,
+            http_connections_per_ip: http.max_connections_per_ip,
+            http_header_timeout: http.header_timeout.as_secs(),
+            chats_per_address: visitors.chats_per_address,
+            waiting_per_portal: visitors.waiting_per_portal,
+            chats_per_portal: visitors.chats_per_portal,
+            visitor_lines_per_minute: visitors.lines_per_minute,
+            visitor_line_burst: visitors.line_burst,
+        }
+    }
+}
+
+impl LimitsConfig {
+    /// The web server's bounds.
+    pub fn http(&self) -> HttpLimits {
+        HttpLimits {
+            max_connections: self.http_connections,
+            max_connections_per_ip: self.http_connections_per_ip,
+            header_timeout: std::time::Duration::from_secs(self.http_header_timeout.max(1)),
+        }
+    }
+
+    /// The gateway's bounds on visitors.
+    pub fn visitors(&self) -> VisitorLimits {
+        let mut limits = VisitorLimits::default();
+        limits.chats_per_address = self.chats_per_address;
+        limits.waiting_per_portal = self.waiting_per_portal;
+        limits.chats_per_portal = self.chats_per_portal;
+        limits.lines_per_minute = self.visitor_lines_per_minute;
+        limits.line_burst = self.visitor_line_burst;
+        limits
     }
 }
 
@@ -366,6 +438,19 @@ mod tests {
         assert_eq!(config.server.data_dir, PathBuf::from("data"));
         assert_eq!(config.server.client_host(), "127.0.0.1");
         assert_eq!(config.portals[0].locale, "en");
+    }
+
+    #[test]
+    fn limits_take_their_defaults_and_any_key_given() {
+        let config = Config::parse(MINIMAL, "test.toml").unwrap();
+        assert_eq!(config.limits, LimitsConfig::default());
+        assert_eq!(config.limits.http(), HttpLimits::default());
+        assert_eq!(config.limits.visitors(), VisitorLimits::default());
+        let text = format!("{MINIMAL}[limits]\nchats_per_address = 20\nhttp_header_timeout = 3\n");
+        let config = Config::parse(&text, "test.toml").unwrap();
+        assert_eq!(config.limits.visitors().chats_per_address, 20);
+        assert_eq!(config.limits.http().header_timeout.as_secs(), 3);
+        assert!(refused(&format!("{MINIMAL}[limits]\nchats = 2\n")).contains("chats"));
     }
 
     #[test]

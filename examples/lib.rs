@@ -7,11 +7,13 @@
 //! - [`app`]: everything started from a configuration;
 //! - [`web`]: the visitor page, the Jabber settings page and their JSON API;
 //! - [`guides`]: what to type into each common Jabber client;
-//! - [`visitor_ws`]: the visitor's WebSocket API.
+//! - [`visitor_ws`]: the visitor's WebSocket API;
+//! - [`http`]: serving them within connection caps and header timeouts.
 
 pub mod app;
 pub mod config;
 pub mod guides;
+pub mod http;
 pub mod seed;
 pub mod visitor_ws;
 pub mod web;

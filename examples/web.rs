@@ -16,8 +16,17 @@
 //! Choices the issue leaves open:
 //! - the session is an in-memory random token in an `HttpOnly`,
 //!   `SameSite=Strict` cookie, valid for 8 hours and lost on restart;
-//! - an address with [`MAX_SIGN_IN_FAILURES`] failed sign-ins is refused
-//!   (429) for the rest of [`SIGN_IN_WINDOW`];
+//! - failed sign-ins are throttled ([`salesiq_session::LoginThrottle`],
+//!   within [`SIGN_IN_WINDOW`]): [`MAX_SIGN_IN_FAILURES`] for one account
+//!   from one address, [`MAX_ADDRESS_FAILURES`] from one address whatever
+//!   the accounts, [`MAX_ACCOUNT_FAILURES`] for one account from anywhere;
+//!   past any of them the answer is 429 without a check. Checks are
+//!   reserved before they run, so parallel guesses cannot slip past, and
+//!   the password of another account from the same address is still
+//!   checked (until the address-wide bound). The account-wide bound lets
+//!   a guesser spread over many addresses lock the account's web sign-in
+//!   for the window, which is the usual price; it does not touch the
+//!   account's Jabber login;
 //! - the availability check needs a signed-in operator, so that it is no
 //!   open oracle of who uses which name;
 //! - a claimed username is pushed at once to the colleagues who are
@@ -35,7 +44,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use salesiq_session::{
-    Account, Contact, Gateway, Operator, OperatorId, Store, StoreAccounts, StoreError,
+    Account, Contact, Gateway, LoginThrottle, Operator, OperatorId, Store, StoreAccounts,
+    StoreError,
 };
 use salesiq_xmpp::ServerHandle;
 use serde::{Deserialize, Serialize};
@@ -47,9 +57,16 @@ use crate::guides::{ClientGuide, client_guides};
 const COOKIE: &str = "salesiq_settings";
 /// How long a settings session lasts.
 const SESSION_TTL: Duration = Duration::from_secs(8 * 3600);
-/// Failed sign-ins one address may make within [`SIGN_IN_WINDOW`] before
-/// it is answered 429 Too Many Requests until the window has passed.
+/// Failed sign-ins of one account from one address within
+/// [`SIGN_IN_WINDOW`]; past them that address is answered 429 Too Many
+/// Requests for that account until the window has passed.
 pub const MAX_SIGN_IN_FAILURES: u32 = 5;
+/// Failed sign-ins from one address within [`SIGN_IN_WINDOW`], whatever
+/// the accounts (one address trying many accounts).
+pub const MAX_ADDRESS_FAILURES: u32 = 20;
+/// Failed sign-ins of one account within [`SIGN_IN_WINDOW`], from
+/// anywhere (guesses spread over many addresses).
+pub const MAX_ACCOUNT_FAILURES: u32 = 20;
 /// See [`MAX_SIGN_IN_FAILURES`].
 pub const SIGN_IN_WINDOW: Duration = Duration::from_secs(300);
 /// The username rule, as the settings page shows it.
@@ -81,8 +98,12 @@ pub struct Web {
     jabber: JabberSettings,
     default_portal: String,
     sessions: Mutex<HashMap<String, SignedIn>>,
-    /// Failed sign-ins per address: how many, since when.
-    failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
+    /// Failed sign-ins per (address, account).
+    by_login: LoginThrottle,
+    /// Failed sign-ins per address (the key is empty).
+    by_address: LoginThrottle,
+    /// Failed sign-ins per account (the address is unspecified).
+    by_account: LoginThrottle,
 }
 
 impl fmt::Debug for Web {
@@ -120,7 +141,9 @@ impl Web {
             jabber,
             default_portal: default_portal.to_owned(),
             sessions: Mutex::new(HashMap::new()),
-            failures: Mutex::new(HashMap::new()),
+            by_login: LoginThrottle::new(MAX_SIGN_IN_FAILURES, SIGN_IN_WINDOW),
+            by_address: LoginThrottle::new(MAX_ADDRESS_FAILURES, SIGN_IN_WINDOW),
+            by_account: LoginThrottle::new(MAX_ACCOUNT_FAILURES, SIGN_IN_WINDOW),
         }
     }
 }
@@ -295,38 +318,39 @@ struct SignIn {
     password: String,
 }
 
-impl Web {
-    /// Whether `ip` has used up its failed sign-ins.
-    fn throttled(&self, ip: IpAddr) -> bool {
-        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        let now = Instant::now();
-        failures.retain(|_, (_, since)| now.duration_since(*since) < SIGN_IN_WINDOW);
-        failures
-            .get(&ip)
-            .is_some_and(|(count, _)| *count >= MAX_SIGN_IN_FAILURES)
-    }
-
-    fn failed(&self, ip: IpAddr) {
-        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        failures.entry(ip).or_insert((0, Instant::now())).0 += 1;
-    }
-}
-
 async fn sign_in(
     State(web): State<Shared>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Json(form): Json<SignIn>,
 ) -> Response {
-    if web.throttled(peer.ip()) {
-        return failure(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too many failed sign-ins from your address; try again in a few minutes",
-        );
-    }
     let portal = form
         .portal
         .filter(|p| !p.trim().is_empty())
         .unwrap_or_else(|| web.default_portal.clone());
+    // Reserved in a fixed order, so that waiting for one never blocks
+    // another's holder.
+    let ip = peer.ip();
+    let account = format!(
+        "{}|{}",
+        portal.trim().to_lowercase(),
+        form.email.trim().to_lowercase()
+    );
+    let anywhere = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+    let throttled = || {
+        failure(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many failed sign-ins; try again in a few minutes",
+        )
+    };
+    let Some(by_login) = web.by_login.begin(ip, &account).await else {
+        return throttled();
+    };
+    let Some(by_address) = web.by_address.begin(ip, "").await else {
+        return throttled();
+    };
+    let Some(by_account) = web.by_account.begin(anywhere, &account).await else {
+        return throttled();
+    };
     let operator = match web
         .accounts
         .sign_in(portal.trim(), form.email.trim(), &form.password)
@@ -334,7 +358,9 @@ async fn sign_in(
     {
         Ok(operator) => operator,
         Err(salesiq_session::AuthError::NotAuthorized) => {
-            web.failed(peer.ip());
+            by_login.failed();
+            by_address.failed();
+            by_account.failed();
             return failure(
                 StatusCode::UNAUTHORIZED,
                 "the e-mail address or the password is wrong",

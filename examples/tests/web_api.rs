@@ -9,7 +9,7 @@ use common::example;
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE, COOKIE, SET_COOKIE};
 use salesiq_examples::app::Running;
-use salesiq_examples::web::MAX_SIGN_IN_FAILURES;
+use salesiq_examples::web::{MAX_ACCOUNT_FAILURES, MAX_SIGN_IN_FAILURES};
 use serde_json::{Value, json};
 
 struct Api {
@@ -20,8 +20,13 @@ struct Api {
 
 impl Api {
     fn new(running: &Running) -> Self {
+        Self::from(running, [127, 0, 0, 1])
+    }
+
+    /// A client whose connections come from the loopback address `from`.
+    fn from(running: &Running, from: [u8; 4]) -> Self {
         Self {
-            http: common::http(),
+            http: common::http_from(Some(from.into())),
             base: format!("http://{}", running.http),
             cookie: None,
         }
@@ -223,5 +228,73 @@ async fn guessing_passwords_is_throttled() {
     let (status, body) = api.sign_in("alice@demo.example", "alice-demo-pw").await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     assert!(body["error"].as_str().unwrap().contains("too many"));
+    running.stop().await;
+}
+
+/// Issue 11, finding 8: forty parallel guesses from one address get five
+/// password checks, not thirty-five; another account's right password
+/// from the same address (an office behind NAT) still signs in.
+#[tokio::test]
+async fn parallel_guesses_are_checked_within_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = example(dir.path()).await;
+    let before = running.accounts.password_checks();
+    let mut guesses = tokio::task::JoinSet::new();
+    for n in 0..40 {
+        let mut api = Api::new(&running);
+        guesses.spawn(async move {
+            api.sign_in("alice@demo.example", &format!("guess {n}"))
+                .await
+                .0
+        });
+    }
+    let mut statuses = Vec::new();
+    while let Some(status) = guesses.join_next().await {
+        statuses.push(status.unwrap());
+    }
+    let count = |wanted| statuses.iter().filter(|s| **s == wanted).count();
+    assert_eq!(
+        count(StatusCode::UNAUTHORIZED),
+        MAX_SIGN_IN_FAILURES as usize
+    );
+    assert_eq!(
+        count(StatusCode::TOO_MANY_REQUESTS),
+        40 - MAX_SIGN_IN_FAILURES as usize
+    );
+    assert_eq!(
+        running.accounts.password_checks() - before,
+        u64::from(MAX_SIGN_IN_FAILURES)
+    );
+    let (status, _) = Api::new(&running)
+        .sign_in("bob@demo.example", "bob-demo-pw")
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    running.stop().await;
+}
+
+/// Issue 11, finding 11: guesses at one account spread over many
+/// addresses are bounded too (there was no per-account limit).
+#[tokio::test]
+async fn guesses_from_many_addresses_are_bounded_per_account() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = example(dir.path()).await;
+    for n in 0..MAX_ACCOUNT_FAILURES {
+        let from = [127, 0, 1, u8::try_from(n).unwrap() + 1];
+        let (status, _) = Api::from(&running, from)
+            .sign_in("alice@demo.example", "guess")
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let before = running.accounts.password_checks();
+    let (status, _) = Api::from(&running, [127, 0, 2, 1])
+        .sign_in("alice@demo.example", "alice-demo-pw")
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(running.accounts.password_checks(), before);
+    // Other accounts are not touched.
+    let (status, _) = Api::from(&running, [127, 0, 2, 1])
+        .sign_in("bob@demo.example", "bob-demo-pw")
+        .await;
+    assert_eq!(status, StatusCode::OK);
     running.stop().await;
 }
