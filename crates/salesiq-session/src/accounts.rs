@@ -2,11 +2,12 @@
 //! [`Directory`] of a gateway with storage.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use argon2::password_hash::SaltString;
-use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
+use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, PasswordHasher, Version};
 use salesiq_jid::LoginKey;
+use subtle::ConstantTimeEq;
 
 use crate::auth::{
     Account, AuthError, Authenticator, SCRAM_HASHES, ScramCredentials, ScramHash, is_email_name,
@@ -24,6 +25,10 @@ use crate::store::{Credentials, Store, StoreError, StoreResult};
 /// runs on the blocking pool, at most [`DEFAULT_HASH_BUDGET`] at a time
 /// ([`StoreAccounts::with_hash_budget`]): argon2id takes 19 MiB per hash,
 /// so a storm of logins after a restart queues instead of taking gigabytes.
+/// The checks' working memory is kept and reused, one buffer per permit:
+/// whatever the burst, checking passwords holds at most budget × 19 MiB,
+/// allocated once (a fresh 19 MiB per check was kept by the allocator's
+/// arenas after a burst, and never given back).
 /// An unknown account or address costs the same hash as a known one, so
 /// that answers do not tell them apart by their time. As with `MemoryAccounts`, an operator
 /// without a username is found by the local part of their e-mail
@@ -34,6 +39,41 @@ pub struct StoreAccounts {
     hashing: Arc<tokio::sync::Semaphore>,
     /// Passwords checked against an argon2id hash, decoys included.
     checks: Arc<AtomicU64>,
+    /// The checks' argon2 memory, reused.
+    memory: Arc<Memory>,
+}
+
+/// argon2's working memory, kept between checks: at most one buffer per
+/// hashing permit.
+#[derive(Debug)]
+struct Memory {
+    buffers: Mutex<Vec<Vec<Block>>>,
+    keep: usize,
+}
+
+impl Memory {
+    /// A buffer of at least `blocks` blocks: a kept one, or a new one.
+    fn take(&self, blocks: usize) -> Vec<Block> {
+        let kept = self.buffers.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        match kept {
+            Some(buffer) if buffer.len() >= blocks => buffer,
+            _ => vec![Block::default(); blocks],
+        }
+    }
+
+    /// Keeps `buffer` for the next check, if there is room.
+    fn give(&self, buffer: Vec<Block>) {
+        let mut buffers = self.buffers.lock().unwrap_or_else(|e| e.into_inner());
+        if buffers.len() < self.keep {
+            buffers.push(buffer);
+        }
+    }
+
+    /// How many buffers are kept (for tests).
+    #[cfg(test)]
+    fn kept(&self) -> usize {
+        self.buffers.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
 }
 
 /// How many password hashes [`StoreAccounts`] computes at once by default:
@@ -54,6 +94,10 @@ impl StoreAccounts {
             store,
             hashing: Arc::new(tokio::sync::Semaphore::new(budget.max(1))),
             checks: Arc::default(),
+            memory: Arc::new(Memory {
+                buffers: Mutex::new(Vec::new()),
+                keep: budget.max(1),
+            }),
         }
     }
 
@@ -114,6 +158,7 @@ impl StoreAccounts {
         static DECOY: OnceLock<String> = OnceLock::new();
         let password = password.to_owned();
         self.checks.fetch_add(1, Ordering::Relaxed);
+        let memory = self.memory.clone();
         let _ = self
             .hash(move || {
                 let decoy = DECOY.get_or_init(|| {
@@ -122,7 +167,7 @@ impl StoreAccounts {
                         .map(|c| c.password_hash)
                         .unwrap_or_default()
                 });
-                check(decoy, &password)
+                check(&memory, decoy, &password)
             })
             .await;
     }
@@ -136,8 +181,9 @@ impl StoreAccounts {
         };
         let (hash, password) = (credentials.password_hash, password.to_owned());
         self.checks.fetch_add(1, Ordering::Relaxed);
+        let memory = self.memory.clone();
         let verified = self
-            .hash(move || check(&hash, &password))
+            .hash(move || check(&memory, &hash, &password))
             .await
             .map_err(AuthError::Unavailable)?;
         if verified {
@@ -175,13 +221,40 @@ impl StoreAccounts {
     }
 }
 
-/// Whether `password` matches the argon2id PHC string `hash`.
-fn check(hash: &str, password: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|hash| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &hash)
-            .is_ok()
-    })
+/// Whether `password` matches the argon2 PHC string `hash`, computed in
+/// `memory`'s buffers (what `PasswordVerifier::verify_password` does, but
+/// without a fresh allocation per check).
+fn check(memory: &Memory, hash: &str, password: &str) -> bool {
+    let Ok(hash) = PasswordHash::new(hash) else {
+        return false;
+    };
+    let (Ok(algorithm), Ok(params)) =
+        (Algorithm::try_from(hash.algorithm), Params::try_from(&hash))
+    else {
+        return false;
+    };
+    let version = match hash.version.map(Version::try_from) {
+        None => Version::default(),
+        Some(Ok(version)) => version,
+        Some(Err(_)) => return false,
+    };
+    let (Some(salt), Some(expected)) = (hash.salt, hash.hash) else {
+        return false;
+    };
+    let mut salt_bytes = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    let mut out = vec![0u8; expected.len()];
+    let mut blocks = memory.take(params.block_count());
+    let hashed = Argon2::new(algorithm, version, params).hash_password_into_with_memory(
+        password.as_bytes(),
+        salt,
+        &mut out,
+        &mut blocks,
+    );
+    memory.give(blocks);
+    hashed.is_ok() && bool::from(out.ct_eq(expected.as_bytes()))
 }
 
 fn derive(password: &str) -> StoreResult<Credentials> {
@@ -269,5 +342,69 @@ impl Directory for StoreAccounts {
                 })
                 .collect()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use argon2::PasswordVerifier;
+
+    use super::*;
+
+    fn memory(keep: usize) -> Memory {
+        Memory {
+            buffers: Mutex::new(Vec::new()),
+            keep,
+        }
+    }
+
+    #[test]
+    fn checks_agree_with_argon2_s_own_verifier() {
+        let memory = memory(1);
+        let small = Params::new(64, 1, 1, None).unwrap();
+        let salt = SaltString::encode_b64(b"sixteen byte slt").unwrap();
+        let hashes = [
+            derive("s3cret").unwrap().password_hash,
+            Argon2::new(Algorithm::Argon2id, Version::V0x13, small.clone())
+                .hash_password(b"s3cret", &salt)
+                .unwrap()
+                .to_string(),
+            Argon2::new(Algorithm::Argon2i, Version::V0x10, small)
+                .hash_password(b"s3cret", &salt)
+                .unwrap()
+                .to_string(),
+        ];
+        for hash in &hashes {
+            for password in ["s3cret", "s3cret ", "", "S3CRET"] {
+                let theirs = Argon2::default()
+                    .verify_password(password.as_bytes(), &PasswordHash::new(hash).unwrap())
+                    .is_ok();
+                assert_eq!(
+                    check(&memory, hash, password),
+                    theirs,
+                    "{hash} {password:?}"
+                );
+            }
+        }
+        assert!(!check(&memory, "not a hash", "s3cret"));
+        assert!(!check(
+            &memory,
+            "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$",
+            "s3cret"
+        ));
+    }
+
+    #[test]
+    fn memory_is_reused_not_grown() {
+        let memory = memory(2);
+        let hash = derive("s3cret").unwrap().password_hash;
+        std::thread::scope(|threads| {
+            for _ in 0..8 {
+                threads.spawn(|| assert!(check(&memory, &hash, "s3cret")));
+            }
+        });
+        assert!(memory.kept() <= 2);
+        let taken = memory.take(19 * 1024);
+        assert_eq!(taken.len(), 19 * 1024, "a kept buffer is big enough");
     }
 }
