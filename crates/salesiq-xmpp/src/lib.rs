@@ -8,6 +8,52 @@
 //! [`Authenticator`]: salesiq_session::Authenticator
 //! [`Directory`]: salesiq_session::Directory
 //!
+//! A server on a free port, with accounts in memory and a chat domain over
+//! SQLite, answering a client's stream header with its STARTTLS offer:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use salesiq_session::{Account, Gateway, MemoryAccounts, SqliteStore};
+//! use salesiq_xmpp::{Config, Server, TlsIdentity};
+//! use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//!
+//! # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
+//! let accounts = Arc::new(MemoryAccounts::new().with_account(
+//!     Account::new("demo", Some("alice.ops"), "Alice", "alice@demo.example"),
+//!     "s3cret",
+//! ));
+//! let store = Arc::new(SqliteStore::open(":memory:").unwrap());
+//! let mut config = Config::new("salesiq.zoho.com");
+//! config.starttls_addr = Some("127.0.0.1:0".parse().unwrap()); // not 6222
+//! config.direct_tls_addr = None;
+//! let identity = TlsIdentity::self_signed(&config.domain).unwrap();
+//! let server = Server::builder(config, identity, accounts.clone(), accounts)
+//!     .gateway(move |sink| Gateway::new(store, sink))
+//!     .bind()
+//!     .await
+//!     .unwrap();
+//! let addr = server.starttls_addr().unwrap();
+//! let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+//! let running = tokio::spawn(server.run(async { let _ = stopped.await; }));
+//!
+//! let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
+//! client.write_all(b"<?xml version='1.0'?><stream:stream xmlns='jabber:client' \
+//!     xmlns:stream='http://etherx.jabber.org/streams' to='salesiq.zoho.com' version='1.0'>")
+//!     .await
+//!     .unwrap();
+//! let mut heard = String::new();
+//! let mut buffer = [0u8; 1024];
+//! while !heard.contains("</stream:features>") {
+//!     let n = client.read(&mut buffer).await.unwrap();
+//!     assert!(n > 0, "the server closed: {heard}");
+//!     heard.push_str(&String::from_utf8_lossy(&buffer[..n]));
+//! }
+//! assert!(heard.contains("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/>"));
+//! stop.send(()).unwrap();
+//! running.await.unwrap();
+//! # });
+//! ```
+//!
 //! # What it does
 //!
 //! * RFC 6120 stream negotiation: TLS is required (STARTTLS, or direct TLS);
@@ -34,7 +80,7 @@
 //!
 //! # Crate features
 //!
-//! * `fuzzing` (off): [`fuzzing::serve_bytes`], the whole server stream
+//! * `fuzzing` (off): `fuzzing::serve_bytes`, the whole server stream
 //!   driven from bytes in memory, for the `server_stream` fuzz target.
 //!
 //! # Limits and errors
