@@ -11,15 +11,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use salesiq_integrations::{CrmConnector, HelpdeskConnector, HttpConfig, ZohoCrm, ZohoDesk};
+use salesiq_integrations::{CrmConnector, HelpdeskConnector};
 use salesiq_session::{Gateway, SqliteStore, Store, StoreAccounts};
+use salesiq_web::{JabberSettings, Web};
 use salesiq_xmpp::{Server, TlsIdentity};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::{Config, Connector};
 use crate::seed::{Seeded, seed};
-use crate::web::{self, JabberSettings};
 
 /// Why the server did not start.
 #[derive(Debug, thiserror::Error)]
@@ -127,15 +127,15 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
     let http = listener
         .local_addr()
         .map_err(|e| StartError::Io(e.to_string()))?;
-    let jabber = JabberSettings {
-        domain: server.domain.clone(),
-        host: server.client_host(),
-        starttls_port: starttls.port(),
-        direct_tls_port: direct_tls.port(),
-        fingerprint: fingerprint.clone(),
-    };
+    let jabber = JabberSettings::new(
+        &server.domain,
+        &server.client_host(),
+        starttls.port(),
+        direct_tls.port(),
+        &fingerprint,
+    );
     let store: Arc<dyn Store> = store;
-    let app = web::router(web::Web::new(
+    let app = salesiq_web::router(Web::new(
         gateway.clone(),
         store,
         StoreAccounts::clone(&accounts),
@@ -148,7 +148,7 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
     let (stop, stopped) = watch::channel(false);
     let xmpp = tokio::spawn(xmpp.run(wait_for(stopped.clone())));
     let web = tokio::spawn(async move {
-        crate::http::serve(listener, app, http_limits, wait_for(stopped)).await;
+        salesiq_web::serve(listener, app, http_limits, wait_for(stopped)).await;
     });
     Ok(Running {
         starttls,
@@ -224,17 +224,10 @@ type Connectors = (Arc<dyn CrmConnector>, Arc<dyn HelpdeskConnector>);
 
 fn connectors(config: &Config) -> Result<Connectors, StartError> {
     let (demo_crm, demo_desk) = salesiq_integrations::demo();
-    let http = |base_url: &str, token: &str| -> Result<HttpConfig, StartError> {
-        let url = base_url
-            .parse()
-            .map_err(|e| StartError::Connector(format!("base_url {base_url:?}: {e}")))?;
-        Ok(HttpConfig::new(url, token))
-    };
-    let bad = |e: salesiq_integrations::ConnectorError| StartError::Connector(e.to_string());
     let crm: Arc<dyn CrmConnector> = match &config.integrations.crm {
         Connector::Zoho {
             base_url, token, ..
-        } => Arc::new(ZohoCrm::new(http(base_url, token)?).map_err(bad)?),
+        } => zoho::crm(base_url, token)?,
         _ => Arc::new(demo_crm),
     };
     let helpdesk: Arc<dyn HelpdeskConnector> = match &config.integrations.helpdesk {
@@ -248,9 +241,74 @@ fn connectors(config: &Config) -> Result<Connectors, StartError> {
                     "integrations.helpdesk: Zoho Desk needs org_id".into(),
                 ));
             };
-            Arc::new(ZohoDesk::new(http(base_url, token)?.with_org_id(org_id)).map_err(bad)?)
+            zoho::desk(base_url, token, org_id)?
         }
         _ => Arc::new(demo_desk),
     };
     Ok((crm, helpdesk))
+}
+
+/// The Zoho connectors, in a build with the `zoho` feature.
+#[cfg(feature = "zoho")]
+mod zoho {
+    use std::sync::Arc;
+
+    use salesiq_integrations::{
+        ConnectorError, CrmConnector, HelpdeskConnector, HttpConfig, ZohoCrm, ZohoDesk,
+    };
+
+    use super::StartError;
+
+    fn http(base_url: &str, token: &str) -> Result<HttpConfig, StartError> {
+        let url = base_url
+            .parse()
+            .map_err(|e| StartError::Connector(format!("base_url {base_url:?}: {e}")))?;
+        Ok(HttpConfig::new(url, token))
+    }
+
+    fn bad(e: ConnectorError) -> StartError {
+        StartError::Connector(e.to_string())
+    }
+
+    pub(super) fn crm(base_url: &str, token: &str) -> Result<Arc<dyn CrmConnector>, StartError> {
+        Ok(Arc::new(ZohoCrm::new(http(base_url, token)?).map_err(bad)?))
+    }
+
+    pub(super) fn desk(
+        base_url: &str,
+        token: &str,
+        org_id: &str,
+    ) -> Result<Arc<dyn HelpdeskConnector>, StartError> {
+        let config = http(base_url, token)?.with_org_id(org_id);
+        Ok(Arc::new(ZohoDesk::new(config).map_err(bad)?))
+    }
+}
+
+/// Without the `zoho` feature: a configuration that asks for Zoho is
+/// refused at start, saying how to build with it.
+#[cfg(not(feature = "zoho"))]
+mod zoho {
+    use std::sync::Arc;
+
+    use salesiq_integrations::{CrmConnector, HelpdeskConnector};
+
+    use super::StartError;
+
+    fn missing() -> StartError {
+        StartError::Connector(
+            "this build has no Zoho connectors: run it with `--features zoho`".into(),
+        )
+    }
+
+    pub(super) fn crm(_: &str, _: &str) -> Result<Arc<dyn CrmConnector>, StartError> {
+        Err(missing())
+    }
+
+    pub(super) fn desk(
+        _: &str,
+        _: &str,
+        _: &str,
+    ) -> Result<Arc<dyn HelpdeskConnector>, StartError> {
+        Err(missing())
+    }
 }

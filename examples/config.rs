@@ -12,9 +12,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
 use salesiq_session::VisitorLimits;
+use salesiq_web::HttpLimits;
 use serde::Deserialize;
-
-use crate::http::HttpLimits;
 
 /// The embedded demo configuration.
 pub const DEMO_TOML: &str = include_str!("demo.toml");
@@ -170,11 +169,11 @@ impl Default for LimitsConfig {
 impl LimitsConfig {
     /// The web server's bounds.
     pub fn http(&self) -> HttpLimits {
-        HttpLimits {
-            max_connections: self.http_connections,
-            max_connections_per_ip: self.http_connections_per_ip,
-            header_timeout: std::time::Duration::from_secs(self.http_header_timeout.max(1)),
-        }
+        let mut limits = HttpLimits::default();
+        limits.max_connections = self.http_connections;
+        limits.max_connections_per_ip = self.http_connections_per_ip;
+        limits.header_timeout = std::time::Duration::from_secs(self.http_header_timeout.max(1));
+        limits
     }
 
     /// The gateway's bounds on visitors.

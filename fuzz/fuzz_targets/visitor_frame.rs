@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use salesiq_examples::visitor_ws::decode;
+use salesiq_web::visitor_ws::decode;
 
 fuzz_target!(|text: &str| {
     match decode(text) {

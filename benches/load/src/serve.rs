@@ -138,7 +138,7 @@ async fn visitors(gateway: salesiq_session::Gateway, http: SocketAddr) -> Result
     let listener = tokio::net::TcpListener::bind(http)
         .await
         .map_err(|e| format!("HTTP on {http}: {e}"))?;
-    let app = salesiq_examples::visitor_ws::router(gateway)
+    let app = salesiq_web::visitor_ws::router(gateway)
         .into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {

@@ -10,8 +10,7 @@
 
 mod common;
 
-#[path = "../../crates/salesiq-xmpp/tests/support/mod.rs"]
-mod support;
+use salesiq_test_support as support;
 
 use std::net::SocketAddr;
 use std::path::Path;

@@ -8,8 +8,7 @@
 
 mod common;
 
-#[path = "../../crates/salesiq-xmpp/tests/support/mod.rs"]
-mod support;
+use salesiq_test_support as support;
 
 use std::time::Duration;
 

@@ -9,8 +9,7 @@
 #![allow(clippy::unwrap_used)] // helpers outside #[test] fns unwrap too
 
 mod common;
-#[path = "../../crates/salesiq-xmpp/tests/support/mod.rs"]
-mod support;
+use salesiq_test_support as support;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;

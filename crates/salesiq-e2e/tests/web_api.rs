@@ -9,7 +9,7 @@ use common::example;
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE, COOKIE, SET_COOKIE};
 use salesiq_examples::app::Running;
-use salesiq_examples::web::{MAX_ACCOUNT_FAILURES, MAX_SIGN_IN_FAILURES};
+use salesiq_web::pages::{MAX_ACCOUNT_FAILURES, MAX_SIGN_IN_FAILURES};
 use serde_json::{Value, json};
 
 struct Api {

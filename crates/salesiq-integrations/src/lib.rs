@@ -28,12 +28,21 @@
 //! * TLS is rustls with the ring provider and the platform's verifier,
 //!   configured per client, so embedding this crate installs no
 //!   process-wide crypto provider.
+//!
+//! # Crate features
+//!
+//! * `zoho` (on by default): `ZohoCrm` and `ZohoDesk`, over HTTPS with
+//!   reqwest. Without it the crate has the traits and the in-memory
+//!   connectors only, and compiles no HTTP or TLS stack (the workspace's
+//!   domain crate and the example server use it so, about 60 build units
+//!   fewer; the example turns it on with its own `zoho` feature).
 
 mod crm;
 mod demo;
 mod error;
 mod future;
 mod helpdesk;
+#[cfg(feature = "zoho")]
 mod http;
 
 pub use crm::{CrmConnector, CrmModule, CrmRecord, MemoryCrm};
@@ -44,4 +53,5 @@ pub use helpdesk::{
     HelpdeskConnector, HelpdeskContact, MemoryHelpdesk, NewTicket, Ticket, TicketQuery,
     classification_name, priority_name, state_name, status_name,
 };
+#[cfg(feature = "zoho")]
 pub use http::{HttpConfig, ZohoCrm, ZohoDesk};

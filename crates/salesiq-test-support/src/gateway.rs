@@ -14,7 +14,7 @@ use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::message::Message;
 use tokio_xmpp::parsers::presence::Presence;
 
-use super::{Mode, Operator, TestServer};
+use crate::{Mode, Operator, TestServer};
 
 pub const ALICE: &str = "demo|alice.ops@salesiq.zoho.com";
 pub const BOB: &str = "demo|bob.ops@salesiq.zoho.com";

@@ -1,7 +1,11 @@
-//! A server on 127.0.0.1:0 with demo accounts, a real XMPP client
-//! (tokio-xmpp) that trusts its self-signed certificate, and raw sockets
-//! for what a well-behaved client never sends.
-#![allow(dead_code, unreachable_pub, clippy::unwrap_used)] // shared by the test files, each using a part
+//! What the tests of salesiq-gateway share (not published): a server on
+//! 127.0.0.1:0 with demo accounts, a real XMPP client (tokio-xmpp) that
+//! trusts its self-signed certificate, raw sockets for what a
+//! well-behaved client never sends, and ([`gateway`]) a world with the
+//! chat domain over SQLite.
+// Test helpers: a failed unwrap is a failed test, and each helper's name
+// says what it does.
+#![allow(clippy::unwrap_used, missing_docs, missing_debug_implementations)]
 
 use std::borrow::Cow;
 use std::net::SocketAddr;

@@ -9,7 +9,7 @@
 
 use serde::Serialize;
 
-use crate::web::JabberSettings;
+use crate::pages::JabberSettings;
 
 /// How to set up one client.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

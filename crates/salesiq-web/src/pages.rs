@@ -1,6 +1,6 @@
-//! The web side of the example server: the visitor page (`/`), the Jabber
-//! settings page (`/settings`), the JSON API they use, and the visitor
-//! WebSocket API ([`crate::visitor_ws`]).
+//! The pages: the visitor page (`/`), the Jabber settings page
+//! (`/settings`), the JSON API they use, and the visitor WebSocket API
+//! ([`crate::visitor_ws`]), as one router.
 //!
 //! JSON API:
 //!
@@ -89,6 +89,25 @@ pub struct JabberSettings {
     pub fingerprint: String,
 }
 
+impl JabberSettings {
+    /// What the settings page tells operators to type into a client.
+    pub fn new(
+        domain: &str,
+        host: &str,
+        starttls_port: u16,
+        direct_tls_port: u16,
+        fingerprint: &str,
+    ) -> Self {
+        Self {
+            domain: domain.to_owned(),
+            host: host.to_owned(),
+            starttls_port,
+            direct_tls_port,
+            fingerprint: fingerprint.to_owned(),
+        }
+    }
+}
+
 /// The web server's state.
 pub struct Web {
     gateway: Gateway,
@@ -168,11 +187,11 @@ pub fn router(web: Web) -> Router {
         .merge(crate::visitor_ws::router(gateway))
 }
 
-const VISITOR_HTML: &str = include_str!("web/visitor.html");
-const SETTINGS_HTML: &str = include_str!("web/settings.html");
-const STYLE_CSS: &str = include_str!("web/style.css");
-const VISITOR_JS: &str = include_str!("web/visitor.js");
-const SETTINGS_JS: &str = include_str!("web/settings.js");
+const VISITOR_HTML: &str = include_str!("../assets/visitor.html");
+const SETTINGS_HTML: &str = include_str!("../assets/settings.html");
+const STYLE_CSS: &str = include_str!("../assets/style.css");
+const VISITOR_JS: &str = include_str!("../assets/visitor.js");
+const SETTINGS_JS: &str = include_str!("../assets/settings.js");
 const JS: &str = "text/javascript";
 
 /// Headers every page and asset carries: no framing, no sniffing, and

@@ -90,7 +90,7 @@ pub enum TypingState {
 /// the error frame carries.
 ///
 /// ```
-/// use salesiq_examples::visitor_ws::{TypingState, VisitorFrame, decode};
+/// use salesiq_web::visitor_ws::{TypingState, VisitorFrame, decode};
 ///
 /// assert_eq!(
 ///     decode(r#"{"type":"typing","state":"composing"}"#),

@@ -8,11 +8,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
-use salesiq_examples::visitor_ws;
 use salesiq_session::{
     Activity, ContactId, Gateway, NewOperator, OperatorEvent, OperatorRef, OperatorSink, Portal,
     SqliteStore, Store,
 };
+use salesiq_web::visitor_ws;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 

@@ -11,7 +11,7 @@
 
 #![allow(clippy::unwrap_used)] // helpers outside #[test] fns unwrap too
 
-mod support;
+use salesiq_test_support as support;
 
 use support::{Mode, Operator, TestServer};
 use tokio_xmpp::jid::Jid;

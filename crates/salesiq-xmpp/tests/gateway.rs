@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used)] // helpers outside #[test] fns unwrap too
 
-mod support;
+use salesiq_test_support as support;
 
 use std::sync::Arc;
 

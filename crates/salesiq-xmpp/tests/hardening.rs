@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used)] // helpers outside #[test] fns unwrap too
 
-mod support;
+use salesiq_test_support as support;
 
 use support::{ALICE_PLAIN, DOMAIN, HEADER, Mode, Operator, Raw, STEP, TestServer};
 use tokio_rustls::TlsConnector;

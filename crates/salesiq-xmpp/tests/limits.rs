@@ -2,7 +2,7 @@
 //! well-behaved client never sends. Each answer is the stream, SASL or
 //! stanza error RFC 6120 names.
 
-mod support;
+use salesiq_test_support as support;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Logging in with a real XMPP client library (tokio-xmpp) over real TCP
 //! and TLS, on both ports, with every localpart form and mechanism.
 
-mod support;
+use salesiq_test_support as support;
 
 use support::{Mode, Raw, TestServer};
 use tokio_xmpp::error::{AuthError, Error};
