@@ -2,13 +2,19 @@
 //! v1), with reqwest on rustls.
 //!
 //! Every request carries `Authorization: Zoho-oauthtoken <token>` (and
-//! `orgId` for Desk) and a timeout. HTTP 204 means "nothing found"; 401 and
+//! `orgId` for Desk) and a timeout. The token is either fixed
+//! ([`HttpConfig::new`]; Zoho's expire within an hour) or obtained from a
+//! refresh token ([`HttpConfig::with_oauth`], [`OAuthClient`]): the
+//! connector asks `POST {accounts_url}/oauth/v2/token` with
+//! `grant_type=refresh_token`, keeps the access token until a minute before
+//! its `expires_in`, refreshes one at a time (Zoho allows ten new tokens
+//! per ten minutes), and refreshes once more when the API answers 401. HTTP 204 means "nothing found"; 401 and
 //! 403 are [`ConnectorError::Unauthorized`], 429
 //! [`ConnectorError::RateLimited`], 5xx, network failures and timeouts
 //! [`ConnectorError::Unavailable`].
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use reqwest::{Method, RequestBuilder, StatusCode, Url};
 use salesiq_commands::TicketState;
@@ -22,6 +28,65 @@ use crate::helpdesk::{
     priority_name, state_name, status_name,
 };
 
+/// Zoho's accounts server, where refresh tokens become access tokens.
+pub const ZOHO_ACCOUNTS_URL: &str = "https://accounts.zoho.com";
+
+/// How long before its expiry an access token is refreshed.
+const REFRESH_MARGIN: Duration = Duration::from_secs(60);
+
+/// A Zoho OAuth client that holds a refresh token (a "self client" or a
+/// server-based client with `access_type=offline`).
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct OAuthClient {
+    /// The accounts server: [`ZOHO_ACCOUNTS_URL`] by default; another
+    /// data centre's (`https://accounts.zoho.eu`...) or a test server's.
+    pub accounts_url: Url,
+    /// The client id.
+    pub client_id: String,
+    /// The client secret.
+    pub client_secret: String,
+    /// The refresh token.
+    pub refresh_token: String,
+}
+
+impl OAuthClient {
+    /// A client of Zoho's accounts server.
+    pub fn new(client_id: &str, client_secret: &str, refresh_token: &str) -> Self {
+        Self {
+            accounts_url: Url::parse(ZOHO_ACCOUNTS_URL).unwrap_or_else(|_| unreachable!()),
+            client_id: client_id.to_owned(),
+            client_secret: client_secret.to_owned(),
+            refresh_token: refresh_token.to_owned(),
+        }
+    }
+
+    /// The same, with another accounts server.
+    pub fn with_accounts_url(mut self, accounts_url: Url) -> Self {
+        self.accounts_url = accounts_url;
+        self
+    }
+}
+
+impl std::fmt::Debug for OAuthClient {
+    /// Leaves the secrets out.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthClient")
+            .field("accounts_url", &self.accounts_url.as_str())
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How a connector authenticates.
+#[derive(Clone)]
+enum Auth {
+    /// A fixed access token.
+    Token(String),
+    /// Access tokens from a refresh token.
+    Refresh(OAuthClient),
+}
+
 /// Where a vendor API is and how to authenticate to it.
 #[derive(Clone)]
 #[non_exhaustive]
@@ -29,8 +94,7 @@ pub struct HttpConfig {
     /// The API's base URL, e.g. `https://www.zohoapis.com` for the CRM or
     /// `https://desk.zoho.com` for Desk.
     pub base_url: Url,
-    /// The OAuth access token.
-    pub token: String,
+    auth: Auth,
     /// The Desk organization id (ignored by the CRM).
     pub org_id: Option<String>,
     /// How long one request may take. Default 10 s.
@@ -38,13 +102,22 @@ pub struct HttpConfig {
 }
 
 impl HttpConfig {
-    /// A configuration with the default timeout.
+    /// A configuration with a fixed access token and the default timeout.
     pub fn new(base_url: Url, token: &str) -> Self {
         Self {
             base_url,
-            token: token.to_owned(),
+            auth: Auth::Token(token.to_owned()),
             org_id: None,
             timeout: Duration::from_secs(10),
+        }
+    }
+
+    /// A configuration whose access tokens come from `client`'s refresh
+    /// token, with the default timeout.
+    pub fn with_oauth(base_url: Url, client: OAuthClient) -> Self {
+        Self {
+            auth: Auth::Refresh(client),
+            ..Self::new(base_url, "")
         }
     }
 
@@ -86,11 +159,25 @@ fn client(timeout: Duration) -> Result<reqwest::Client, ConnectorError> {
         .map_err(|e| ConnectorError::Unavailable(format!("HTTP client setup: {e}")))
 }
 
+/// An access token and when it stops being used.
+#[derive(Debug, Clone)]
+struct Access {
+    token: String,
+    refresh_at: Instant,
+}
+
+/// The access token of one vendor account, refreshed one at a time.
+#[derive(Debug, Default)]
+struct Tokens {
+    current: tokio::sync::Mutex<Option<Access>>,
+}
+
 /// One vendor API: base URL, credentials, client.
 #[derive(Debug, Clone)]
 struct Api {
     config: HttpConfig,
     client: reqwest::Client,
+    tokens: Arc<Tokens>,
 }
 
 impl Api {
@@ -98,6 +185,80 @@ impl Api {
         Ok(Self {
             client: client(config.timeout)?,
             config,
+            tokens: Arc::default(),
+        })
+    }
+
+    /// The access token to use now: the fixed one, the one kept, or a new
+    /// one from the accounts server (one refresh at a time; those waiting
+    /// use its result).
+    async fn token(&self) -> Result<String, ConnectorError> {
+        let client = match &self.config.auth {
+            Auth::Token(token) => return Ok(token.clone()),
+            Auth::Refresh(client) => client,
+        };
+        let mut current = self.tokens.current.lock().await;
+        if let Some(access) = current.as_ref().filter(|a| Instant::now() < a.refresh_at) {
+            return Ok(access.token.clone());
+        }
+        let access = self.refresh(client).await?;
+        let token = access.token.clone();
+        *current = Some(access);
+        Ok(token)
+    }
+
+    /// Forgets `token` after the API refused it, unless a newer one is
+    /// kept already.
+    async fn forget(&self, token: &str) {
+        let mut current = self.tokens.current.lock().await;
+        if current.as_ref().is_some_and(|a| a.token == token) {
+            *current = None;
+        }
+    }
+
+    /// `POST {accounts_url}/oauth/v2/token` with the refresh token.
+    async fn refresh(&self, client: &OAuthClient) -> Result<Access, ConnectorError> {
+        let mut url = client.accounts_url.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(["oauth", "v2", "token"]);
+        }
+        let form = [
+            ("grant_type", "refresh_token"),
+            ("client_id", client.client_id.as_str()),
+            ("client_secret", client.client_secret.as_str()),
+            ("refresh_token", client.refresh_token.as_str()),
+        ];
+        let response = self
+            .client
+            .post(url)
+            .form(&form)
+            .send()
+            .await
+            .map_err(|e| ConnectorError::Unavailable(format!("token refresh: {e}")))?;
+        let status = response.status();
+        if status.is_server_error() {
+            return Err(ConnectorError::Unavailable(format!(
+                "token refresh: {status}"
+            )));
+        }
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            return Err(ConnectorError::RateLimited);
+        }
+        // Zoho answers a bad refresh token with 200 and {"error": ...}.
+        let body: Value = response
+            .json()
+            .await
+            .map_err(|e| ConnectorError::BadResponse(format!("token refresh: {e}")))?;
+        let Some(token) = body.get("access_token").and_then(Value::as_str) else {
+            return Err(ConnectorError::Unauthorized);
+        };
+        let lifetime = body
+            .get("expires_in")
+            .and_then(Value::as_u64)
+            .map_or(Duration::ZERO, Duration::from_secs);
+        Ok(Access {
+            token: token.to_owned(),
+            refresh_at: Instant::now() + lifetime.saturating_sub(REFRESH_MARGIN),
         })
     }
 
@@ -110,27 +271,42 @@ impl Api {
         url
     }
 
+    /// A request to the API; [`Api::send`] adds the token.
     fn request(&self, method: Method, segments: &[&str]) -> RequestBuilder {
-        let mut request = self.client.request(method, self.url(segments)).header(
-            "Authorization",
-            format!("Zoho-oauthtoken {}", self.config.token),
-        );
+        let mut request = self.client.request(method, self.url(segments));
         if let Some(org_id) = &self.config.org_id {
             request = request.header("orgId", org_id);
         }
         request
     }
 
-    /// Sends; `None` for 204 (and 404 when `missing_is_none`).
+    /// Sends with the access token, and once more with a new one if the
+    /// API refuses a refreshed token (401); `None` for 204 (and 404 when
+    /// `missing_is_none`).
     async fn send(
         &self,
         request: RequestBuilder,
         missing_is_none: bool,
     ) -> Result<Option<Value>, ConnectorError> {
-        let response = request
+        let authorized = |request: RequestBuilder, token: &str| {
+            request.header("Authorization", format!("Zoho-oauthtoken {token}"))
+        };
+        let retry = request.try_clone();
+        let token = self.token().await?;
+        let mut response = authorized(request, &token)
             .send()
             .await
             .map_err(|e| ConnectorError::Unavailable(e.to_string()))?;
+        if let (StatusCode::UNAUTHORIZED, Auth::Refresh(_), Some(retry)) =
+            (response.status(), &self.config.auth, retry)
+        {
+            self.forget(&token).await;
+            let token = self.token().await?;
+            response = authorized(retry, &token)
+                .send()
+                .await
+                .map_err(|e| ConnectorError::Unavailable(e.to_string()))?;
+        }
         match response.status() {
             StatusCode::NO_CONTENT => Ok(None),
             StatusCode::NOT_FOUND if missing_is_none => Ok(None),

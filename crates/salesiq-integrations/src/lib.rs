@@ -37,6 +37,7 @@
 //!   domain crate and the example server use it so, about 60 build units
 //!   fewer; the example turns it on with its own `zoho` feature).
 
+mod connectors;
 mod crm;
 mod demo;
 mod error;
@@ -45,6 +46,7 @@ mod helpdesk;
 #[cfg(feature = "zoho")]
 mod http;
 
+pub use connectors::{Connectors, PortalConnectors};
 pub use crm::{CrmConnector, CrmModule, CrmRecord, MemoryCrm};
 pub use demo::{DEMO_EMAIL, demo};
 pub use error::{ConnectorError, Service};
@@ -54,4 +56,7 @@ pub use helpdesk::{
     classification_name, priority_name, state_name, status_name,
 };
 #[cfg(feature = "zoho")]
-pub use http::{HttpConfig, ZohoCrm, ZohoDesk};
+pub use http::{HttpConfig, OAuthClient, ZOHO_ACCOUNTS_URL, ZohoCrm, ZohoDesk};
+/// URLs of vendor APIs ([`HttpConfig::base_url`], [`OAuthClient::accounts_url`]).
+#[cfg(feature = "zoho")]
+pub use reqwest::Url;

@@ -348,3 +348,135 @@ async fn desk_search_create_and_update() {
         Err(ConnectorError::NotFound)
     );
 }
+
+/// A CRM whose tokens come from `client_id`'s refresh token at `accounts`.
+fn oauth_crm(api: &MockServer, accounts: &MockServer) -> ZohoCrm {
+    let client = salesiq_integrations::OAuthClient::new("1000.client", "s3cret", "1000.refresh")
+        .with_accounts_url(accounts.uri().parse().unwrap());
+    ZohoCrm::new(HttpConfig::with_oauth(api.uri().parse().unwrap(), client)).unwrap()
+}
+
+/// The accounts server's answer for the refresh token: `token`, valid
+/// for `expires_in` seconds, `times` times.
+async fn grants(accounts: &MockServer, token: &str, expires_in: u64, times: u64) {
+    use wiremock::matchers::body_string_contains;
+    Mock::given(method("POST"))
+        .and(path("/oauth/v2/token"))
+        .and(body_string_contains("grant_type=refresh_token"))
+        .and(body_string_contains("client_id=1000.client"))
+        .and(body_string_contains("client_secret=s3cret"))
+        .and(body_string_contains("refresh_token=1000.refresh"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": token, "api_domain": "https://www.zohoapis.com",
+            "token_type": "Bearer", "expires_in": expires_in
+        })))
+        .up_to_n_times(times)
+        .expect(times)
+        .mount(accounts)
+        .await;
+}
+
+/// The API's answer to a lead search made with `token`.
+async fn leads_for(api: &MockServer, token: &str, status: u16, times: u64) {
+    let response = if status == 200 {
+        ResponseTemplate::new(200).set_body_json(lead())
+    } else {
+        ResponseTemplate::new(status).set_body_json(json!({"code": "INVALID_TOKEN"}))
+    };
+    Mock::given(method("GET"))
+        .and(path("/crm/v2/Leads/search"))
+        .and(header(
+            "Authorization",
+            format!("Zoho-oauthtoken {token}").as_str(),
+        ))
+        .respond_with(response)
+        .expect(times)
+        .mount(api)
+        .await;
+}
+
+/// Issue 12, finding 2: an access token is obtained from the refresh
+/// token, kept while it is valid, and used as `Zoho-oauthtoken`.
+#[tokio::test]
+async fn oauth_tokens_are_fetched_once_and_kept() {
+    let (api, accounts) = (MockServer::start().await, MockServer::start().await);
+    grants(&accounts, "1000.first", 3600, 1).await;
+    leads_for(&api, "1000.first", 200, 3).await;
+    let crm = oauth_crm(&api, &accounts);
+    for _ in 0..3 {
+        let found = crm.find_by_email("ann@example.com").await.unwrap();
+        assert_eq!(found.map(|r| r.name).as_deref(), Some("Ann Lee"));
+    }
+}
+
+/// A token about to expire (within a minute) is refreshed before use.
+#[tokio::test]
+async fn an_expiring_token_is_refreshed_before_use() {
+    let (api, accounts) = (MockServer::start().await, MockServer::start().await);
+    grants(&accounts, "1000.short", 30, 1).await;
+    grants(&accounts, "1000.next", 3600, 1).await;
+    leads_for(&api, "1000.short", 200, 1).await;
+    leads_for(&api, "1000.next", 200, 2).await;
+    let crm = oauth_crm(&api, &accounts);
+    for _ in 0..3 {
+        assert!(
+            crm.find_by_email("ann@example.com")
+                .await
+                .unwrap()
+                .is_some()
+        );
+    }
+}
+
+/// A token the API refuses (revoked, or expired early) is refreshed once
+/// and the request made again; a second refusal is the answer.
+#[tokio::test]
+async fn a_refused_token_is_refreshed_once() {
+    let (api, accounts) = (MockServer::start().await, MockServer::start().await);
+    grants(&accounts, "1000.revoked", 3600, 1).await;
+    grants(&accounts, "1000.fresh", 3600, 1).await;
+    leads_for(&api, "1000.revoked", 401, 1).await;
+    leads_for(&api, "1000.fresh", 200, 1).await;
+    let crm = oauth_crm(&api, &accounts);
+    assert!(
+        crm.find_by_email("ann@example.com")
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    let (api, accounts) = (MockServer::start().await, MockServer::start().await);
+    grants(&accounts, "1000.bad", 3600, 2).await;
+    leads_for(&api, "1000.bad", 401, 2).await;
+    let crm = oauth_crm(&api, &accounts);
+    assert_eq!(
+        crm.find_by_email("ann@example.com")
+            .await
+            .map(|r| r.is_some()),
+        Err(ConnectorError::Unauthorized)
+    );
+}
+
+/// A refresh token the accounts server refuses (Zoho says so with 200 and
+/// an `error`) is `Unauthorized`, and nothing is asked of the API.
+#[tokio::test]
+async fn a_refused_refresh_token_is_unauthorized() {
+    let (api, accounts) = (MockServer::start().await, MockServer::start().await);
+    Mock::given(method("POST"))
+        .and(path("/oauth/v2/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"error": "invalid_code"})))
+        .mount(&accounts)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(lead()))
+        .expect(0)
+        .mount(&api)
+        .await;
+    let crm = oauth_crm(&api, &accounts);
+    assert_eq!(
+        crm.find_by_email("ann@example.com")
+            .await
+            .map(|r| r.is_some()),
+        Err(ConnectorError::Unauthorized)
+    );
+}

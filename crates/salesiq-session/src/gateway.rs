@@ -50,7 +50,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use salesiq_commands::Locale;
-use salesiq_integrations::{CrmConnector, HelpdeskConnector, MemoryCrm, MemoryHelpdesk};
+use salesiq_integrations::{Connectors, CrmConnector, HelpdeskConnector, PortalConnectors};
 use tokio::sync::{Notify, mpsc, oneshot};
 use tracing::Instrument as _;
 
@@ -108,8 +108,7 @@ pub(crate) struct Inner {
     queue_timeout_ms: AtomicU64,
     store: Arc<dyn Store>,
     sink: Arc<dyn OperatorSink>,
-    crm: Arc<dyn CrmConnector>,
-    helpdesk: Arc<dyn HelpdeskConnector>,
+    connectors: Arc<dyn Connectors>,
     index: Mutex<Index>,
     presence: Mutex<HashMap<OperatorRef, BTreeSet<DeviceId>>>,
     /// Offers each device has open, at most [`MAX_OFFERS_PER_DEVICE`].
@@ -153,21 +152,29 @@ struct Entry {
 #[derive(Debug)]
 pub struct GatewayBuilder {
     store: Arc<dyn Store>,
-    crm: Arc<dyn CrmConnector>,
-    helpdesk: Arc<dyn HelpdeskConnector>,
+    connectors: Arc<dyn Connectors>,
     queue_timeout: Duration,
     limits: VisitorLimits,
 }
 
 impl GatewayBuilder {
-    /// The CRM and helpdesk for `#crm` and `#support`.
+    /// One CRM and one helpdesk for `#crm` and `#support` in every
+    /// portal: for a single tenant, or tenants who share the vendor
+    /// accounts. See [`GatewayBuilder::portal_connectors`] for tenants
+    /// with accounts of their own.
     pub fn connectors(
-        mut self,
+        self,
         crm: Arc<dyn CrmConnector>,
         helpdesk: Arc<dyn HelpdeskConnector>,
     ) -> Self {
-        self.crm = crm;
-        self.helpdesk = helpdesk;
+        self.portal_connectors(Arc::new(PortalConnectors::new(crm, helpdesk)))
+    }
+
+    /// Each portal's CRM and helpdesk: every `#crm` and `#support`
+    /// command asks `connectors` with the chat's portal, so one company's
+    /// operators never query another company's vendor account.
+    pub fn portal_connectors(mut self, connectors: Arc<dyn Connectors>) -> Self {
+        self.connectors = connectors;
         self
     }
 
@@ -192,8 +199,7 @@ impl GatewayBuilder {
             queue_timeout_ms: AtomicU64::new(millis(self.queue_timeout)),
             store: self.store,
             sink,
-            crm: self.crm,
-            helpdesk: self.helpdesk,
+            connectors: self.connectors,
             index: Mutex::default(),
             presence: Mutex::default(),
             offers: Mutex::default(),
@@ -217,8 +223,7 @@ impl Gateway {
     pub fn builder(store: Arc<dyn Store>) -> GatewayBuilder {
         GatewayBuilder {
             store,
-            crm: Arc::new(MemoryCrm::new()),
-            helpdesk: Arc::new(MemoryHelpdesk::new()),
+            connectors: Arc::new(PortalConnectors::default()),
             queue_timeout: DEFAULT_QUEUE_TIMEOUT,
             limits: VisitorLimits::default(),
         }

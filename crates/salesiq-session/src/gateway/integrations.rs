@@ -60,8 +60,9 @@ impl Job {
     ) -> Result<Result<String, ConnectorError>, GatewayError> {
         let (chat, locale) = (self.chat, self.locale);
         let (portal, email, name) = (&self.portal, &self.email, &self.name);
-        let crm = &self.inner.crm;
-        let desk = &self.inner.helpdesk;
+        // The chat's portal's own vendor accounts, never another's.
+        let crm = self.inner.connectors.crm(portal);
+        let desk = self.inner.connectors.helpdesk(portal);
         let store = &self.inner.store;
         let none = |en, ja| Ok(Ok(say(locale, en, ja).to_owned()));
         match command {
