@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use salesiq_integrations::{CrmConnector, HelpdeskConnector};
+use salesiq_integrations::{CrmConnector, HelpdeskConnector, PortalConnectors};
 use salesiq_session::{Gateway, SqliteStore, Store, StoreAccounts};
 use salesiq_web::{JabberSettings, Web};
 use salesiq_xmpp::{Server, TlsIdentity};
@@ -98,13 +98,13 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
     let fingerprint_sha1 = identity.fingerprint_sha1();
     let fingerprint_hex = identity.fingerprint_hex();
     let certificate = identity.certificate_der().to_vec();
-    let (crm, helpdesk) = connectors(config)?;
+    let connectors = Arc::new(connectors(config)?);
     let gateway_store: Arc<dyn Store> = store.clone();
     let visitor_limits = config.limits.visitors();
     let xmpp = Server::builder(xmpp_config, identity, accounts.clone(), accounts.clone())
         .gateway(move |sink| {
             Gateway::builder(gateway_store)
-                .connectors(crm, helpdesk)
+                .portal_connectors(connectors)
                 .visitor_limits(visitor_limits)
                 .build(sink)
         })
@@ -220,32 +220,51 @@ fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     options.open(path)?.write_all(contents)
 }
 
-type Connectors = (Arc<dyn CrmConnector>, Arc<dyn HelpdeskConnector>);
+/// Each portal's CRM and helpdesk: its own where `[portal.integrations]`
+/// names one, the top-level `[integrations]` otherwise.
+fn connectors(config: &Config) -> Result<PortalConnectors, StartError> {
+    let top = &config.integrations;
+    let mut connectors = PortalConnectors::new(crm(&top.crm)?, helpdesk(&top.helpdesk)?);
+    for portal in &config.portals {
+        let own = &portal.integrations;
+        if own.crm.is_none() && own.helpdesk.is_none() {
+            continue;
+        }
+        let in_portal = |e: StartError| match e {
+            StartError::Connector(why) => {
+                StartError::Connector(format!("portal {}: {why}", portal.name))
+            }
+            other => other,
+        };
+        let portal_crm = crm(own.crm.as_ref().unwrap_or(&top.crm)).map_err(in_portal)?;
+        let portal_desk =
+            helpdesk(own.helpdesk.as_ref().unwrap_or(&top.helpdesk)).map_err(in_portal)?;
+        connectors = connectors.with_portal(&portal.name, portal_crm, portal_desk);
+    }
+    Ok(connectors)
+}
 
-fn connectors(config: &Config) -> Result<Connectors, StartError> {
-    let (demo_crm, demo_desk) = salesiq_integrations::demo();
-    let crm: Arc<dyn CrmConnector> = match &config.integrations.crm {
+fn crm(connector: &Connector) -> Result<Arc<dyn CrmConnector>, StartError> {
+    match connector {
+        Connector::Zoho { base_url, .. } => zoho::crm(base_url, zoho::Auth::of(connector)?),
+        _ => Ok(Arc::new(salesiq_integrations::demo().0)),
+    }
+}
+
+fn helpdesk(connector: &Connector) -> Result<Arc<dyn HelpdeskConnector>, StartError> {
+    match connector {
         Connector::Zoho {
-            base_url, token, ..
-        } => zoho::crm(base_url, token)?,
-        _ => Arc::new(demo_crm),
-    };
-    let helpdesk: Arc<dyn HelpdeskConnector> = match &config.integrations.helpdesk {
-        Connector::Zoho {
-            base_url,
-            token,
-            org_id,
+            base_url, org_id, ..
         } => {
             let Some(org_id) = org_id else {
                 return Err(StartError::Connector(
                     "integrations.helpdesk: Zoho Desk needs org_id".into(),
                 ));
             };
-            zoho::desk(base_url, token, org_id)?
+            zoho::desk(base_url, zoho::Auth::of(connector)?, org_id)
         }
-        _ => Arc::new(demo_desk),
-    };
-    Ok((crm, helpdesk))
+        _ => Ok(Arc::new(salesiq_integrations::demo().1)),
+    }
 }
 
 /// The Zoho connectors, in a build with the `zoho` feature.
@@ -254,32 +273,76 @@ mod zoho {
     use std::sync::Arc;
 
     use salesiq_integrations::{
-        ConnectorError, CrmConnector, HelpdeskConnector, HttpConfig, ZohoCrm, ZohoDesk,
+        ConnectorError, CrmConnector, HelpdeskConnector, HttpConfig, OAuthClient, ZohoCrm, ZohoDesk,
     };
 
     use super::StartError;
+    use crate::config::Connector;
 
-    fn http(base_url: &str, token: &str) -> Result<HttpConfig, StartError> {
-        let url = base_url
-            .parse()
-            .map_err(|e| StartError::Connector(format!("base_url {base_url:?}: {e}")))?;
-        Ok(HttpConfig::new(url, token))
+    /// How a Zoho connector authenticates, as the file says.
+    pub(super) enum Auth {
+        Token(String),
+        Refresh(OAuthClient),
+    }
+
+    impl Auth {
+        pub(super) fn of(connector: &Connector) -> Result<Self, StartError> {
+            let Connector::Zoho {
+                token,
+                refresh_token,
+                client_id,
+                client_secret,
+                accounts_url,
+                ..
+            } = connector
+            else {
+                return Err(StartError::Connector("not a Zoho connector".into()));
+            };
+            match (token, refresh_token, client_id, client_secret) {
+                (None, Some(refresh), Some(id), Some(secret)) => {
+                    let mut client = OAuthClient::new(id, secret, refresh);
+                    if let Some(url) = accounts_url {
+                        client = client.with_accounts_url(parse(url, "accounts_url")?);
+                    }
+                    Ok(Self::Refresh(client))
+                }
+                (Some(token), None, None, None) => Ok(Self::Token(token.clone())),
+                _ => Err(StartError::Connector(
+                    "a Zoho connector needs either refresh_token, client_id and client_secret, \
+                     or a fixed token"
+                        .into(),
+                )),
+            }
+        }
+    }
+
+    fn parse(url: &str, key: &str) -> Result<salesiq_integrations::Url, StartError> {
+        url.parse()
+            .map_err(|e| StartError::Connector(format!("{key} {url:?}: {e}")))
+    }
+
+    fn http(base_url: &str, auth: Auth) -> Result<HttpConfig, StartError> {
+        let url = parse(base_url, "base_url")?;
+        Ok(match auth {
+            Auth::Token(token) => HttpConfig::new(url, &token),
+            Auth::Refresh(client) => HttpConfig::with_oauth(url, client),
+        })
     }
 
     fn bad(e: ConnectorError) -> StartError {
         StartError::Connector(e.to_string())
     }
 
-    pub(super) fn crm(base_url: &str, token: &str) -> Result<Arc<dyn CrmConnector>, StartError> {
-        Ok(Arc::new(ZohoCrm::new(http(base_url, token)?).map_err(bad)?))
+    pub(super) fn crm(base_url: &str, auth: Auth) -> Result<Arc<dyn CrmConnector>, StartError> {
+        Ok(Arc::new(ZohoCrm::new(http(base_url, auth)?).map_err(bad)?))
     }
 
     pub(super) fn desk(
         base_url: &str,
-        token: &str,
+        auth: Auth,
         org_id: &str,
     ) -> Result<Arc<dyn HelpdeskConnector>, StartError> {
-        let config = http(base_url, token)?.with_org_id(org_id);
+        let config = http(base_url, auth)?.with_org_id(org_id);
         Ok(Arc::new(ZohoDesk::new(config).map_err(bad)?))
     }
 }
@@ -293,22 +356,28 @@ mod zoho {
     use salesiq_integrations::{CrmConnector, HelpdeskConnector};
 
     use super::StartError;
+    use crate::config::Connector;
 
-    fn missing() -> StartError {
-        StartError::Connector(
-            "this build has no Zoho connectors: run it with `--features zoho`".into(),
-        )
+    /// No way to authenticate to Zoho in this build.
+    pub(super) enum Auth {}
+
+    impl Auth {
+        pub(super) fn of(_: &Connector) -> Result<Self, StartError> {
+            Err(StartError::Connector(
+                "this build has no Zoho connectors: run it with `--features zoho`".into(),
+            ))
+        }
     }
 
-    pub(super) fn crm(_: &str, _: &str) -> Result<Arc<dyn CrmConnector>, StartError> {
-        Err(missing())
+    pub(super) fn crm(_: &str, auth: Auth) -> Result<Arc<dyn CrmConnector>, StartError> {
+        match auth {}
     }
 
     pub(super) fn desk(
         _: &str,
-        _: &str,
+        auth: Auth,
         _: &str,
     ) -> Result<Arc<dyn HelpdeskConnector>, StartError> {
-        Err(missing())
+        match auth {}
     }
 }

@@ -210,12 +210,24 @@ pub enum Connector {
     /// ([`salesiq_integrations::DEMO_EMAIL`]).
     #[default]
     Demo,
-    /// The vendor's REST API (Zoho CRM or Zoho Desk).
+    /// The vendor's REST API (Zoho CRM or Zoho Desk), authenticated
+    /// either with a refresh token (`refresh_token`, `client_id`,
+    /// `client_secret`, optionally `accounts_url`: access tokens are
+    /// obtained and renewed as they expire) or with a fixed access `token`
+    /// (it expires within an hour).
     Zoho {
         /// E.g. `https://www.zohoapis.com` or `https://desk.zoho.com`.
         base_url: String,
-        /// The OAuth access token.
-        token: String,
+        /// A fixed OAuth access token.
+        token: Option<String>,
+        /// The OAuth refresh token.
+        refresh_token: Option<String>,
+        /// The OAuth client id.
+        client_id: Option<String>,
+        /// The OAuth client secret.
+        client_secret: Option<String>,
+        /// The accounts server; default `https://accounts.zoho.com`.
+        accounts_url: Option<String>,
         /// The Desk organization id (Desk only).
         org_id: Option<String>,
     },
@@ -227,10 +239,16 @@ impl std::fmt::Debug for Connector {
         match self {
             Self::Demo => f.write_str("Demo"),
             Self::Zoho {
-                base_url, org_id, ..
+                base_url,
+                org_id,
+                client_id,
+                accounts_url,
+                ..
             } => f
                 .debug_struct("Zoho")
                 .field("base_url", base_url)
+                .field("client_id", client_id)
+                .field("accounts_url", accounts_url)
                 .field("org_id", org_id)
                 .finish_non_exhaustive(),
         }
@@ -253,6 +271,22 @@ pub struct PortalConfig {
     /// Its operators.
     #[serde(default, rename = "operator")]
     pub operators: Vec<OperatorConfig>,
+    /// Its own CRM and helpdesk accounts (`[portal.integrations.crm]`,
+    /// `[portal.integrations.helpdesk]`, the keys of `[integrations.*]`);
+    /// what it leaves out is the top-level `[integrations]`.
+    #[serde(default)]
+    pub integrations: PortalIntegrations,
+}
+
+/// A portal's own connectors; each one left out is the top-level one.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct PortalIntegrations {
+    /// Behind `#crm` in this portal.
+    pub crm: Option<Connector>,
+    /// Behind `#support` in this portal.
+    pub helpdesk: Option<Connector>,
 }
 
 fn english() -> String {
@@ -450,6 +484,31 @@ mod tests {
         assert_eq!(config.limits.visitors().chats_per_address, 20);
         assert_eq!(config.limits.http().header_timeout.as_secs(), 3);
         assert!(refused(&format!("{MINIMAL}[limits]\nchats = 2\n")).contains("chats"));
+    }
+
+    #[test]
+    fn portals_may_have_their_own_vendor_accounts() {
+        let text = format!(
+            "{MINIMAL}[portal.integrations.crm]\nkind = \"zoho\"\nbase_url = \"https://www.zohoapis.eu\"\n\
+             refresh_token = \"1000.r\"\nclient_id = \"1000.c\"\nclient_secret = \"s\"\n\
+             accounts_url = \"https://accounts.zoho.eu\"\n\
+             [[portal]]\nname = \"q\"\n"
+        );
+        let config = Config::parse(&text, "test.toml").unwrap();
+        let own = &config.portals[0].integrations;
+        assert!(matches!(
+            &own.crm,
+            Some(Connector::Zoho { refresh_token: Some(r), accounts_url: Some(_), token: None, .. })
+                if r == "1000.r"
+        ));
+        assert!(own.helpdesk.is_none(), "left out: the top-level one");
+        assert!(config.portals[1].integrations.crm.is_none());
+        let debug = format!("{:?}", config.portals[0]);
+        assert!(
+            !debug.contains("1000.r") && !debug.contains("client_secret: Some"),
+            "{debug}"
+        );
+        assert!(refused(&format!("{MINIMAL}[portal.integrations.crm]\nkind = \"zoho\"\nbase_url = \"x\"\ntokn = \"t\"\n")).contains("tokn"));
     }
 
     #[test]
