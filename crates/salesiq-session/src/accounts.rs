@@ -126,7 +126,7 @@ impl StoreAccounts {
         let credentials = self
             .hash(move || derive(&password))
             .await
-            .map_err(StoreError::Backend)??;
+            .map_err(StoreError::backend_message)??;
         self.store.set_credentials(operator, &credentials).await
     }
 
@@ -259,10 +259,11 @@ fn check(memory: &Memory, hash: &str, password: &str) -> bool {
 
 fn derive(password: &str) -> StoreResult<Credentials> {
     let salt: [u8; 16] = rand::random();
-    let phc_salt = SaltString::encode_b64(&salt).map_err(|e| StoreError::Backend(e.to_string()))?;
+    let phc_salt =
+        SaltString::encode_b64(&salt).map_err(|e| StoreError::backend_message(e.to_string()))?;
     let password_hash = Argon2::default()
         .hash_password(password.as_bytes(), &phc_salt)
-        .map_err(|e| StoreError::Backend(e.to_string()))?
+        .map_err(|e| StoreError::backend_message(e.to_string()))?
         .to_string();
     let iterations = ScramCredentials::DEFAULT_ITERATIONS;
     Ok(Credentials {

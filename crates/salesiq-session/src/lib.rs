@@ -66,6 +66,14 @@
 //! # }).unwrap();
 //! ```
 //!
+//! # Crate features
+//!
+//! * `sqlite` (default): [`SqliteStore`], the embedded store (rusqlite
+//!   with SQLite bundled). An embedder with a store of their own turns it
+//!   off and compiles no SQLite.
+//! * `conformance` (off): `conformance::run`, the suite every [`Store`]
+//!   must pass, for an embedder's own store's tests.
+//!
 //! # Async trait methods
 //!
 //! Every embedder trait is dyn-compatible and held as `Arc<dyn Trait>`; its
@@ -91,6 +99,8 @@
 
 mod accounts;
 mod auth;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 mod contact;
 mod directory;
 mod future;
@@ -98,6 +108,7 @@ mod gateway;
 mod memory;
 mod model;
 mod sanitize;
+#[cfg(feature = "sqlite")]
 mod sqlite;
 mod store;
 mod throttle;
@@ -119,6 +130,7 @@ pub use model::{
     Note, Operator, OperatorId, Portal, Visitor, VisitorDetails, VisitorId,
 };
 pub use sanitize::{clean_line, clean_text};
+#[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
-pub use store::{Credentials, Store, StoreError, StoreResult};
+pub use store::{BackendError, Credentials, Store, StoreError, StoreResult};
 pub use throttle::{LoginCheck, LoginThrottle};

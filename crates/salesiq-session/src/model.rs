@@ -70,6 +70,18 @@ pub struct Department {
     pub convert_to_ticket: bool,
 }
 
+impl Department {
+    /// A department as a store returns it.
+    pub fn new(id: DepartmentId, portal: &str, name: &str, convert_to_ticket: bool) -> Self {
+        Self {
+            id,
+            portal: portal.to_owned(),
+            name: name.to_owned(),
+            convert_to_ticket,
+        }
+    }
+}
+
 /// An operator account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -86,6 +98,33 @@ pub struct Operator {
     pub username: Option<String>,
     /// The operator's picture, shown to colleagues (vCard).
     pub photo: Option<crate::auth::Photo>,
+}
+
+impl Operator {
+    /// An operator as a store returns it, without a username or picture
+    /// (see [`Operator::with_username`], [`Operator::with_photo`]).
+    pub fn new(id: OperatorId, portal: &str, email: &str, display_name: &str) -> Self {
+        Self {
+            id,
+            portal: portal.to_owned(),
+            email: email.to_owned(),
+            display_name: display_name.to_owned(),
+            username: None,
+            photo: None,
+        }
+    }
+
+    /// The same, with its username (lower case) or none.
+    pub fn with_username(mut self, username: Option<&str>) -> Self {
+        self.username = username.map(str::to_owned);
+        self
+    }
+
+    /// The same, with its picture or none.
+    pub fn with_photo(mut self, photo: Option<crate::auth::Photo>) -> Self {
+        self.photo = photo;
+        self
+    }
 }
 
 /// What is needed to create an operator.
@@ -175,6 +214,18 @@ pub struct Visitor {
     pub details: VisitorDetails,
 }
 
+impl Visitor {
+    /// A visitor as a store returns it.
+    pub fn new(id: VisitorId, portal: &str, number: i64, details: VisitorDetails) -> Self {
+        Self {
+            id,
+            portal: portal.to_owned(),
+            number,
+            details,
+        }
+    }
+}
+
 /// Where a chat is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -187,6 +238,7 @@ pub enum ChatState {
     Ended,
 }
 
+#[cfg_attr(not(feature = "sqlite"), allow(dead_code))] // the SQLite store's column
 impl ChatState {
     pub(crate) fn as_str(self) -> &'static str {
         match self {
@@ -225,6 +277,40 @@ pub struct Chat {
     pub started: DateTime<Utc>,
 }
 
+impl Chat {
+    /// A chat as a store returns it, waiting and requested now (see
+    /// [`Chat::in_state`], [`Chat::started_at`]).
+    pub fn new(
+        id: ChatId,
+        portal: &str,
+        visitor: VisitorId,
+        department: Option<DepartmentId>,
+        question: &str,
+    ) -> Self {
+        Self {
+            id,
+            portal: portal.to_owned(),
+            visitor,
+            department,
+            question: question.to_owned(),
+            state: ChatState::Waiting,
+            started: Utc::now(),
+        }
+    }
+
+    /// The same, in `state`.
+    pub fn in_state(mut self, state: ChatState) -> Self {
+        self.state = state;
+        self
+    }
+
+    /// The same, requested at `started`.
+    pub fn started_at(mut self, started: DateTime<Utc>) -> Self {
+        self.started = started;
+        self
+    }
+}
+
 /// Who wrote a line of a transcript.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -251,6 +337,18 @@ pub struct ChatLine {
     pub text: String,
 }
 
+impl ChatLine {
+    /// A transcript line as a store returns it.
+    pub fn new(chat: ChatId, at: DateTime<Utc>, author: Author, text: &str) -> Self {
+        Self {
+            chat,
+            at,
+            author,
+            text: text.to_owned(),
+        }
+    }
+}
+
 /// A note an operator added to a visitor (`#an`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -263,6 +361,17 @@ pub struct Note {
     pub text: String,
 }
 
+impl Note {
+    /// A note as a store returns it.
+    pub fn new(at: DateTime<Utc>, author: &str, text: &str) -> Self {
+        Self {
+            at,
+            author: author.to_owned(),
+            text: text.to_owned(),
+        }
+    }
+}
+
 /// A message-board post.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -273,4 +382,15 @@ pub struct BoardPost {
     pub author: String,
     /// What.
     pub text: String,
+}
+
+impl BoardPost {
+    /// A post as a store returns it.
+    pub fn new(at: DateTime<Utc>, author: &str, text: &str) -> Self {
+        Self {
+            at,
+            author: author.to_owned(),
+            text: text.to_owned(),
+        }
+    }
 }

@@ -77,8 +77,8 @@ pub struct SqliteStore {
     connection: Arc<Mutex<Connection>>,
 }
 
-fn backend(error: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(error.to_string())
+fn backend(error: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::backend(error)
 }
 
 fn now() -> i64 {
@@ -507,7 +507,7 @@ impl Store for SqliteStore {
             };
             let decode = |text: &str| {
                 ScramCredentials::decode(text).ok_or_else(|| {
-                    StoreError::Backend(format!("bad SCRAM credentials of operator {id}"))
+                    StoreError::backend_message(format!("bad SCRAM credentials of operator {id}"))
                 })
             };
             Ok(Some(Credentials {

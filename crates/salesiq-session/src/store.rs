@@ -30,10 +30,59 @@ pub enum StoreError {
     /// What an operation refers to does not exist.
     #[error("not found: {0}")]
     NotFound(String),
-    /// The database failed.
+    /// The database failed; the error it gave is the source.
     #[error("storage failed: {0}")]
-    Backend(String),
+    Backend(#[source] BackendError),
 }
+
+impl StoreError {
+    /// The database failed with `error` (kept as the source).
+    pub fn backend(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Backend(BackendError {
+            message: error.to_string(),
+            source: Some(std::sync::Arc::new(error)),
+        })
+    }
+
+    /// The database failed, as `message` says (no error value to keep).
+    pub fn backend_message(message: impl Into<String>) -> Self {
+        Self::Backend(BackendError {
+            message: message.into(),
+            source: None,
+        })
+    }
+}
+
+/// A database failure: its message, and the driver's error when there is
+/// one ([`std::error::Error::source`]). Two compare equal when their
+/// messages do.
+#[derive(Debug, Clone)]
+pub struct BackendError {
+    message: String,
+    source: Option<std::sync::Arc<dyn std::error::Error + Send + Sync>>,
+}
+
+impl fmt::Display for BackendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for BackendError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl PartialEq for BackendError {
+    fn eq(&self, other: &Self) -> bool {
+        self.message == other.message
+    }
+}
+
+impl Eq for BackendError {}
 
 /// What is kept to check an operator's password: an argon2id hash for
 /// PLAIN and the SCRAM credentials for SCRAM-SHA-1 and SCRAM-SHA-256, all
@@ -47,6 +96,21 @@ pub struct Credentials {
     pub scram_sha1: ScramCredentials,
     /// For SCRAM-SHA-256.
     pub scram_sha256: ScramCredentials,
+}
+
+impl Credentials {
+    /// Credentials as a store keeps them.
+    pub fn new(
+        password_hash: &str,
+        scram_sha1: ScramCredentials,
+        scram_sha256: ScramCredentials,
+    ) -> Self {
+        Self {
+            password_hash: password_hash.to_owned(),
+            scram_sha1,
+            scram_sha256,
+        }
+    }
 }
 
 /// A store result.

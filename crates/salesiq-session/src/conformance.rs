@@ -1,0 +1,589 @@
+//! What every [`Store`] must do, as a suite any implementation can run
+//! (feature `conformance`): [`run`] exercises every method on a fresh,
+//! empty store and panics, saying which rule broke, at the first
+//! difference. `SqliteStore` passes it in this crate's tests, and so must
+//! an embedder's store:
+//!
+//! ```ignore
+//! #[tokio::test]
+//! async fn my_store_conforms() {
+//!     salesiq_session::conformance::run(&MyStore::connect_to_an_empty_database().await).await;
+//! }
+//! ```
+//!
+//! The rules beyond each method's documentation:
+//! * everything a portal owns is found through that portal only (a
+//!   visitor, a chat of one portal is `None` from another);
+//! * portal names, e-mail addresses and usernames compare
+//!   case-insensitively; usernames are kept lower case, are unique across
+//!   portals, follow the username rule (`salesiq_jid::Username`), and of
+//!   two racing claims exactly one wins;
+//! * visitor numbers count per portal from 1;
+//! * lists come in the documented order (departments and operators by
+//!   name, transcripts, notes, history and posts oldest first).
+
+use std::collections::HashSet;
+
+use crate::auth::{Photo, ScramCredentials, ScramHash};
+use crate::model::{Author, ChatState, NewOperator, Portal, VisitorDetails};
+use crate::store::{Credentials, Store, StoreError};
+
+/// Runs the whole suite on `store`, which must be empty.
+pub async fn run(store: &dyn Store) {
+    portals(store).await;
+    operators_and_usernames(store).await;
+    visitors_and_chats(store).await;
+    notes_blocks_board_and_tickets(store).await;
+}
+
+fn visitor(name: &str) -> VisitorDetails {
+    VisitorDetails {
+        name: name.to_owned(),
+        email: Some(format!("{}@visitor.example", name.to_lowercase())),
+        ip: Some("203.0.113.7".to_owned()),
+        ..VisitorDetails::default()
+    }
+}
+
+async fn portals(store: &dyn Store) {
+    store
+        .put_portal(&Portal::new("Conf-A", "en"))
+        .await
+        .expect("put_portal");
+    let found = store.portal("conf-a").await.expect("portal");
+    assert_eq!(
+        found,
+        Some(Portal::new("conf-a", "en")),
+        "a portal is found by its lower-case name"
+    );
+    store
+        .put_portal(&Portal::new("conf-a", "ja"))
+        .await
+        .expect("put_portal again");
+    let found = store.portal("conf-a").await.expect("portal");
+    assert_eq!(
+        found.map(|p| p.locale).as_deref(),
+        Some("ja"),
+        "put_portal updates"
+    );
+    assert_eq!(
+        store.portal("conf-none").await.expect("portal"),
+        None,
+        "no such portal"
+    );
+    store
+        .put_portal(&Portal::new("conf-b", "en"))
+        .await
+        .expect("put_portal");
+
+    let sales = store
+        .add_department("conf-a", "Sales", false)
+        .await
+        .expect("add_department");
+    let vip = store
+        .add_department("conf-a", "VIPサポート", true)
+        .await
+        .expect("add_department");
+    assert!(sales.id != vip.id, "departments have their own ids");
+    assert_eq!(
+        (
+            vip.portal.as_str(),
+            vip.name.as_str(),
+            vip.convert_to_ticket
+        ),
+        ("conf-a", "VIPサポート", true)
+    );
+    let listed = store.departments("conf-a").await.expect("departments");
+    let names: Vec<&str> = listed.iter().map(|d| d.name.as_str()).collect();
+    assert_eq!(names, ["Sales", "VIPサポート"], "departments by name");
+    assert!(
+        matches!(
+            store.add_department("conf-a", "Sales", true).await,
+            Err(StoreError::Duplicate(_))
+        ),
+        "a department name is unique in its portal"
+    );
+    assert!(
+        store
+            .departments("conf-b")
+            .await
+            .expect("departments")
+            .is_empty(),
+        "departments belong to one portal"
+    );
+    store
+        .add_department("conf-b", "Sales", false)
+        .await
+        .expect("the same name in another portal");
+}
+
+async fn operators_and_usernames(store: &dyn Store) {
+    let alice = store
+        .add_operator(&NewOperator::new("conf-a", "alice@conf.example", "Alice"))
+        .await
+        .expect("add_operator");
+    assert_eq!(
+        (alice.username.as_deref(), alice.photo.as_ref()),
+        (None, None),
+        "a new operator has no username"
+    );
+    let bob = store
+        .add_operator(&NewOperator::new("conf-a", "bob@conf.example", "Bob"))
+        .await
+        .expect("add_operator");
+    assert!(
+        matches!(
+            store
+                .add_operator(&NewOperator::new("conf-a", "ALICE@conf.example", "Alice 2"))
+                .await,
+            Err(StoreError::Duplicate(_))
+        ),
+        "an e-mail address is unique in its portal, whatever its case"
+    );
+    let other = store
+        .add_operator(&NewOperator::new("conf-b", "alice@conf.example", "Alice B"))
+        .await
+        .expect("the same address in another portal");
+    let found = store
+        .operator_by_email("conf-a", "Alice@Conf.Example")
+        .await
+        .expect("operator_by_email");
+    assert_eq!(
+        found.map(|o| o.id),
+        Some(alice.id),
+        "e-mail addresses compare case-insensitively"
+    );
+    assert_eq!(
+        store
+            .operator_by_email("conf-a", "nobody@conf.example")
+            .await
+            .expect("by email"),
+        None
+    );
+    let names: Vec<String> = store
+        .operators("conf-a")
+        .await
+        .expect("operators")
+        .into_iter()
+        .map(|o| o.display_name)
+        .collect();
+    assert_eq!(names, ["Alice", "Bob"], "operators by name, of one portal");
+
+    assert!(
+        store
+            .username_available("alice.conf")
+            .await
+            .expect("username_available")
+    );
+    let claimed = store
+        .claim_username(alice.id, "Alice.Conf")
+        .await
+        .expect("claim_username");
+    assert_eq!(
+        claimed.username.as_deref(),
+        Some("alice.conf"),
+        "usernames are kept lower case"
+    );
+    assert!(
+        !store
+            .username_available("ALICE.CONF")
+            .await
+            .expect("username_available"),
+        "taken, in any case"
+    );
+    assert_eq!(
+        store
+            .claim_username(bob.id, "alice.conf")
+            .await
+            .map(|o| o.id),
+        Err(StoreError::UsernameTaken)
+    );
+    assert_eq!(
+        store
+            .claim_username(other.id, "ALICE.conf")
+            .await
+            .map(|o| o.id),
+        Err(StoreError::UsernameTaken),
+        "usernames are unique across portals"
+    );
+    assert_eq!(
+        store
+            .claim_username(alice.id, "alice.again")
+            .await
+            .map(|o| o.id),
+        Err(StoreError::UsernameAlreadySet)
+    );
+    for bad in ["ab", "has space", "dash-name", "x".repeat(31).as_str()] {
+        assert!(
+            matches!(
+                store.claim_username(bob.id, bad).await,
+                Err(StoreError::InvalidUsername(_))
+            ),
+            "{bad:?} breaks the username rule"
+        );
+    }
+    let found = store
+        .operator_by_username("ALICE.conf")
+        .await
+        .expect("operator_by_username");
+    assert_eq!(
+        found.map(|o| (o.id, o.portal)),
+        Some((alice.id, "conf-a".to_owned()))
+    );
+    assert_eq!(
+        store
+            .operator_by_username("nobody.here")
+            .await
+            .expect("by username"),
+        None
+    );
+
+    // Two claims of one name at once: exactly one wins.
+    let carol = store
+        .add_operator(&NewOperator::new("conf-a", "carol@conf.example", "Carol"))
+        .await
+        .expect("add");
+    let (one, two) = tokio::join!(
+        store.claim_username(bob.id, "race.name"),
+        store.claim_username(carol.id, "race.name")
+    );
+    assert_eq!(
+        [one.is_ok(), two.is_ok()]
+            .iter()
+            .filter(|won| **won)
+            .count(),
+        1,
+        "of two racing claims exactly one wins: {one:?} {two:?}"
+    );
+
+    let sales = store
+        .departments("conf-a")
+        .await
+        .expect("departments")
+        .into_iter()
+        .find(|d| d.name == "Sales")
+        .expect("Sales");
+    store
+        .assign_department(alice.id, sales.id)
+        .await
+        .expect("assign_department");
+    store
+        .assign_department(alice.id, sales.id)
+        .await
+        .expect("assign_department is idempotent");
+    let members: Vec<_> = store
+        .department_members(sales.id)
+        .await
+        .expect("department_members")
+        .into_iter()
+        .map(|o| o.id)
+        .collect();
+    assert_eq!(members, [alice.id]);
+
+    let photo = Photo::new("image/png", vec![0x89, b'P', b'N', b'G']);
+    store
+        .set_photo(alice.id, Some(&photo))
+        .await
+        .expect("set_photo");
+    let found = store
+        .operator_by_email("conf-a", "alice@conf.example")
+        .await
+        .expect("by email");
+    assert_eq!(
+        found.and_then(|o| o.photo),
+        Some(photo),
+        "the photo is kept"
+    );
+    store
+        .set_photo(alice.id, None)
+        .await
+        .expect("set_photo None");
+    let found = store
+        .operator_by_email("conf-a", "alice@conf.example")
+        .await
+        .expect("by email");
+    assert_eq!(found.and_then(|o| o.photo), None, "and removed");
+
+    assert_eq!(
+        store.credentials(alice.id).await.expect("credentials"),
+        None,
+        "no password set yet"
+    );
+    let scram = |hash| ScramCredentials::derive(hash, "pw", b"salt-salt-salt!!", 4096);
+    let credentials = Credentials::new(
+        "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA",
+        scram(ScramHash::Sha1),
+        scram(ScramHash::Sha256),
+    );
+    store
+        .set_credentials(alice.id, &credentials)
+        .await
+        .expect("set_credentials");
+    assert_eq!(
+        store.credentials(alice.id).await.expect("credentials"),
+        Some(credentials),
+        "credentials come back as set"
+    );
+}
+
+async fn visitors_and_chats(store: &dyn Store) {
+    let ann = store
+        .add_visitor("conf-a", &visitor("Ann"))
+        .await
+        .expect("add_visitor");
+    let ben = store
+        .add_visitor("conf-a", &visitor("Ben"))
+        .await
+        .expect("add_visitor");
+    let cat = store
+        .add_visitor("conf-b", &visitor("Cat"))
+        .await
+        .expect("add_visitor");
+    assert_eq!(
+        (ann.number, ben.number, cat.number),
+        (1, 2, 1),
+        "visitor numbers count per portal from 1"
+    );
+    assert_eq!(ann.details, visitor("Ann"));
+    let found = store.visitor("conf-a", ann.id).await.expect("visitor");
+    assert_eq!(
+        found.as_ref().map(|v| (&v.portal, v.number)),
+        Some((&"conf-a".to_owned(), 1))
+    );
+    assert_eq!(
+        store.visitor("conf-b", ann.id).await.expect("visitor"),
+        None,
+        "a visitor is found in its portal only"
+    );
+    store
+        .set_current_page(ann.id, "https://shop.example/cart")
+        .await
+        .expect("set_current_page");
+    let found = store.visitor("conf-a", ann.id).await.expect("visitor");
+    assert_eq!(
+        found.and_then(|v| v.details.current_page).as_deref(),
+        Some("https://shop.example/cart")
+    );
+
+    let sales = store
+        .departments("conf-a")
+        .await
+        .expect("departments")
+        .into_iter()
+        .next()
+        .map(|d| d.id);
+    let first = store
+        .add_chat("conf-a", ann.id, sales, "Where is my order?")
+        .await
+        .expect("add_chat");
+    assert_eq!(
+        (first.state, first.question.as_str(), first.department),
+        (ChatState::Waiting, "Where is my order?", sales)
+    );
+    assert_eq!(
+        store
+            .chat("conf-a", first.id)
+            .await
+            .expect("chat")
+            .map(|c| c.visitor),
+        Some(ann.id)
+    );
+    assert_eq!(
+        store.chat("conf-b", first.id).await.expect("chat"),
+        None,
+        "a chat is found in its portal only"
+    );
+    let unfinished: HashSet<_> = store
+        .unfinished_chats()
+        .await
+        .expect("unfinished_chats")
+        .into_iter()
+        .collect();
+    assert!(
+        unfinished.contains(&first.id),
+        "a waiting chat is unfinished"
+    );
+    store
+        .set_chat_state(first.id, ChatState::Active)
+        .await
+        .expect("set_chat_state");
+    assert_eq!(
+        store
+            .chat("conf-a", first.id)
+            .await
+            .expect("chat")
+            .map(|c| c.state),
+        Some(ChatState::Active)
+    );
+    assert!(
+        store
+            .unfinished_chats()
+            .await
+            .expect("unfinished")
+            .contains(&first.id),
+        "an active chat is unfinished"
+    );
+
+    store
+        .add_line(first.id, &Author::Visitor, "Where is my order?")
+        .await
+        .expect("add_line");
+    store
+        .add_line(first.id, &Author::Operator("Alice".into()), "Let me look")
+        .await
+        .expect("add_line");
+    store
+        .add_line(first.id, &Author::System, "Chat ended")
+        .await
+        .expect("add_line");
+    store
+        .set_chat_state(first.id, ChatState::Ended)
+        .await
+        .expect("set_chat_state");
+    assert!(
+        !store
+            .unfinished_chats()
+            .await
+            .expect("unfinished")
+            .contains(&first.id),
+        "an ended chat is finished"
+    );
+    let lines = store.transcript(first.id).await.expect("transcript");
+    let said: Vec<(&Author, &str)> = lines.iter().map(|l| (&l.author, l.text.as_str())).collect();
+    assert_eq!(
+        said,
+        [
+            (&Author::Visitor, "Where is my order?"),
+            (&Author::Operator("Alice".into()), "Let me look"),
+            (&Author::System, "Chat ended")
+        ],
+        "a transcript, oldest first"
+    );
+    assert!(lines.iter().all(|l| l.chat == first.id));
+    assert!(
+        lines.windows(2).all(|w| w[0].at <= w[1].at),
+        "lines in time order"
+    );
+
+    let second = store
+        .add_chat("conf-a", ann.id, None, "Again")
+        .await
+        .expect("add_chat");
+    store
+        .add_line(second.id, &Author::Visitor, "Again")
+        .await
+        .expect("add_line");
+    let history: Vec<String> = store
+        .history(ann.id, 2)
+        .await
+        .expect("history")
+        .into_iter()
+        .map(|l| l.text)
+        .collect();
+    assert_eq!(
+        history,
+        ["Chat ended", "Again"],
+        "the latest lines of all the visitor's chats, oldest first"
+    );
+    assert!(store.history(ben.id, 10).await.expect("history").is_empty());
+}
+
+async fn notes_blocks_board_and_tickets(store: &dyn Store) {
+    let dan = store
+        .add_visitor("conf-a", &visitor("Dan"))
+        .await
+        .expect("add_visitor");
+    store
+        .add_note(dan.id, "Alice", "called back")
+        .await
+        .expect("add_note");
+    store
+        .add_note(dan.id, "Bob", "wants a refund")
+        .await
+        .expect("add_note");
+    let notes: Vec<(String, String)> = store
+        .notes(dan.id)
+        .await
+        .expect("notes")
+        .into_iter()
+        .map(|n| (n.author, n.text))
+        .collect();
+    assert_eq!(
+        notes,
+        [
+            ("Alice".to_owned(), "called back".to_owned()),
+            ("Bob".to_owned(), "wants a refund".to_owned())
+        ],
+        "notes, oldest first"
+    );
+
+    assert!(
+        !store
+            .is_blocked("conf-a", "198.51.100.9")
+            .await
+            .expect("is_blocked")
+    );
+    store
+        .block_ip("conf-a", "198.51.100.9", "spam", "Alice")
+        .await
+        .expect("block_ip");
+    assert!(
+        store
+            .is_blocked("conf-a", "198.51.100.9")
+            .await
+            .expect("is_blocked")
+    );
+    assert!(
+        !store
+            .is_blocked("conf-b", "198.51.100.9")
+            .await
+            .expect("is_blocked"),
+        "a block is one portal's"
+    );
+    store
+        .block_ip("conf-a", "198.51.100.9", "again", "Bob")
+        .await
+        .expect("blocking twice is fine");
+
+    for text in ["one", "two", "three"] {
+        store.post("conf-a", "Alice", text).await.expect("post");
+    }
+    let posts: Vec<String> = store
+        .posts("conf-a", 2)
+        .await
+        .expect("posts")
+        .into_iter()
+        .map(|p| p.text)
+        .collect();
+    assert_eq!(posts, ["two", "three"], "the latest posts, oldest first");
+    assert!(
+        store.posts("conf-b", 10).await.expect("posts").is_empty(),
+        "a board is one portal's"
+    );
+
+    let chat = store
+        .add_chat("conf-a", dan.id, None, "Ticket?")
+        .await
+        .expect("add_chat");
+    assert_eq!(
+        store.linked_ticket(chat.id).await.expect("linked_ticket"),
+        None
+    );
+    store
+        .link_ticket(chat.id, "T-1")
+        .await
+        .expect("link_ticket");
+    store
+        .link_ticket(chat.id, "T-2")
+        .await
+        .expect("link_ticket");
+    assert_eq!(
+        store
+            .linked_ticket(chat.id)
+            .await
+            .expect("linked_ticket")
+            .as_deref(),
+        Some("T-2"),
+        "a new link replaces the old"
+    );
+}
