@@ -486,6 +486,54 @@ async fn visitors_and_chats(store: &dyn Store) {
         "the latest lines of all the visitor's chats, oldest first"
     );
     assert!(store.history(ben.id, 10).await.expect("history").is_empty());
+
+    let (eve, chat) = store
+        .open_chat("conf-b", &visitor("Eve"), None, "Hi there")
+        .await
+        .expect("open_chat");
+    assert_eq!(
+        eve.number, 2,
+        "open_chat numbers its visitor as add_visitor does"
+    );
+    assert_eq!(
+        (chat.visitor, chat.state, chat.portal.as_str()),
+        (eve.id, ChatState::Waiting, "conf-b")
+    );
+    let lines = store.transcript(chat.id).await.expect("transcript");
+    let said: Vec<(&Author, &str)> = lines.iter().map(|l| (&l.author, l.text.as_str())).collect();
+    assert_eq!(
+        said,
+        [(&Author::Visitor, "Hi there")],
+        "open_chat stores the question as the first line"
+    );
+    assert!(
+        store
+            .unfinished_chats()
+            .await
+            .expect("unfinished")
+            .contains(&chat.id)
+    );
+
+    // Visitors arriving at once get distinct numbers, none skipped.
+    let (f, g, h, i) = (visitor("F"), visitor("G"), visitor("H"), visitor("I"));
+    let (a, b, c, d) = tokio::join!(
+        store.add_visitor("conf-b", &f),
+        store.add_visitor("conf-b", &g),
+        store.open_chat("conf-b", &h, None, "?"),
+        store.add_visitor("conf-b", &i),
+    );
+    let mut numbers = vec![
+        a.expect("add_visitor").number,
+        b.expect("add_visitor").number,
+        c.expect("open_chat").0.number,
+        d.expect("add_visitor").number,
+    ];
+    numbers.sort_unstable();
+    assert_eq!(
+        numbers,
+        [3, 4, 5, 6],
+        "numbers of visitors arriving at once"
+    );
 }
 
 async fn notes_blocks_board_and_tickets(store: &dyn Store) {

@@ -532,17 +532,13 @@ impl Gateway {
             Some(department) => self.inner.department_operators(department.id).await?,
             None => None,
         };
-        let visitor = store.add_visitor(&request.portal, &request.details).await?;
-        let chat = store
-            .add_chat(
+        let (visitor, chat) = store
+            .open_chat(
                 &request.portal,
-                visitor.id,
+                &request.details,
                 department.as_ref().map(|d| d.id),
                 &request.question,
             )
-            .await?;
-        store
-            .add_line(chat.id, &Author::Visitor, &request.question)
             .await?;
         let contact_id = ContactId::visitor(&request.portal, visitor.number);
         let name = format!("{} (#{})", request.details.name, visitor.number);

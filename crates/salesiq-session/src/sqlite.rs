@@ -68,6 +68,10 @@ const MIGRATIONS: &[&str] = &["
 ", "
     ALTER TABLE operators ADD COLUMN photo_type TEXT;
     ALTER TABLE operators ADD COLUMN photo BLOB;
+", "
+    CREATE TABLE visitor_numbers (portal TEXT PRIMARY KEY, next INTEGER NOT NULL);
+    INSERT INTO visitor_numbers (portal, next)
+        SELECT portal, MAX(number) + 1 FROM visitors GROUP BY portal;
 "];
 
 /// The SQLite store.
@@ -147,6 +151,59 @@ fn migrate(connection: &mut Connection) -> StoreResult<()> {
         transaction.commit().map_err(backend)?;
     }
     Ok(())
+}
+
+/// A visitor with the portal's next number (a counter per portal, so
+/// that numbers never repeat, even for visitors a store forgot).
+fn insert_visitor(c: &Connection, portal: String, details: VisitorDetails) -> StoreResult<Visitor> {
+    let number: i64 = c
+        .query_row(
+            "INSERT INTO visitor_numbers (portal, next) VALUES (?1, 2)
+             ON CONFLICT (portal) DO UPDATE SET next = next + 1 RETURNING next - 1",
+            [&portal],
+            |row| row.get(0),
+        )
+        .map_err(backend)?;
+    let d = &details;
+    c.execute(
+        "INSERT INTO visitors (portal, number, name, email, ip, country, browser, os, first_page, current_page)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        params![portal, number, d.name, d.email, d.ip, d.country, d.browser, d.os, d.first_page, d.current_page],
+    )
+    .map_err(backend)?;
+    let id = VisitorId(c.last_insert_rowid());
+    Ok(Visitor::new(id, &portal, number, details))
+}
+
+fn insert_chat(
+    c: &Connection,
+    portal: String,
+    visitor: VisitorId,
+    department: Option<DepartmentId>,
+    question: String,
+) -> StoreResult<Chat> {
+    let started = now();
+    c.execute(
+        "INSERT INTO chats (portal, visitor, department, question, state, started) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![portal, visitor.0, department.map(|d| d.0), question, ChatState::Waiting.as_str(), started],
+    )
+    .map_err(backend)?;
+    let id = ChatId(c.last_insert_rowid());
+    Ok(Chat::new(id, &portal, visitor, department, &question).started_at(time(started)))
+}
+
+fn insert_line(c: &Connection, chat: ChatId, author: &Author, text: &str) -> StoreResult<()> {
+    let (kind, name) = match author {
+        Author::Visitor => ("visitor", None),
+        Author::Operator(name) => ("operator", Some(name.as_str())),
+        _ => ("system", None),
+    };
+    c.execute(
+        "INSERT INTO chat_lines (chat, at, author_kind, author_name, text) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![chat.0, now(), kind, name, text],
+    )
+    .map(drop)
+    .map_err(backend)
 }
 
 fn is_unique_violation(error: &rusqlite::Error) -> bool {
@@ -526,20 +583,29 @@ impl Store for SqliteStore {
         let (portal, details) = (portal.to_ascii_lowercase(), details.clone());
         self.run(move |c| {
             let transaction = c.transaction().map_err(backend)?;
-            let number: i64 = transaction
-                .query_row("SELECT COALESCE(MAX(number), 0) + 1 FROM visitors WHERE portal = ?1", [&portal], |row| row.get(0))
-                .map_err(backend)?;
-            let d = &details;
-            transaction
-                .execute(
-                    "INSERT INTO visitors (portal, number, name, email, ip, country, browser, os, first_page, current_page)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                    params![portal, number, d.name, d.email, d.ip, d.country, d.browser, d.os, d.first_page, d.current_page],
-                )
-                .map_err(backend)?;
-            let id = VisitorId(transaction.last_insert_rowid());
+            let visitor = insert_visitor(&transaction, portal, details)?;
             transaction.commit().map_err(backend)?;
-            Ok(Visitor { id, portal, number, details })
+            Ok(visitor)
+        })
+    }
+
+    fn open_chat<'a>(
+        &'a self,
+        portal: &'a str,
+        details: &'a VisitorDetails,
+        department: Option<DepartmentId>,
+        question: &'a str,
+    ) -> BoxFuture<'a, StoreResult<(Visitor, Chat)>> {
+        let (portal, details) = (portal.to_ascii_lowercase(), details.clone());
+        let question = question.to_owned();
+        // One transaction: a failure leaves no visitor without a chat.
+        self.run(move |c| {
+            let transaction = c.transaction().map_err(backend)?;
+            let visitor = insert_visitor(&transaction, portal.clone(), details)?;
+            let chat = insert_chat(&transaction, portal, visitor.id, department, question)?;
+            insert_line(&transaction, chat.id, &Author::Visitor, &chat.question)?;
+            transaction.commit().map_err(backend)?;
+            Ok((visitor, chat))
         })
     }
 
@@ -584,23 +650,7 @@ impl Store for SqliteStore {
         question: &'a str,
     ) -> BoxFuture<'a, StoreResult<Chat>> {
         let (portal, question) = (portal.to_ascii_lowercase(), question.to_owned());
-        self.run(move |c| {
-            let started = now();
-            c.execute(
-                "INSERT INTO chats (portal, visitor, department, question, state, started) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![portal, visitor.0, department.map(|d| d.0), question, ChatState::Waiting.as_str(), started],
-            )
-            .map_err(backend)?;
-            Ok(Chat {
-                id: ChatId(c.last_insert_rowid()),
-                portal,
-                visitor,
-                department,
-                question,
-                state: ChatState::Waiting,
-                started: time(started),
-            })
-        })
+        self.run(move |c| insert_chat(c, portal, visitor, department, question))
     }
 
     fn chat<'a>(&'a self, portal: &'a str, id: ChatId) -> BoxFuture<'a, StoreResult<Option<Chat>>> {
@@ -653,20 +703,8 @@ impl Store for SqliteStore {
         author: &'a Author,
         text: &'a str,
     ) -> BoxFuture<'a, StoreResult<()>> {
-        let (kind, name) = match author {
-            Author::Visitor => ("visitor", None),
-            Author::Operator(name) => ("operator", Some(name.clone())),
-            _ => ("system", None),
-        };
-        let text = text.to_owned();
-        self.run(move |c| {
-            c.execute(
-                "INSERT INTO chat_lines (chat, at, author_kind, author_name, text) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![chat.0, now(), kind, name, text],
-            )
-            .map(drop)
-            .map_err(backend)
-        })
+        let (author, text) = (author.clone(), text.to_owned());
+        self.run(move |c| insert_line(c, chat, &author, &text))
     }
 
     fn transcript(&self, chat: ChatId) -> BoxFuture<'_, StoreResult<Vec<ChatLine>>> {

@@ -218,6 +218,29 @@ pub trait Store: Send + Sync + fmt::Debug {
         department: Option<DepartmentId>,
         question: &'a str,
     ) -> BoxFuture<'a, StoreResult<Chat>>;
+    /// A chat request in one go: the visitor (with the portal's next
+    /// number), the chat, waiting, and its first line (the question, by
+    /// the visitor); all stored, or, on an error, none.
+    ///
+    /// The default makes the three calls in turn, so a failure between
+    /// them leaves a visitor without a chat; a store with transactions
+    /// overrides it (as [`crate::SqliteStore`] does).
+    fn open_chat<'a>(
+        &'a self,
+        portal: &'a str,
+        details: &'a VisitorDetails,
+        department: Option<DepartmentId>,
+        question: &'a str,
+    ) -> BoxFuture<'a, StoreResult<(Visitor, Chat)>> {
+        Box::pin(async move {
+            let visitor = self.add_visitor(portal, details).await?;
+            let chat = self
+                .add_chat(portal, visitor.id, department, question)
+                .await?;
+            self.add_line(chat.id, &Author::Visitor, question).await?;
+            Ok((visitor, chat))
+        })
+    }
     /// A chat of the portal.
     fn chat<'a>(&'a self, portal: &'a str, id: ChatId) -> BoxFuture<'a, StoreResult<Option<Chat>>>;
     /// Chats of every portal still waiting or active: after a restart,

@@ -272,3 +272,31 @@ async fn usernames_follow_the_rules_and_never_change() {
     let nobody = store.claim_username(OperatorId(999), "nobody.here").await;
     assert!(matches!(nobody, Err(StoreError::NotFound(_))), "{nobody:?}");
 }
+
+/// Issue 12, finding 1: a chat request is one transaction. With the
+/// transcript table gone, `open_chat` fails and leaves no visitor behind
+/// (once an orphan visitor, and a used-up number); once it is back the
+/// next request gets number 1.
+#[tokio::test]
+async fn a_failed_chat_request_leaves_no_orphan_visitor() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("g.sqlite3");
+    let store = SqliteStore::open(&path).unwrap();
+    store.put_portal(&Portal::new("demo", "en")).await.unwrap();
+    let breaker = rusqlite::Connection::open(&path).unwrap();
+    breaker
+        .execute_batch("ALTER TABLE chat_lines RENAME TO chat_lines_gone;")
+        .unwrap();
+    let mut details = VisitorDetails::default();
+    details.name = "Ann".into();
+    assert!(store.open_chat("demo", &details, None, "Hi").await.is_err());
+    let orphans: i64 = breaker
+        .query_row("SELECT COUNT(*) FROM visitors", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(orphans, 0, "no visitor without a chat");
+    breaker
+        .execute_batch("ALTER TABLE chat_lines_gone RENAME TO chat_lines;")
+        .unwrap();
+    let (visitor, _) = store.open_chat("demo", &details, None, "Hi").await.unwrap();
+    assert_eq!(visitor.number, 1);
+}
