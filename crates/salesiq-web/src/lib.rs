@@ -5,21 +5,54 @@
 //! their JSON API, and [`serve`], which serves a router within connection
 //! caps and header timeouts.
 //!
-//! ```no_run
+//! ```
 //! use std::sync::Arc;
-//! use salesiq_session::{Gateway, SqliteStore, Store, StoreAccounts};
+//! use salesiq_session::{Gateway, Portal, SqliteStore, Store, StoreAccounts};
 //! use salesiq_web::{HttpLimits, JabberSettings, Web};
-//! use salesiq_xmpp::ServerHandle;
+//! use salesiq_xmpp::{Config, Server, TlsIdentity};
+//! use tokio::io::{AsyncReadExt, AsyncWriteExt};
 //!
-//! # async fn demo(gateway: Gateway, store: Arc<SqliteStore>, xmpp: ServerHandle) {
-//! let accounts = StoreAccounts::new(store.clone());
-//! let jabber = JabberSettings::new("salesiq.zoho.com", "chat.example.com", 6222, 6223, "AB:CD:...");
-//! let web = Web::new(gateway, store, accounts, xmpp, jabber, "demo");
-//! // Mount it beside the embedder's own routes, or serve it alone:
-//! let router = salesiq_web::router(web);
-//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await.unwrap();
-//! salesiq_web::serve(listener, router, HttpLimits::default(), std::future::pending()).await;
-//! # }
+//! # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
+//! let store = Arc::new(SqliteStore::open(":memory:").unwrap());
+//! store.put_portal(&Portal::new("demo", "en")).await.unwrap();
+//! let accounts = Arc::new(StoreAccounts::new(store.clone()));
+//! // The XMPP side, whose gateway the pages feed (on free ports here).
+//! let mut config = Config::new("salesiq.zoho.com");
+//! config.starttls_addr = Some("127.0.0.1:0".parse().unwrap());
+//! config.direct_tls_addr = None;
+//! let identity = TlsIdentity::self_signed(&config.domain).unwrap();
+//! let gateway_store: Arc<dyn Store> = store.clone();
+//! let xmpp = Server::builder(config, identity, accounts.clone(), accounts.clone())
+//!     .gateway(move |sink| Gateway::new(gateway_store, sink))
+//!     .bind()
+//!     .await
+//!     .unwrap();
+//! let gateway = xmpp.gateway().cloned().unwrap();
+//! let jabber = JabberSettings::new("salesiq.zoho.com", "chat.example.com", 6222, 6223, "AB:CD");
+//! let web = Web::new(gateway, store, StoreAccounts::clone(&accounts), xmpp.handle(), jabber, "demo");
+//!
+//! // Mount `salesiq_web::router(web)` beside your own routes, or serve it:
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+//! let addr = listener.local_addr().unwrap();
+//! let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+//! let serving = tokio::spawn(salesiq_web::serve(
+//!     listener,
+//!     salesiq_web::router(web),
+//!     HttpLimits::default(),
+//!     async { let _ = stopped.await; },
+//! ));
+//! let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
+//! client
+//!     .write_all(b"GET /api/portal?portal=demo HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+//!     .await
+//!     .unwrap();
+//! let mut answer = String::new();
+//! client.read_to_string(&mut answer).await.unwrap();
+//! assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+//! assert!(answer.contains(r#""portal":"demo""#), "{answer}");
+//! stop.send(()).unwrap();
+//! serving.await.unwrap();
+//! # });
 //! ```
 //!
 //! * [`visitor_ws`]: the visitor's WebSocket API (`GET /ws/visitor?portal=`),
