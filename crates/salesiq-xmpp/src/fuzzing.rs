@@ -18,8 +18,16 @@
 //! deadline, resumption, queue timeout), so a run takes as long as its
 //! work, and a connection that never ends within an hour of virtual time
 //! is reported as [`Served::finished`] `false`: a hang.
+//!
+//! Every run starts from a copy of one seeded SQLite database (in
+//! `/dev/shm` where there is one), so runs do not see each other's chats.
+//! The client sends a new stream header only after the server answered
+//! the last element of the old stream, as a client waiting for
+//! `<success/>` or `<proceed/>` does.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -43,6 +51,10 @@ pub const DOMAIN: &str = "salesiq.zoho.com";
 /// What [`serve_bytes`] keeps of the server's output, at most.
 pub const MAX_OUTPUT: usize = 1 << 20;
 
+/// At most this many writes (and pauses) per run: a long input is cut in
+/// bigger pieces.
+const MAX_PAUSES: usize = 256;
+
 /// The pause between two writes, in virtual time.
 const PAUSE: Duration = Duration::from_millis(1);
 
@@ -65,8 +77,9 @@ pub struct Served {
 ///
 /// The first byte chooses: its lowest bit the stage (0: the stream once
 /// TLS is up; 1: the plain-text STARTTLS stream), the others how the rest
-/// is cut into writes (1 to 65,536 bytes each, with a pause between them
-/// in which the server does all it can with what it has). The rest is what the client
+/// is cut into writes (1 to 65,536 bytes each, but at most 256 writes,
+/// with a pause between them in which the server does all it can with
+/// what it has). The rest is what the client
 /// sends; then it closes its side and reads until the server closes.
 pub fn serve_bytes(input: &[u8]) -> Served {
     let Some((&control, bytes)) = input.split_first() else {
@@ -76,7 +89,7 @@ pub fn serve_bytes(input: &[u8]) -> Served {
         };
     };
     let plain = control & 1 == 1;
-    let chunk = 1usize << ((control >> 1) % 17);
+    let chunk = (1usize << ((control >> 1) % 17)).max(bytes.len().div_ceil(MAX_PAUSES));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .start_paused(true)
@@ -87,11 +100,98 @@ pub fn serve_bytes(input: &[u8]) -> Served {
             finished: true,
         };
     };
-    runtime.block_on(serve(plain, chunk, bytes))
+    let Some(template) = template() else {
+        return Served {
+            output: Vec::new(),
+            finished: true,
+        };
+    };
+    let database = scratch("run");
+    let served = runtime.block_on(serve(plain, chunk, bytes, (&database, template)));
+    drop(runtime);
+    remove_database(&database);
+    served
 }
 
-async fn serve(plain: bool, chunk: usize, bytes: &[u8]) -> Served {
-    let Some((store, visitor)) = world().await else {
+/// `bytes` cut every `chunk` bytes, and before every stream header, as a
+/// client that waits for `<success/>` (or `<proceed/>`) before it
+/// restarts the stream sends them. (A client that sends the new header
+/// with the old stream's last element gets `<not-well-formed/>`: the
+/// server does not carry bytes across a restart, as it must not across
+/// STARTTLS.)
+fn pieces(bytes: &[u8], chunk: usize) -> Vec<&[u8]> {
+    let mut starts: Vec<usize> = (0..bytes.len())
+        .filter(|&at| {
+            let rest = bytes.get(at..).unwrap_or_default();
+            at > 0 && (rest.starts_with(b"<?xml") || rest.starts_with(b"<stream:stream"))
+        })
+        .collect();
+    starts.push(bytes.len());
+    let mut pieces = Vec::new();
+    let mut from = 0;
+    for end in starts {
+        if let Some(segment) = bytes.get(from..end) {
+            pieces.extend(segment.chunks(chunk.max(1)));
+        }
+        from = end;
+    }
+    pieces
+}
+
+/// A file name of its own, in memory if the system has `/dev/shm`.
+fn scratch(what: &str) -> PathBuf {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    // Memory-backed where there is such a directory: a run writes its
+    // database copy, and disk was a third of a run's time.
+    let shm = std::path::Path::new("/dev/shm");
+    let dir = if shm.is_dir() {
+        shm.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    };
+    dir.join(format!(
+        "salesiq-fuzz-{}-{what}-{n}.sqlite3",
+        std::process::id()
+    ))
+}
+
+fn remove_database(path: &std::path::Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        let _ = std::fs::remove_file(name);
+    }
+}
+
+/// The seeded database's bytes, made once. Every run starts from a copy:
+/// creating and migrating a database was most of a run's time.
+fn template() -> Option<&'static [u8]> {
+    static TEMPLATE: OnceLock<Option<Vec<u8>>> = OnceLock::new();
+    TEMPLATE
+        .get_or_init(|| {
+            let path = scratch("template");
+            let runtime = tokio::runtime::Builder::new_current_thread().build().ok()?;
+            let seeded = runtime.block_on(async {
+                let store = SqliteStore::open(&path).ok()?;
+                seed(&store).await
+            });
+            // The store is closed: what the WAL held is in the file now.
+            drop(runtime);
+            let bytes = seeded.and_then(|()| std::fs::read(&path).ok());
+            remove_database(&path);
+            bytes
+        })
+        .as_deref()
+}
+
+async fn serve(
+    plain: bool,
+    chunk: usize,
+    bytes: &[u8],
+    (database, template): (&std::path::Path, &[u8]),
+) -> Served {
+    let Some((store, visitor)) = world(database, template) else {
         return Served {
             output: Vec::new(),
             finished: true,
@@ -129,7 +229,7 @@ async fn serve(plain: bool, chunk: usize, bytes: &[u8]) -> Served {
     };
     let (mut reading, mut writing) = tokio::io::split(&mut client);
     let talking = async {
-        for piece in bytes.chunks(chunk) {
+        for piece in pieces(bytes, chunk) {
             if writing.write_all(piece).await.is_err() {
                 break;
             }
@@ -165,9 +265,21 @@ async fn serve(plain: bool, chunk: usize, bytes: &[u8]) -> Served {
     }
 }
 
-/// A store with the portal and its operators, and the visitor's request.
-async fn world() -> Option<(Arc<dyn Store>, ChatRequest)> {
-    let store = SqliteStore::open(":memory:").ok()?;
+/// A store with the portal and its operators (a copy of the template at
+/// `database`), and the visitor's request.
+fn world(database: &std::path::Path, template: &[u8]) -> Option<(Arc<dyn Store>, ChatRequest)> {
+    std::fs::write(database, template).ok()?;
+    let store = SqliteStore::open(database).ok()?;
+    let mut details = VisitorDetails::default();
+    details.name = "Ann".into();
+    details.email = Some("ann@visitor.example".into());
+    details.ip = Some("198.51.100.7".into());
+    let request = ChatRequest::new("demo", details, "Where is my order?", None);
+    Some((Arc::new(store), request))
+}
+
+/// The portal `demo`, its department and its operators.
+async fn seed(store: &SqliteStore) -> Option<()> {
     store.put_portal(&Portal::new("demo", "en")).await.ok()?;
     let sales = store.add_department("demo", "Sales", true).await.ok()?;
     for (email, name, username) in [
@@ -181,12 +293,7 @@ async fn world() -> Option<(Arc<dyn Store>, ChatRequest)> {
         store.claim_username(operator.id, username).await.ok()?;
         store.assign_department(operator.id, sales.id).await.ok()?;
     }
-    let mut details = VisitorDetails::default();
-    details.name = "Ann".into();
-    details.email = Some("ann@visitor.example".into());
-    details.ip = Some("198.51.100.7".into());
-    let request = ChatRequest::new("demo", details, "Where is my order?", None);
-    Some((Arc::new(store), request))
+    Some(())
 }
 
 /// The operators' credentials: made once (4,096 PBKDF2 iterations each),
