@@ -59,8 +59,8 @@ use crate::directory::Contact;
 use crate::model::{Author, ChatId, ChatState, DepartmentId};
 use crate::store::Store;
 pub use api::{
-    ChatRequest, GatewayError, OperatorEvent, OperatorInput, OperatorSink, PortError, RosterItem,
-    VISITOR_QUEUE, VisitorChat, VisitorEvent,
+    ChatRequest, GatewayError, Numbered, OperatorEvent, OperatorInput, OperatorSink, PortError,
+    RosterItem, VISITOR_QUEUE, VisitorChat, VisitorEvent,
 };
 use chat::{ChatTask, Msg};
 use limits::Bucket;
@@ -78,6 +78,11 @@ mod text;
 /// How long a chat request waits for an operator by default: five
 /// minutes, after which the visitor is told nobody is available.
 pub const DEFAULT_QUEUE_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// How long a chat waits for a visitor whose connection dropped to resume
+/// it ([`Gateway::visitor_gone`], [`Gateway::resume_chat`]) by default:
+/// two minutes, then it ends as "the visitor left".
+pub const DEFAULT_VISITOR_GRACE: Duration = Duration::from_secs(120);
 
 /// How many inputs (operator lines, visitor lines, typing) wait for one
 /// chat before the port answers [`PortError::Busy`].
@@ -115,6 +120,7 @@ pub(crate) struct Inner {
     offers: Mutex<HashMap<(OperatorRef, DeviceId), usize>>,
     board: mpsc::Sender<board::Post>,
     limits: VisitorLimits,
+    visitor_grace: Duration,
 }
 
 /// The live chats, by id and by visitor contact.
@@ -122,6 +128,8 @@ pub(crate) struct Inner {
 struct Index {
     chats: HashMap<ChatId, Entry>,
     visitors: HashMap<ContactId, ChatId>,
+    /// Resume tokens of the live chats.
+    tokens: HashMap<String, ChatId>,
     /// Requests being made (stored, not yet live), by reservation number:
     /// their portal and address, counted against [`VisitorLimits`].
     pending: HashMap<u64, (String, Option<String>)>,
@@ -145,6 +153,8 @@ struct Entry {
     ip: Option<String>,
     /// The visitor's lines.
     lines: Bucket,
+    /// The visitor's resume token.
+    token: String,
 }
 
 /// Builds a [`Gateway`]: the store and the sink are required, the rest
@@ -155,6 +165,7 @@ pub struct GatewayBuilder {
     connectors: Arc<dyn Connectors>,
     queue_timeout: Duration,
     limits: VisitorLimits,
+    visitor_grace: Duration,
 }
 
 impl GatewayBuilder {
@@ -184,6 +195,13 @@ impl GatewayBuilder {
         self
     }
 
+    /// How long a chat waits for a visitor whose connection dropped
+    /// (default [`DEFAULT_VISITOR_GRACE`]).
+    pub fn visitor_grace(mut self, grace: Duration) -> Self {
+        self.visitor_grace = grace;
+        self
+    }
+
     /// What visitors may ask of the gateway (default
     /// [`VisitorLimits::default`]).
     pub fn visitor_limits(mut self, limits: VisitorLimits) -> Self {
@@ -205,10 +223,19 @@ impl GatewayBuilder {
             offers: Mutex::default(),
             board,
             limits: self.limits,
+            visitor_grace: self.visitor_grace,
         });
         tokio::spawn(board::run(Arc::downgrade(&inner), posts));
         Gateway { inner }
     }
+}
+
+/// 128 random bits, hex: a chat's resume token.
+fn resume_token() -> String {
+    rand::random::<[u8; 16]>()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn millis(duration: Duration) -> u64 {
@@ -226,6 +253,7 @@ impl Gateway {
             connectors: Arc::new(PortalConnectors::default()),
             queue_timeout: DEFAULT_QUEUE_TIMEOUT,
             limits: VisitorLimits::default(),
+            visitor_grace: DEFAULT_VISITOR_GRACE,
         }
     }
 
@@ -489,6 +517,56 @@ impl Gateway {
         self.to_chat(chat, Msg::VisitorLeft).await
     }
 
+    /// The visitor's connection dropped (a page load, a link followed, a
+    /// phone in a tunnel): the chat waits for [`Gateway::resume_chat`] for
+    /// the grace period ([`GatewayBuilder::visitor_grace`]), then ends as
+    /// "the visitor left". Operators are not told of short gaps.
+    pub async fn visitor_gone(&self, chat: ChatId) -> Result<(), GatewayError> {
+        self.to_chat(chat, Msg::VisitorGone).await
+    }
+
+    /// The visitor is back with the chat's resume token
+    /// ([`VisitorChat::resume_token`]) and the number of the last content
+    /// event they saw: a new [`VisitorChat`] whose first events are those
+    /// they missed (and `Queued` while nobody has accepted), in order, then
+    /// live ones. The previous `VisitorChat` of the chat gets no more
+    /// events. [`GatewayError::BadToken`] when no live chat of `portal` has
+    /// this token.
+    pub async fn resume_chat(
+        &self,
+        portal: &str,
+        token: &str,
+        after: u64,
+    ) -> Result<VisitorChat, GatewayError> {
+        let found = {
+            let index = self.inner.index();
+            index.tokens.get(token).and_then(|chat| {
+                let entry = index.chats.get(chat)?;
+                (entry.portal.eq_ignore_ascii_case(portal))
+                    .then(|| (*chat, entry.tx.clone(), entry.token.clone()))
+            })
+        };
+        let (chat, tx, token) = found.ok_or(GatewayError::BadToken)?;
+        let (reply, answer) = oneshot::channel();
+        tx.send(Msg::Resume { after, reply })
+            .await
+            .map_err(|_| GatewayError::BadToken)?;
+        let events = answer.await.unwrap_or(Err(GatewayError::BadToken))?;
+        let visitor_number = match self.inner.index().chats.get(&chat) {
+            Some(entry) => match &entry.item.contact.id {
+                ContactId::Visitor { number, .. } => *number,
+                _ => 0,
+            },
+            None => return Err(GatewayError::BadToken),
+        };
+        Ok(VisitorChat {
+            chat,
+            visitor_number,
+            resume: token,
+            events,
+        })
+    }
+
     /// A visitor asks for a chat: stored, and offered to every available
     /// operator (and device) of the portal or the department.
     pub async fn request_chat(&self, request: ChatRequest) -> Result<VisitorChat, GatewayError> {
@@ -548,6 +626,7 @@ impl Gateway {
         };
         let locale = self.inner.locale(&request.portal).await;
         let (to_visitor, events) = mpsc::channel(VISITOR_QUEUE);
+        let token = resume_token();
         let (tx, rx) = mpsc::channel(CHAT_QUEUE);
         let wake = Arc::new(Notify::new());
         let item = RosterItem {
@@ -570,8 +649,10 @@ impl Gateway {
                     waiting: true,
                     ip: request.details.ip.clone(),
                     lines: self.inner.limits.bucket(),
+                    token: token.clone(),
                 },
             );
+            index.tokens.insert(token.clone(), chat.id);
             index.pending.remove(&reservation.0);
         }
         let mut task = ChatTask::new(chat::Setup {
@@ -584,6 +665,7 @@ impl Gateway {
             details: request.details,
             number: visitor.number,
             to_visitor,
+            grace: self.inner.visitor_grace,
             eligible,
             tx,
             rx,
@@ -597,6 +679,7 @@ impl Gateway {
         Ok(VisitorChat {
             chat: chat.id,
             visitor_number: visitor.number,
+            resume: token,
             events,
         })
     }
@@ -836,6 +919,7 @@ impl Inner {
         let mut index = self.index();
         if let Some(entry) = index.chats.remove(&chat) {
             index.visitors.remove(&entry.item.contact.id);
+            index.tokens.remove(&entry.token);
         }
     }
 

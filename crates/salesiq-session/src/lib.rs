@@ -120,9 +120,9 @@ pub use directory::{COLLEAGUES_GROUP, Contact, Directory};
 pub use future::BoxFuture;
 pub use gateway::board::board_contact;
 pub use gateway::{
-    CHAT_QUEUE, ChatRequest, DEFAULT_QUEUE_TIMEOUT, Gateway, GatewayBuilder, GatewayError,
-    MAX_LINE_BYTES, MAX_OFFERS_PER_DEVICE, OperatorEvent, OperatorInput, OperatorSink, PortError,
-    RosterItem, VISITOR_QUEUE, VisitorChat, VisitorEvent, VisitorLimits,
+    CHAT_QUEUE, ChatRequest, DEFAULT_QUEUE_TIMEOUT, DEFAULT_VISITOR_GRACE, Gateway, GatewayBuilder,
+    GatewayError, MAX_LINE_BYTES, MAX_OFFERS_PER_DEVICE, Numbered, OperatorEvent, OperatorInput,
+    OperatorSink, PortError, RosterItem, VISITOR_QUEUE, VisitorChat, VisitorEvent, VisitorLimits,
 };
 pub use memory::MemoryAccounts;
 pub use model::{

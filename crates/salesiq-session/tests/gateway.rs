@@ -1601,3 +1601,132 @@ async fn a_visitor_writing_too_fast_is_slowed_down() {
         Err(GatewayError::TooFast)
     );
 }
+
+/// Issue 13: a visitor whose connection drops resumes with the chat's
+/// token and gets exactly what they missed, numbered and in order, then
+/// live events; operators notice nothing.
+#[tokio::test]
+async fn a_visitor_resumes_and_misses_nothing() {
+    let w = world("en").await;
+    let mut visitor = accepted(&w, None).await;
+    let token = visitor.resume_token().to_owned();
+    assert_eq!(token.len(), 32, "128 bits, hex");
+    assert!(token.chars().all(|c| c.is_ascii_hexdigit()));
+    w.gateway
+        .operator_says(&w.bob, &ann_contact(), "one")
+        .await
+        .unwrap();
+    let one = visitor.next_numbered().await.unwrap();
+    assert_eq!(one.seq, Some(2), "joined was 1");
+    // The page reloads: the socket is gone, the operator writes on.
+    w.gateway.visitor_gone(visitor.chat).await.unwrap();
+    drop(visitor);
+    for text in ["two", "three"] {
+        w.gateway
+            .operator_says(&w.bob, &ann_contact(), text)
+            .await
+            .unwrap();
+    }
+    let mut back = w.gateway.resume_chat("DEMO", &token, 2).await.unwrap();
+    w.gateway
+        .operator_says(&w.bob, &ann_contact(), "four")
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let n = back.next_numbered().await.unwrap();
+        if let VisitorEvent::Message { text, .. } = n.event {
+            seen.push((n.seq, text));
+        }
+    }
+    assert_eq!(
+        seen,
+        [
+            (Some(3), "two".to_owned()),
+            (Some(4), "three".to_owned()),
+            (Some(5), "four".to_owned())
+        ]
+    );
+    // The visitor writes again; the operator heard of no gap.
+    w.gateway
+        .visitor_says(back.chat, "still here")
+        .await
+        .unwrap();
+    let told = Recorder::texts(&w.sink.take(&w.bob));
+    assert!(told.iter().all(|t| !t.contains("left")), "{told:?}");
+    assert!(told.iter().any(|t| t == "still here"), "{told:?}");
+    // Asking again from where the visitor is: nothing twice.
+    let mut again = w.gateway.resume_chat("demo", &token, 5).await.unwrap();
+    assert_eq!(again.try_next_event(), None);
+}
+
+/// A token the gateway never gave, or one of another portal, resumes
+/// nothing; a waiting chat resumes as queued.
+#[tokio::test]
+async fn bad_tokens_resume_nothing_and_a_waiting_chat_resumes_queued() {
+    let w = world("en").await;
+    w.store
+        .put_portal(&Portal::new("acme", "en"))
+        .await
+        .unwrap();
+    let request = ChatRequest::new("demo", ann(), "Anyone?", None);
+    let visitor = w.gateway.request_chat(request).await.unwrap();
+    let token = visitor.resume_token().to_owned();
+    for (portal, token) in [
+        ("demo", "0".repeat(32)),
+        ("acme", token.clone()),
+        ("demo", String::new()),
+    ] {
+        assert_eq!(
+            w.gateway
+                .resume_chat(portal, &token, 0)
+                .await
+                .map(|v| v.chat),
+            Err(GatewayError::BadToken)
+        );
+    }
+    w.gateway.visitor_gone(visitor.chat).await.unwrap();
+    let mut back = w.gateway.resume_chat("demo", &token, 0).await.unwrap();
+    assert_eq!(
+        back.next_numbered().await.map(|n| (n.seq, n.event)),
+        Some((None, VisitorEvent::Queued))
+    );
+}
+
+/// A visitor who does not come back within the grace leaves the chat as
+/// before; one who comes back in time keeps it past the grace.
+#[tokio::test(start_paused = true)]
+async fn the_grace_ends_a_chat_whose_visitor_never_comes_back() {
+    let grace = salesiq_session::DEFAULT_VISITOR_GRACE;
+    let w = world("en").await;
+    let visitor = accepted(&w, None).await;
+    let token = visitor.resume_token().to_owned();
+    w.gateway.visitor_gone(visitor.chat).await.unwrap();
+    tokio::time::sleep(grace / 2).await;
+    let back = w.gateway.resume_chat("demo", &token, 0).await.unwrap();
+    tokio::time::sleep(grace * 2).await;
+    w.gateway
+        .operator_says(&w.bob, &ann_contact(), "still open")
+        .await
+        .unwrap();
+    assert!(
+        Recorder::texts(&w.sink.take(&w.bob))
+            .iter()
+            .all(|t| !t.contains("left"))
+    );
+
+    w.gateway.visitor_gone(back.chat).await.unwrap();
+    tokio::time::sleep(grace + std::time::Duration::from_secs(1)).await;
+    let told = Recorder::texts(&w.sink.take(&w.bob));
+    assert!(
+        told.iter().any(|t| t.contains("The visitor left the chat")),
+        "{told:?}"
+    );
+    assert_eq!(
+        w.gateway
+            .resume_chat("demo", &token, 0)
+            .await
+            .map(|v| v.chat),
+        Err(GatewayError::BadToken)
+    );
+}

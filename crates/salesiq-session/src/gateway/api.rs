@@ -144,6 +144,31 @@ pub enum VisitorEvent {
     },
 }
 
+impl VisitorEvent {
+    /// Whether the event is chat content (an operator joined, wrote,
+    /// pushed a page, or the chat ended): such events are numbered and
+    /// replayed to a visitor who resumes ([`Numbered`]); being queued and
+    /// typing are not.
+    pub fn is_content(&self) -> bool {
+        matches!(
+            self,
+            Self::Joined { .. } | Self::Message { .. } | Self::Push { .. } | Self::Ended { .. }
+        )
+    }
+}
+
+/// An event for the visitor with its number in the chat: content events
+/// ([`VisitorEvent::is_content`]) count 1, 2, 3... per chat; the others
+/// have none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Numbered {
+    /// The event's number, for content.
+    pub seq: Option<u64>,
+    /// The event.
+    pub event: VisitorEvent,
+}
+
 /// A visitor contact on an operator's list, as the roster shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RosterItem {
@@ -215,6 +240,10 @@ pub enum GatewayError {
     /// line was neither relayed nor stored.
     #[error("you are sending messages too fast; wait a moment")]
     TooFast,
+    /// No chat to resume with this token in this portal (it ended, or
+    /// never was).
+    #[error("this chat cannot be resumed; please start a new one")]
+    BadToken,
     /// No such chat, or not one of this operator's portal.
     #[error("no such chat")]
     NoSuchChat,
@@ -246,18 +275,31 @@ pub struct VisitorChat {
     pub chat: ChatId,
     /// The visitor's number in the portal.
     pub visitor_number: i64,
-    pub(super) events: mpsc::Receiver<VisitorEvent>,
+    pub(super) resume: String,
+    pub(super) events: mpsc::Receiver<Numbered>,
 }
 
 impl VisitorChat {
     /// The next event for the visitor; `None` once the chat is over and
-    /// every event was read.
+    /// every event was read (or the visitor resumed elsewhere).
     pub async fn next_event(&mut self) -> Option<VisitorEvent> {
-        self.events.recv().await
+        self.events.recv().await.map(|n| n.event)
     }
 
     /// The next event if one is waiting, without waiting.
     pub fn try_next_event(&mut self) -> Option<VisitorEvent> {
-        self.events.try_recv().ok()
+        self.events.try_recv().ok().map(|n| n.event)
+    }
+
+    /// The next event with its number ([`Numbered`]).
+    pub async fn next_numbered(&mut self) -> Option<Numbered> {
+        self.events.recv().await
+    }
+
+    /// What the visitor shows to resume this chat after a lost
+    /// connection or a page load ([`crate::Gateway::resume_chat`]): 128
+    /// random bits, hex, good for this chat of this portal until it ends.
+    pub fn resume_token(&self) -> &str {
+        &self.resume
     }
 }

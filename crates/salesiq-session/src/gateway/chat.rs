@@ -2,7 +2,7 @@
 //! time, what operators and the visitor hand it, its timers, and the
 //! answers of connector calls made beside it.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,10 +13,15 @@ use tokio::time::Instant;
 use super::handover::Request;
 use super::text::{details_text, offer_text, say, system, took};
 use super::{
-    Done, GatewayError, Inner, OperatorEvent, OperatorInput, RosterItem, VisitorEvent, logged,
+    Done, GatewayError, Inner, Numbered, OperatorEvent, OperatorInput, RosterItem, VISITOR_QUEUE,
+    VisitorEvent, logged,
 };
 use crate::contact::{Activity, ContactId, DeviceId, OperatorRef};
 use crate::model::{Author, ChatId, ChatState, VisitorDetails, VisitorId};
+
+/// How many content events a chat keeps for a visitor who resumes; one
+/// who missed more gets the newest this many.
+pub(crate) const REPLAY: usize = 1000;
 
 /// At most one visitor chat state per this interval reaches the operators.
 pub(crate) const STATE_INTERVAL: Duration = Duration::from_millis(250);
@@ -34,6 +39,13 @@ pub(crate) enum Msg {
     VisitorState(Activity, Done),
     VisitorPage(String, Done),
     VisitorLeft(Done),
+    /// The visitor's connection dropped: the chat waits for a resume.
+    VisitorGone(Done),
+    /// The visitor is back: what they missed after `after`, then live.
+    Resume {
+        after: u64,
+        reply: tokio::sync::oneshot::Sender<Result<mpsc::Receiver<Numbered>, GatewayError>>,
+    },
     /// A connector's answer for an operator, already written out.
     Answer {
         to: OperatorRef,
@@ -57,7 +69,8 @@ pub(super) struct Setup {
     pub(super) visitor: VisitorId,
     pub(super) details: VisitorDetails,
     pub(super) number: i64,
-    pub(super) to_visitor: mpsc::Sender<VisitorEvent>,
+    pub(super) to_visitor: mpsc::Sender<Numbered>,
+    pub(super) grace: Duration,
     pub(super) eligible: Option<HashSet<OperatorRef>>,
     pub(super) tx: mpsc::Sender<Msg>,
     pub(super) rx: mpsc::Receiver<Msg>,
@@ -76,7 +89,15 @@ pub(super) struct ChatTask {
     pub(super) visitor: VisitorId,
     pub(super) details: VisitorDetails,
     pub(super) number: i64,
-    to_visitor: mpsc::Sender<VisitorEvent>,
+    to_visitor: mpsc::Sender<Numbered>,
+    /// The last content event's number.
+    seq: u64,
+    /// The latest content events, for a visitor who resumes.
+    replay: VecDeque<(u64, VisitorEvent)>,
+    /// How long the chat waits for a visitor whose connection dropped.
+    grace: Duration,
+    /// When it stops waiting.
+    gone_until: Option<Instant>,
     /// Operators offered the chat who have not answered, with the devices
     /// that have seen the offer.
     pub(super) offered: HashMap<OperatorRef, HashSet<DeviceId>>,
@@ -122,6 +143,10 @@ impl ChatTask {
             details: setup.details,
             number: setup.number,
             to_visitor: setup.to_visitor,
+            seq: 0,
+            replay: VecDeque::new(),
+            grace: setup.grace,
+            gone_until: None,
             offered: HashMap::new(),
             declined: HashSet::new(),
             operator: None,
@@ -162,7 +187,7 @@ impl ChatTask {
                 .pending_state
                 .and(self.visitor_state)
                 .map(|(_, at)| at + STATE_INTERVAL);
-            let deadline = [self.queue_deadline, self.end_at, flush]
+            let deadline = [self.queue_deadline, self.end_at, flush, self.gone_until]
                 .into_iter()
                 .flatten()
                 .min();
@@ -225,6 +250,13 @@ impl ChatTask {
                 self.end(None, note).await;
                 answer(done, Ok(()), "visitor left");
             }
+            Msg::VisitorGone(done) => {
+                self.gone_until = Some(Instant::now() + self.grace);
+                answer(done, Ok(()), "visitor gone");
+            }
+            Msg::Resume { after, reply } => {
+                let _ = reply.send(Ok(self.resume(after)));
+            }
             Msg::Answer {
                 to,
                 text,
@@ -279,11 +311,15 @@ impl ChatTask {
             | Msg::VisitorState(_, done)
             | Msg::VisitorPage(_, done)
             | Msg::VisitorLeft(done)
+            | Msg::VisitorGone(done)
             | Msg::Answer { done, .. }
             | Msg::ShutDown(done) => {
                 if let Some(done) = done {
                     let _ = done.send(Err(GatewayError::NoSuchChat));
                 }
+            }
+            Msg::Resume { reply, .. } => {
+                let _ = reply.send(Err(GatewayError::BadToken));
             }
             Msg::Sync(done) => {
                 let _ = done.send(Ok(()));
@@ -394,7 +430,15 @@ impl ChatTask {
             }
             return;
         }
-        if self.end_at.is_some_and(|at| at <= now) {
+        if self.gone_until.is_some_and(|at| at <= now) {
+            self.gone_until = None;
+            let note = say(
+                self.locale,
+                "The visitor left the chat",
+                "訪問者がチャットを退出しました",
+            );
+            self.end(None, note).await;
+        } else if self.end_at.is_some_and(|at| at <= now) {
             self.end_at = None;
             let reason = "The chat ended after a time without activity";
             let note = say(
@@ -661,10 +705,41 @@ impl ChatTask {
         self.inner.sink.send(operator, message);
     }
 
-    /// Queues an event for the visitor; one who reads nothing loses the
-    /// newest.
-    pub(super) fn tell_visitor(&self, event: VisitorEvent) {
-        if let Err(error) = self.to_visitor.try_send(event) {
+    /// The visitor is back on a new connection: a new channel, with what
+    /// they missed after `after` (and "queued" while nobody accepted),
+    /// then live events. The old channel closes.
+    fn resume(&mut self, after: u64) -> mpsc::Receiver<Numbered> {
+        self.gone_until = None;
+        let (to_visitor, events) = mpsc::channel(VISITOR_QUEUE.max(REPLAY + 8));
+        if self.operator.is_none() {
+            let _ = to_visitor.try_send(Numbered {
+                seq: None,
+                event: VisitorEvent::Queued,
+            });
+        }
+        for (seq, event) in self.replay.iter().filter(|(seq, _)| *seq > after) {
+            let _ = to_visitor.try_send(Numbered {
+                seq: Some(*seq),
+                event: event.clone(),
+            });
+        }
+        self.to_visitor = to_visitor;
+        tracing::debug!(after, "the visitor resumed");
+        events
+    }
+
+    /// Queues an event for the visitor, numbered and kept for a resume if
+    /// it is content; one who reads nothing loses the newest.
+    pub(super) fn tell_visitor(&mut self, event: VisitorEvent) {
+        let seq = event.is_content().then(|| {
+            self.seq += 1;
+            self.replay.push_back((self.seq, event.clone()));
+            if self.replay.len() > REPLAY {
+                self.replay.pop_front();
+            }
+            self.seq
+        });
+        if let Err(error) = self.to_visitor.try_send(Numbered { seq, event }) {
             match error {
                 mpsc::error::TrySendError::Full(_) => {
                     tracing::warn!("the visitor reads nothing: an event was dropped");
