@@ -101,11 +101,13 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
     let connectors = Arc::new(connectors(config)?);
     let gateway_store: Arc<dyn Store> = store.clone();
     let visitor_limits = config.limits.visitors();
+    let visitor_grace = Duration::from_secs(server.visitor_grace);
     let xmpp = Server::builder(xmpp_config, identity, accounts.clone(), accounts.clone())
         .gateway(move |sink| {
             Gateway::builder(gateway_store)
                 .portal_connectors(connectors)
                 .visitor_limits(visitor_limits)
+                .visitor_grace(visitor_grace)
                 .build(sink)
         })
         .bind()

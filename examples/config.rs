@@ -95,6 +95,10 @@ pub struct ServerConfig {
     pub certificate: Option<PathBuf>,
     /// The PEM private key of `certificate`.
     pub key: Option<PathBuf>,
+    /// Seconds a chat waits for a visitor whose page closed its socket (a
+    /// reload, a link to another page) to resume it. Default 120.
+    #[serde(default = "visitor_grace")]
+    pub visitor_grace: u64,
 }
 
 fn localhost() -> IpAddr {
@@ -108,6 +112,9 @@ fn direct_tls_port() -> u16 {
 }
 fn http_port() -> u16 {
     8080
+}
+fn visitor_grace() -> u64 {
+    salesiq_session::DEFAULT_VISITOR_GRACE.as_secs()
 }
 fn data_dir() -> PathBuf {
     PathBuf::from("data")

@@ -321,6 +321,42 @@ async fn a_browser_visitor_chats_with_a_jabber_client() {
     browser.click("#push-dismiss").await;
     browser.shown("#push", false).await;
 
+    // Issue 13: a reload mid-chat. The page keeps its resume token in
+    // sessionStorage, shows the chat again and resumes; what Alice writes
+    // meanwhile appears once, and Alice hears of no gap.
+    browser.client.refresh().await.unwrap();
+    alice.send(chat(VISITOR, "Are you still there?")).await;
+    browser
+        .text_until("#messages", |t| {
+            t.contains("Hello Ann! Yes, we ship to Japan.")
+                && t.contains("Great, how long does it take?")
+                && t.contains("Are you still there?")
+        })
+        .await;
+    browser
+        .text_until("#status", |t| t == "Alice is chatting with you.")
+        .await;
+    let lines = browser
+        .client
+        .find_all(Locator::Css("#messages li.operator"))
+        .await
+        .unwrap();
+    let mut shown = Vec::new();
+    for line in lines {
+        shown.push(line.text().await.unwrap());
+    }
+    assert_eq!(
+        shown
+            .iter()
+            .filter(|t| t.contains("Are you still there?"))
+            .count(),
+        1,
+        "{shown:?}"
+    );
+    browser.type_into("#text", "Yes, still here").await;
+    browser.click("#send").await;
+    assert_eq!(text_from(&mut alice, VISITOR).await, "Yes, still here");
+
     // #e: the chat ends on the page.
     alice.send(chat(VISITOR, "#e")).await;
     browser.shown("#ended", true).await;

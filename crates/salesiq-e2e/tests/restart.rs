@@ -91,6 +91,7 @@ async fn a_restart_during_a_live_chat_ends_it_cleanly_and_keeps_it() {
         json!({"type": "start", "name": "Ann Lee", "question": "Where is my parcel?"}),
     )
     .await;
+    assert_eq!(frame(&mut visitor).await.unwrap()["type"], "session");
     assert_eq!(frame(&mut visitor).await.unwrap()["type"], "queued");
     assert!(
         from_visitor(&mut alice)
@@ -178,6 +179,7 @@ async fn a_restart_during_a_live_chat_ends_it_cleanly_and_keeps_it() {
         json!({"type": "start", "name": "Ann Lee", "question": "Me again"}),
     )
     .await;
+    assert_eq!(frame(&mut visitor).await.unwrap()["type"], "session");
     assert_eq!(frame(&mut visitor).await.unwrap()["type"], "queued");
     let offer = loop {
         let message = alice.next_message().await;

@@ -351,6 +351,11 @@ impl Gateway {
         drop(self.inner.device_available(operator, device, available));
     }
 
+    /// How long a chat waits for a visitor whose connection dropped.
+    pub fn visitor_grace(&self) -> Duration {
+        self.inner.visitor_grace
+    }
+
     /// Whether any device of `operator` is available.
     pub fn is_available(&self, operator: &OperatorRef) -> bool {
         self.inner.is_available(operator)
@@ -521,8 +526,14 @@ impl Gateway {
     /// phone in a tunnel): the chat waits for [`Gateway::resume_chat`] for
     /// the grace period ([`GatewayBuilder::visitor_grace`]), then ends as
     /// "the visitor left". Operators are not told of short gaps.
-    pub async fn visitor_gone(&self, chat: ChatId) -> Result<(), GatewayError> {
-        self.to_chat(chat, Msg::VisitorGone).await
+    ///
+    /// Said of a connection the visitor already replaced by resuming
+    /// elsewhere (a reload whose new socket came first), it changes
+    /// nothing.
+    pub async fn visitor_gone(&self, chat: &VisitorChat) -> Result<(), GatewayError> {
+        let connection = chat.connection;
+        self.to_chat(chat.chat, |done| Msg::VisitorGone(connection, done))
+            .await
     }
 
     /// The visitor is back with the chat's resume token
@@ -551,7 +562,7 @@ impl Gateway {
         tx.send(Msg::Resume { after, reply })
             .await
             .map_err(|_| GatewayError::BadToken)?;
-        let events = answer.await.unwrap_or(Err(GatewayError::BadToken))?;
+        let (connection, events) = answer.await.unwrap_or(Err(GatewayError::BadToken))?;
         let visitor_number = match self.inner.index().chats.get(&chat) {
             Some(entry) => match &entry.item.contact.id {
                 ContactId::Visitor { number, .. } => *number,
@@ -563,6 +574,7 @@ impl Gateway {
             chat,
             visitor_number,
             resume: token,
+            connection,
             events,
         })
     }
@@ -680,6 +692,7 @@ impl Gateway {
             chat: chat.id,
             visitor_number: visitor.number,
             resume: token,
+            connection: 0,
             events,
         })
     }

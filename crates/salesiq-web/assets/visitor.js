@@ -6,6 +6,12 @@ const params = new URLSearchParams(location.search);
 let portal = params.get("portal") || "";
 let socket = null;
 let ended = false;
+// The chat in progress, kept in sessionStorage so that a reload or a
+// link to another page of the site takes it up again (the resume token,
+// the last content frame's seq, and the lines shown).
+const STORED = "salesiq-chat";
+let chat = null;
+let retry = 0;
 let operator = "The operator";
 let typingTimer = null;
 let composing = false;
@@ -14,7 +20,16 @@ function show(element, visible) {
   element.hidden = !visible;
 }
 
-function addLine(kind, author, text) {
+function save() {
+  if (chat) sessionStorage.setItem(STORED, JSON.stringify(chat));
+  else sessionStorage.removeItem(STORED);
+}
+
+function addLine(kind, author, text, keep = true) {
+  if (keep && chat) {
+    chat.lines.push([kind, author, text]);
+    save();
+  }
   const item = document.createElement("li");
   item.className = kind;
   if (author) {
@@ -64,6 +79,8 @@ function send(frame) {
 function endChat(reason) {
   if (ended) return;
   ended = true;
+  chat = null;
+  save();
   setStatus("The chat has ended.");
   $("ended-reason").textContent = reason;
   show($("typing"), false);
@@ -74,12 +91,32 @@ function endChat(reason) {
 }
 
 function onFrame(frame) {
+  if (typeof frame.seq === "number" && chat) {
+    // Content frames count 1, 2, 3...: one shown already is not shown again.
+    if (frame.seq <= chat.seq) return;
+    chat.seq = frame.seq;
+    save();
+  }
   switch (frame.type) {
+    case "session":
+      if (chat) {
+        chat.token = frame.resume;
+        save();
+      }
+      break;
+    case "resumed":
+      retry = 0;
+      setStatus(chat && chat.operator ? chat.operator + " is chatting with you." : "Waiting for an operator…");
+      break;
     case "queued":
       setStatus("Waiting for an operator…");
       break;
     case "joined":
       operator = frame.operator;
+      if (chat) {
+        chat.operator = operator;
+        save();
+      }
       setStatus(operator + " is chatting with you.");
       addLine("system", "", operator + " joined the chat.");
       break;
@@ -98,6 +135,13 @@ function onFrame(frame) {
       endChat(frame.reason);
       break;
     case "error":
+      if (chat && chat.token && !chat.live) {
+        // The chat to resume is over (or the server forgot it).
+        chat = null;
+        save();
+        endChat("Your previous chat has ended.");
+        break;
+      }
       if ($("chat").hidden) {
         $("form-error").textContent = frame.message;
         show($("form-error"), true);
@@ -128,6 +172,47 @@ $("push-open").addEventListener("click", () => {
 });
 $("push-dismiss").addEventListener("click", () => $("push").close());
 
+/// Opens the socket and sends `first` (a start or a resume) once open; a
+/// socket that closes while the chat goes on is opened again, with a
+/// pause growing to ten seconds, and resumes.
+function connect(first) {
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  socket = new WebSocket(
+    scheme + "//" + location.host + "/ws/visitor?portal=" + encodeURIComponent(portal));
+  socket.addEventListener("open", () => send(first));
+  socket.addEventListener("message", (message) => {
+    try {
+      const frame = JSON.parse(message.data);
+      if (chat && (frame.type === "session" || frame.type === "resumed")) chat.live = true;
+      onFrame(frame);
+    } catch (error) {
+      console.error(error);
+    }
+  });
+  socket.addEventListener("close", () => {
+    if (ended || !chat || !chat.token) {
+      if (!ended && !$("chat").hidden) endChat("The connection was lost.");
+      return;
+    }
+    chat.live = false;
+    setStatus("Reconnecting…");
+    const pause = Math.min(10000, 1000 * 2 ** retry);
+    retry += 1;
+    setTimeout(() => {
+      if (chat && !ended) connect({ type: "resume", token: chat.token, after: chat.seq });
+    }, pause);
+  });
+}
+
+function showChat() {
+  show($("start-form"), false);
+  show($("chat"), true);
+  show($("compose"), true);
+  show($("leave"), true);
+  show($("ended"), false);
+  $("messages").replaceChildren();
+}
+
 $("start-form").addEventListener("submit", (event) => {
   event.preventDefault();
   show($("form-error"), false);
@@ -139,33 +224,36 @@ $("start-form").addEventListener("submit", (event) => {
     department: $("department").value,
     page: location.href,
   };
-  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-  socket = new WebSocket(
-    scheme + "//" + location.host + "/ws/visitor?portal=" + encodeURIComponent(portal));
   ended = false;
-  socket.addEventListener("open", () => {
-    send(start);
-    show($("start-form"), false);
-    show($("chat"), true);
-    show($("compose"), true);
-    show($("leave"), true);
-    show($("ended"), false);
-    $("messages").replaceChildren();
-    setStatus("Connecting…");
-    addLine("visitor", "You", start.question);
-    $("text").focus();
-  });
-  socket.addEventListener("message", (message) => {
-    try {
-      onFrame(JSON.parse(message.data));
-    } catch (error) {
-      console.error(error);
-    }
-  });
-  socket.addEventListener("close", () => {
-    if (!$("chat").hidden) endChat("The connection was lost.");
-  });
+  chat = { portal, token: null, seq: 0, lines: [], operator: null, live: false };
+  save();
+  showChat();
+  setStatus("Connecting…");
+  addLine("visitor", "You", start.question);
+  $("text").focus();
+  connect(start);
 });
+
+/// A chat this tab had going before a reload: shown again, and resumed.
+function resumeStored() {
+  let stored = null;
+  try {
+    stored = JSON.parse(sessionStorage.getItem(STORED) || "null");
+  } catch {
+    stored = null;
+  }
+  if (!stored || !stored.token || (portal && stored.portal !== portal)) return false;
+  chat = stored;
+  chat.live = false;
+  portal = chat.portal;
+  ended = false;
+  showChat();
+  for (const [kind, author, text] of chat.lines) addLine(kind, author, text, false);
+  if (chat.operator) operator = chat.operator;
+  setStatus("Reconnecting…");
+  connect({ type: "resume", token: chat.token, after: chat.seq });
+  return true;
+}
 
 function stopTyping() {
   clearTimeout(typingTimer);
@@ -200,6 +288,11 @@ $("leave").addEventListener("click", () => {
   endChat("You ended the chat.");
 });
 
+// Tell the server the page is going, so that it is not a leave.
+window.addEventListener("pagehide", () => {
+  if (socket) socket.close();
+});
+
 $("again").addEventListener("click", () => {
   show($("chat"), false);
   show($("start-form"), true);
@@ -207,6 +300,7 @@ $("again").addEventListener("click", () => {
   socket = null;
 });
 
+resumeStored();
 loadPortal().catch((error) => {
   $("form-error").textContent = "The chat service is not reachable: " + error;
   show($("form-error"), true);

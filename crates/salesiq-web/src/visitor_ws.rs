@@ -3,16 +3,25 @@
 //! API.
 //!
 //! Visitor to server: `{"type":"start","name","email","question","department"}`
-//! (first, once; an optional `"page"` names the page the chat starts on), `{"type":"message","text"}`,
-//! `{"type":"typing","state":"composing"|"paused"}`, `{"type":"page","url"}`,
-//! `{"type":"leave"}`.
+//! (first, once; an optional `"page"` names the page the chat starts on),
+//! or instead `{"type":"resume","token","after"}`; then
+//! `{"type":"message","text"}`, `{"type":"typing","state":"composing"|"paused"}`,
+//! `{"type":"page","url"}`, `{"type":"leave"}`.
 //!
-//! Server to visitor: `{"type":"queued"}`, `{"type":"joined","operator"}`,
-//! `{"type":"message","from","text"}`, `{"type":"typing","from","state"}`
+//! Server to visitor: `{"type":"session","resume","expires_in"}` right
+//! after a `start` is accepted, `{"type":"resumed"}` after a `resume`,
+//! `{"type":"queued"}`, `{"type":"joined","operator","seq"}`,
+//! `{"type":"message","from","text","seq"}`, `{"type":"typing","from","state"}`
 //! (`state` one of `composing`, `paused`, `active`, `inactive`, `gone`),
-//! `{"type":"push","url"}`, `{"type":"ended","reason"}`,
+//! `{"type":"push","url","seq"}`, `{"type":"ended","reason","seq"}`,
 //! `{"type":"error","message"}`. Bad JSON or an unknown type gets an error
-//! frame and the connection stays open; closing the socket leaves the chat.
+//! frame and the connection stays open.
+//!
+//! A closed socket does not end the chat: it waits for a `resume` for the
+//! gateway's grace ([`Gateway::visitor_grace`]), and a `resume` with the
+//! token and the last `seq` shown replays what came after, in order, then
+//! goes on live. `leave` ends the chat at once. A socket the visitor
+//! already replaced (the new one resumed first) closing says nothing.
 //!
 //! What `#info` shows of the visitor comes from the connection: the IP
 //! address from the socket, browser and operating system from the
@@ -28,7 +37,8 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
 use salesiq_session::{
-    Activity, ChatId, ChatRequest, Gateway, GatewayError, VisitorChat, VisitorDetails, VisitorEvent,
+    Activity, ChatId, ChatRequest, Gateway, GatewayError, Numbered, VisitorChat, VisitorDetails,
+    VisitorEvent,
 };
 use serde::{Deserialize, Serialize};
 
@@ -72,6 +82,16 @@ pub enum VisitorFrame {
         /// Its address.
         url: String,
     },
+    /// Instead of `start`, as the first frame: take up the chat this
+    /// token belongs to after a closed socket (a page load, a dropped
+    /// connection), with every content frame numbered after `after`.
+    Resume {
+        /// The token the `session` frame gave.
+        token: String,
+        /// The `seq` of the last content frame the page showed (0: none).
+        #[serde(default)]
+        after: u64,
+    },
     /// The visitor ends the chat.
     Leave,
 }
@@ -102,31 +122,56 @@ pub fn decode(text: &str) -> Result<VisitorFrame, String> {
     serde_json::from_str(text).map_err(|e| format!("bad frame: {e}"))
 }
 
-/// What the page is sent.
+/// What the page is sent. Content frames carry `seq`, counting 1, 2,
+/// 3... per chat.
 #[derive(Debug, Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 enum ToVisitor {
+    Session {
+        resume: String,
+        expires_in: u64,
+    },
+    Resumed,
     Queued,
-    Joined { operator: String },
-    Message { from: String, text: String },
-    Typing { from: String, state: &'static str },
-    Push { url: String },
-    Ended { reason: String },
-    Error { message: String },
+    Joined {
+        operator: String,
+        seq: u64,
+    },
+    Message {
+        from: String,
+        text: String,
+        seq: u64,
+    },
+    Typing {
+        from: String,
+        state: &'static str,
+    },
+    Push {
+        url: String,
+        seq: u64,
+    },
+    Ended {
+        reason: String,
+        seq: u64,
+    },
+    Error {
+        message: String,
+    },
 }
 
-impl From<VisitorEvent> for ToVisitor {
-    fn from(event: VisitorEvent) -> Self {
-        match event {
+impl From<Numbered> for ToVisitor {
+    fn from(numbered: Numbered) -> Self {
+        let seq = numbered.seq.unwrap_or_default();
+        match numbered.event {
             VisitorEvent::Queued => Self::Queued,
-            VisitorEvent::Joined { operator } => Self::Joined { operator },
-            VisitorEvent::Message { from, text } => Self::Message { from, text },
+            VisitorEvent::Joined { operator } => Self::Joined { operator, seq },
+            VisitorEvent::Message { from, text } => Self::Message { from, text, seq },
             VisitorEvent::Typing { from, state } => Self::Typing {
                 from,
                 state: state.as_str(),
             },
-            VisitorEvent::Push { url } => Self::Push { url },
-            VisitorEvent::Ended { reason } => Self::Ended { reason },
+            VisitorEvent::Push { url } => Self::Push { url, seq },
+            VisitorEvent::Ended { reason } => Self::Ended { reason, seq },
         }
     }
 }
@@ -319,11 +364,38 @@ async fn serve(
                     department.as_deref().filter(|d| !d.is_empty()),
                 );
                 match gateway.request_chat(request).await {
-                    Ok(chat) => break chat,
+                    Ok(chat) => {
+                        let session = ToVisitor::Session {
+                            resume: chat.resume_token().to_owned(),
+                            expires_in: gateway.visitor_grace().as_secs(),
+                        };
+                        if !send(&mut socket, &session).await {
+                            let _ = gateway.visitor_gone(&chat).await;
+                            return;
+                        }
+                        break chat;
+                    }
                     Err(GatewayError::Blocked) => {
                         error(&mut socket, "chats from your address are not accepted").await;
                         return;
                     }
+                    Err(e) => {
+                        if !error(&mut socket, &e.to_string()).await {
+                            return;
+                        }
+                    }
+                }
+            }
+            Some(VisitorFrame::Resume { token, after }) => {
+                match gateway.resume_chat(&portal, &token, after).await {
+                    Ok(chat) => {
+                        if !send(&mut socket, &ToVisitor::Resumed).await {
+                            let _ = gateway.visitor_gone(&chat).await;
+                            return;
+                        }
+                        break chat;
+                    }
+                    // The socket stays open for a `start`.
                     Err(e) => {
                         if !error(&mut socket, &e.to_string()).await {
                             return;
@@ -340,24 +412,50 @@ async fn serve(
         }
     };
     let id = chat.chat;
-    relay(&mut socket, &gateway, &mut chat).await;
-    let _ = gateway.visitor_leaves(id).await;
+    match relay(&mut socket, &gateway, &mut chat).await {
+        Closed::Left => {
+            let _ = gateway.visitor_leaves(id).await;
+        }
+        // A page load or a lost connection: the chat waits for a resume.
+        Closed::Gone => {
+            let _ = gateway.visitor_gone(&chat).await;
+        }
+        Closed::Over | Closed::Elsewhere => {}
+    }
 }
 
-async fn relay(socket: &mut WebSocket, gateway: &Gateway, chat: &mut VisitorChat) {
+/// How a relay ended.
+enum Closed {
+    /// The visitor said `leave`.
+    Left,
+    /// The socket closed or failed.
+    Gone,
+    /// The chat ended.
+    Over,
+    /// The chat was resumed on another socket.
+    Elsewhere,
+}
+
+async fn relay(socket: &mut WebSocket, gateway: &Gateway, chat: &mut VisitorChat) -> Closed {
     let id: ChatId = chat.chat;
     loop {
         tokio::select! {
-            event = chat.next_event() => {
-                let Some(event) = event else { return };
-                let ended = matches!(event, VisitorEvent::Ended { .. });
-                if !send(socket, &event.into()).await || ended {
-                    return;
+            event = chat.next_numbered() => {
+                // The channel closes when the chat ends (after `ended`) or
+                // when another socket resumed it.
+                let Some(event) = event else { return Closed::Elsewhere };
+                let ended = matches!(event.event, VisitorEvent::Ended { .. });
+                if !send(socket, &event.into()).await {
+                    return Closed::Gone;
+                }
+                if ended {
+                    return Closed::Over;
                 }
             }
             frame = next(socket) => {
                 let result = match frame {
-                    None | Some(VisitorFrame::Leave) => return,
+                    None => return Closed::Gone,
+                    Some(VisitorFrame::Leave) => return Closed::Left,
                     Some(VisitorFrame::Message { text }) => gateway.visitor_says(id, &text).await,
                     Some(VisitorFrame::Typing { state }) => {
                         let state = match state {
@@ -367,9 +465,9 @@ async fn relay(socket: &mut WebSocket, gateway: &Gateway, chat: &mut VisitorChat
                         gateway.visitor_typing(id, state).await
                     }
                     Some(VisitorFrame::Page { url }) => gateway.visitor_page(id, &url).await,
-                    Some(VisitorFrame::Start { .. }) => {
+                    Some(VisitorFrame::Start { .. } | VisitorFrame::Resume { .. }) => {
                         if !error(socket, "the chat has started already").await {
-                            return;
+                            return Closed::Gone;
                         }
                         Ok(())
                     }
@@ -377,7 +475,7 @@ async fn relay(socket: &mut WebSocket, gateway: &Gateway, chat: &mut VisitorChat
                 if let Err(e) = result
                     && !error(socket, &e.to_string()).await
                 {
-                    return;
+                    return Closed::Gone;
                 }
             }
         }

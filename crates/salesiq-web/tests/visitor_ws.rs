@@ -67,6 +67,10 @@ impl Fixture {
     }
 
     async fn start_with(limits: visitor_ws::Limits) -> Self {
+        Self::start_configured(limits, salesiq_session::DEFAULT_VISITOR_GRACE).await
+    }
+
+    async fn start_configured(limits: visitor_ws::Limits, grace: Duration) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(SqliteStore::open(dir.path().join("g.sqlite3")).unwrap());
         store.put_portal(&Portal::new("demo", "en")).await.unwrap();
@@ -76,7 +80,9 @@ impl Fixture {
             .unwrap();
         store.claim_username(operator.id, "bob.ops").await.unwrap();
         let sink = Arc::new(Recorder::default());
-        let gateway = Gateway::new(store.clone(), sink.clone());
+        let gateway = Gateway::builder(store.clone())
+            .visitor_grace(grace)
+            .build(sink.clone());
         let bob = OperatorRef::new("demo", "bob.ops");
         gateway.set_available(&bob, true).await;
 
@@ -126,6 +132,16 @@ async fn a_visitor_chats_over_the_websocket() {
     assert_eq!(frame(&mut client).await["type"], "error");
 
     send(&mut client, json!({"type": "start", "name": "Ann Lee", "email": "ann@example.com", "question": "Where is my refund?", "department": ""})).await;
+    let session = frame(&mut client).await;
+    assert_eq!(
+        (&session["type"], &session["expires_in"]),
+        (&json!("session"), &json!(120))
+    );
+    let token = session["resume"].as_str().unwrap();
+    assert!(
+        token.len() == 32 && token.chars().all(|c| c.is_ascii_hexdigit()),
+        "{token}"
+    );
     assert_eq!(frame(&mut client).await, json!({"type": "queued"}));
     gateway
         .operator_says(&bob, &ContactId::visitor("demo", 1), "y")
@@ -133,7 +149,7 @@ async fn a_visitor_chats_over_the_websocket() {
         .unwrap();
     assert_eq!(
         frame(&mut client).await,
-        json!({"type": "joined", "operator": "Bob"})
+        json!({"type": "joined", "operator": "Bob", "seq": 1})
     );
     gateway
         .operator_says(&bob, &ContactId::visitor("demo", 1), "Hello Ann")
@@ -141,7 +157,7 @@ async fn a_visitor_chats_over_the_websocket() {
         .unwrap();
     assert_eq!(
         frame(&mut client).await,
-        json!({"type": "message", "from": "Bob", "text": "Hello Ann"})
+        json!({"type": "message", "from": "Bob", "text": "Hello Ann", "seq": 2})
     );
     gateway
         .operator_chat_state(&bob, &ContactId::visitor("demo", 1), Activity::Composing)
@@ -166,7 +182,7 @@ async fn a_visitor_chats_over_the_websocket() {
     );
     assert_eq!(
         frame(&mut client).await,
-        json!({"type": "push", "url": "https://demo.example/refunds"})
+        json!({"type": "push", "url": "https://demo.example/refunds", "seq": 3})
     );
 
     send(&mut client, json!({"type": "typing", "state": "composing"})).await;
@@ -210,13 +226,15 @@ async fn a_visitor_chats_over_the_websocket() {
         .unwrap();
     assert_eq!(
         frame(&mut client).await,
-        json!({"type": "ended", "reason": "The operator ended the chat"})
+        json!({"type": "ended", "reason": "The operator ended the chat", "seq": 4})
     );
     server.abort();
 }
 
+/// A frame over the limit closes the socket; the chat then waits the
+/// grace for a resume (here 200 ms), and ends.
 #[tokio::test]
-async fn an_oversized_frame_closes_the_socket_and_leaves_the_chat() {
+async fn an_oversized_frame_closes_the_socket_and_the_chat_ends_after_the_grace() {
     let Fixture {
         addr: _,
         _dir,
@@ -224,12 +242,13 @@ async fn an_oversized_frame_closes_the_socket_and_leaves_the_chat() {
         server,
         mut client,
         ..
-    } = Fixture::start().await;
+    } = Fixture::start_configured(visitor_ws::Limits::default(), Duration::from_millis(200)).await;
     send(
         &mut client,
         json!({"type": "start", "name": "Eve", "question": "Hi"}),
     )
     .await;
+    assert_eq!(frame(&mut client).await["type"], "session");
     assert_eq!(frame(&mut client).await, json!({"type": "queued"}));
     let huge = "x".repeat(visitor_ws::MAX_FRAME_BYTES + 1);
     // The send may fail once the server has closed; either way the socket
@@ -249,7 +268,7 @@ async fn an_oversized_frame_closes_the_socket_and_leaves_the_chat() {
     })
     .await;
     assert!(ended.is_ok(), "the socket stayed open");
-    // The visitor left: Bob's offer is withdrawn.
+    // The visitor did not come back: Bob's offer is withdrawn.
     tokio::time::timeout(Duration::from_secs(20), async {
         loop {
             let removed = sink
@@ -313,4 +332,92 @@ async fn a_socket_that_never_starts_is_closed() {
         None | Some(Err(_)) | Some(Ok(Message::Close(_))) => {}
         Some(Ok(other)) => panic!("more after the timeout: {other:?}"),
     }
+}
+
+/// Issue 13: a page reload mid-chat. The socket closes, the operator
+/// writes on, and a new socket resumes with the token and the last `seq`
+/// it showed: `resumed`, then exactly what it missed, in order, then live
+/// frames. A bad token is an error frame on a socket that stays open;
+/// `leave` ends the chat at once.
+#[tokio::test]
+async fn a_reloaded_page_resumes_its_chat() {
+    let Fixture {
+        addr,
+        _dir,
+        sink,
+        gateway,
+        bob,
+        server,
+        mut client,
+        ..
+    } = Fixture::start().await;
+    send(
+        &mut client,
+        json!({"type": "start", "name": "Ann", "question": "Hi"}),
+    )
+    .await;
+    let token = frame(&mut client).await["resume"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(frame(&mut client).await, json!({"type": "queued"}));
+    let ann = ContactId::visitor("demo", 1);
+    gateway.operator_says(&bob, &ann, "y").await.unwrap();
+    gateway.operator_says(&bob, &ann, "first").await.unwrap();
+    assert_eq!(frame(&mut client).await["seq"], 1);
+    assert_eq!(frame(&mut client).await["seq"], 2);
+    // The reload: the socket goes, Bob writes on.
+    drop(client);
+    for text in ["while away", "and again"] {
+        gateway.operator_says(&bob, &ann, text).await.unwrap();
+    }
+    let url = format!("ws://{addr}/ws/visitor?portal=demo");
+    let (mut page, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    send(
+        &mut page,
+        json!({"type": "resume", "token": "0".repeat(32), "after": 2}),
+    )
+    .await;
+    let refused = frame(&mut page).await;
+    assert_eq!(refused["type"], "error");
+    assert_eq!(
+        refused["message"],
+        "this chat cannot be resumed; please start a new one"
+    );
+    send(
+        &mut page,
+        json!({"type": "resume", "token": token, "after": 2}),
+    )
+    .await;
+    assert_eq!(frame(&mut page).await, json!({"type": "resumed"}));
+    assert_eq!(
+        frame(&mut page).await,
+        json!({"type": "message", "from": "Bob", "text": "while away", "seq": 3})
+    );
+    assert_eq!(
+        frame(&mut page).await,
+        json!({"type": "message", "from": "Bob", "text": "and again", "seq": 4})
+    );
+    gateway.operator_says(&bob, &ann, "live").await.unwrap();
+    assert_eq!(frame(&mut page).await["seq"], 5);
+    send(&mut page, json!({"type": "message", "text": "back"})).await;
+    send(&mut page, json!({"type": "leave"})).await;
+    tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let events = sink.0.lock().unwrap().clone();
+            let said_back = events
+                .iter()
+                .any(|e| matches!(e, OperatorEvent::Message { text, .. } if text == "back"));
+            let left = events.iter().any(|e| {
+                matches!(e, OperatorEvent::Message { text, .. } if text.contains("The visitor left the chat"))
+            });
+            if said_back && left {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .unwrap();
+    server.abort();
 }

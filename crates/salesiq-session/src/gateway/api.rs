@@ -276,6 +276,9 @@ pub struct VisitorChat {
     /// The visitor's number in the portal.
     pub visitor_number: i64,
     pub(super) resume: String,
+    /// Which connection of the visitor this is: 0, then one more per
+    /// resume.
+    pub(super) connection: u64,
     pub(super) events: mpsc::Receiver<Numbered>,
 }
 

@@ -39,12 +39,14 @@ pub(crate) enum Msg {
     VisitorState(Activity, Done),
     VisitorPage(String, Done),
     VisitorLeft(Done),
-    /// The visitor's connection dropped: the chat waits for a resume.
-    VisitorGone(Done),
-    /// The visitor is back: what they missed after `after`, then live.
+    /// The visitor's connection (that number) dropped: the chat waits
+    /// for a resume.
+    VisitorGone(u64, Done),
+    /// The visitor is back: what they missed after `after`, then live, on
+    /// the connection numbered in the answer.
     Resume {
         after: u64,
-        reply: tokio::sync::oneshot::Sender<Result<mpsc::Receiver<Numbered>, GatewayError>>,
+        reply: tokio::sync::oneshot::Sender<Result<(u64, mpsc::Receiver<Numbered>), GatewayError>>,
     },
     /// A connector's answer for an operator, already written out.
     Answer {
@@ -98,6 +100,8 @@ pub(super) struct ChatTask {
     grace: Duration,
     /// When it stops waiting.
     gone_until: Option<Instant>,
+    /// The visitor's current connection: one more per resume.
+    connection: u64,
     /// Operators offered the chat who have not answered, with the devices
     /// that have seen the offer.
     pub(super) offered: HashMap<OperatorRef, HashSet<DeviceId>>,
@@ -147,6 +151,7 @@ impl ChatTask {
             replay: VecDeque::new(),
             grace: setup.grace,
             gone_until: None,
+            connection: 0,
             offered: HashMap::new(),
             declined: HashSet::new(),
             operator: None,
@@ -250,12 +255,17 @@ impl ChatTask {
                 self.end(None, note).await;
                 answer(done, Ok(()), "visitor left");
             }
-            Msg::VisitorGone(done) => {
-                self.gone_until = Some(Instant::now() + self.grace);
+            Msg::VisitorGone(connection, done) => {
+                // A socket the visitor already left for a newer one says
+                // nothing about the visitor.
+                if connection == self.connection {
+                    self.gone_until = Some(Instant::now() + self.grace);
+                }
                 answer(done, Ok(()), "visitor gone");
             }
             Msg::Resume { after, reply } => {
-                let _ = reply.send(Ok(self.resume(after)));
+                let events = self.resume(after);
+                let _ = reply.send(Ok((self.connection, events)));
             }
             Msg::Answer {
                 to,
@@ -311,7 +321,7 @@ impl ChatTask {
             | Msg::VisitorState(_, done)
             | Msg::VisitorPage(_, done)
             | Msg::VisitorLeft(done)
-            | Msg::VisitorGone(done)
+            | Msg::VisitorGone(_, done)
             | Msg::Answer { done, .. }
             | Msg::ShutDown(done) => {
                 if let Some(done) = done {
@@ -710,6 +720,7 @@ impl ChatTask {
     /// then live events. The old channel closes.
     fn resume(&mut self, after: u64) -> mpsc::Receiver<Numbered> {
         self.gone_until = None;
+        self.connection += 1;
         let (to_visitor, events) = mpsc::channel(VISITOR_QUEUE.max(REPLAY + 8));
         if self.operator.is_none() {
             let _ = to_visitor.try_send(Numbered {
