@@ -55,8 +55,9 @@ pub struct Config {
     /// How long failed logins are remembered. Default 60 s.
     pub auth_throttle_window: Duration,
     /// How long a session whose connection dropped waits to be resumed
-    /// (XEP-0198) before it ends; stanzas for it are kept meanwhile.
-    /// Default 300 s.
+    /// (XEP-0198) before it ends; stanzas for it are kept meanwhile (at
+    /// most [`Config::max_unacked_stanzas`]). Default one hour: phones
+    /// sleep and change networks, and Monal asks for at least that.
     pub resumption_timeout: Duration,
     /// How many stanzas may wait for one connection (its client reading
     /// too slowly, or not at all). One more and the connection is closed
@@ -113,7 +114,7 @@ impl Default for Config {
             max_connections_per_ip: 100,
             max_auth_failures: 5,
             auth_throttle_window: Duration::from_secs(60),
-            resumption_timeout: Duration::from_secs(300),
+            resumption_timeout: Duration::from_secs(3600),
             max_queued_stanzas: 1000,
             max_unacked_stanzas: 500,
             max_stanza_rate: 50,

@@ -60,6 +60,8 @@ fn stream_management_and_carbons() {
         &served("stream-management"),
         &[
             "<enabled xmlns='urn:xmpp:sm:3'",
+            // Issue 13: resumable for an hour, as phones need.
+            "max='3600'",
             "<a xmlns='urn:xmpp:sm:3' h=",
         ],
     );
