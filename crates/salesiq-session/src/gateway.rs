@@ -130,11 +130,29 @@ struct Index {
     visitors: HashMap<ContactId, ChatId>,
     /// Resume tokens of the live chats.
     tokens: HashMap<String, ChatId>,
+    /// Chats that ended with a word for the visitor, by token, for a
+    /// visitor who comes back within the grace: they get the end.
+    ended: HashMap<String, Tombstone>,
     /// Requests being made (stored, not yet live), by reservation number:
     /// their portal and address, counted against [`VisitorLimits`].
     pending: HashMap<u64, (String, Option<String>)>,
     next_pending: u64,
 }
+
+/// What a visitor who comes back after their chat ended is told.
+#[derive(Debug)]
+struct Tombstone {
+    portal: String,
+    chat: ChatId,
+    number: i64,
+    /// The chat's last content events, `ended` last.
+    events: Vec<(u64, VisitorEvent)>,
+    until: tokio::time::Instant,
+}
+
+/// How many of its last content events an ended chat keeps for a
+/// visitor who comes back.
+const TOMBSTONE_EVENTS: usize = 20;
 
 /// What the handle knows of a live chat without asking its task.
 #[derive(Debug)]
@@ -541,8 +559,11 @@ impl Gateway {
     /// event they saw: a new [`VisitorChat`] whose first events are those
     /// they missed (and `Queued` while nobody has accepted), in order, then
     /// live ones. The previous `VisitorChat` of the chat gets no more
-    /// events. [`GatewayError::BadToken`] when no live chat of `portal` has
-    /// this token.
+    /// events. A chat that ended with a word for the visitor while they
+    /// were away is resumed, within the grace, as its last content events
+    /// after `after` (the `Ended` among them), then nothing.
+    /// [`GatewayError::BadToken`] when no chat of `portal` has this token,
+    /// or the visitor saw its end already.
     pub async fn resume_chat(
         &self,
         portal: &str,
@@ -557,7 +578,9 @@ impl Gateway {
                     .then(|| (*chat, entry.tx.clone(), entry.token.clone()))
             })
         };
-        let (chat, tx, token) = found.ok_or(GatewayError::BadToken)?;
+        let Some((chat, tx, token)) = found else {
+            return self.inner.unbury(portal, token, after);
+        };
         let (reply, answer) = oneshot::channel();
         tx.send(Msg::Resume { after, reply })
             .await
@@ -927,13 +950,73 @@ impl Inner {
         }
     }
 
-    /// Takes an ended chat out of the index.
-    fn remove(&self, chat: ChatId) {
+    /// Takes an ended chat out of the index; its resume token.
+    fn remove(&self, chat: ChatId) -> Option<String> {
         let mut index = self.index();
-        if let Some(entry) = index.chats.remove(&chat) {
-            index.visitors.remove(&entry.item.contact.id);
-            index.tokens.remove(&entry.token);
+        let entry = index.chats.remove(&chat)?;
+        index.visitors.remove(&entry.item.contact.id);
+        index.tokens.remove(&entry.token);
+        Some(entry.token)
+    }
+
+    /// Keeps an ended chat's last events for the grace, for a visitor
+    /// who comes back to it (sweeping those whose grace passed).
+    fn bury(
+        &self,
+        token: String,
+        portal: &str,
+        chat: ChatId,
+        number: i64,
+        events: Vec<(u64, VisitorEvent)>,
+    ) {
+        let now = tokio::time::Instant::now();
+        let mut index = self.index();
+        index.ended.retain(|_, t| t.until > now);
+        index.ended.insert(
+            token,
+            Tombstone {
+                portal: portal.to_owned(),
+                chat,
+                number,
+                events,
+                until: now + self.visitor_grace,
+            },
+        );
+    }
+
+    /// A visitor back at a chat that ended while they were away: its
+    /// events after `after` (the end among them), then nothing. One who
+    /// saw the end already, or came too late, gets [`GatewayError::BadToken`].
+    fn unbury(&self, portal: &str, token: &str, after: u64) -> Result<VisitorChat, GatewayError> {
+        let index = self.index();
+        let tombstone = index
+            .ended
+            .get(token)
+            .filter(|t| t.portal.eq_ignore_ascii_case(portal))
+            .filter(|t| t.until > tokio::time::Instant::now())
+            .ok_or(GatewayError::BadToken)?;
+        let missed: Vec<&(u64, VisitorEvent)> = tombstone
+            .events
+            .iter()
+            .filter(|(seq, _)| *seq > after)
+            .collect();
+        if missed.is_empty() {
+            return Err(GatewayError::BadToken);
         }
+        let (to_visitor, events) = mpsc::channel(missed.len());
+        for (seq, event) in missed {
+            let _ = to_visitor.try_send(Numbered {
+                seq: Some(*seq),
+                event: event.clone(),
+            });
+        }
+        Ok(VisitorChat {
+            chat: tombstone.chat,
+            visitor_number: tombstone.number,
+            resume: token.to_owned(),
+            connection: u64::MAX,
+            events,
+        })
     }
 
     /// The operators of a department who may use the gateway, or `None`

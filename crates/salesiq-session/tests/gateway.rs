@@ -1733,3 +1733,62 @@ async fn the_grace_ends_a_chat_whose_visitor_never_comes_back() {
         Err(GatewayError::BadToken)
     );
 }
+
+/// A visitor away when the operator ended the chat hears of the end when
+/// they come back within the grace (instead of "cannot be resumed"), once.
+#[tokio::test(start_paused = true)]
+async fn a_visitor_back_after_the_end_is_told_it_ended() {
+    let w = world("en").await;
+    let visitor = accepted(&w, None).await;
+    let token = visitor.resume_token().to_owned();
+    w.gateway.visitor_gone(&visitor).await.unwrap();
+    drop(visitor);
+    w.gateway
+        .operator_says(&w.bob, &ann_contact(), "Bye!")
+        .await
+        .unwrap();
+    w.gateway
+        .operator_says(&w.bob, &ann_contact(), "#e")
+        .await
+        .unwrap();
+    let mut back = w.gateway.resume_chat("demo", &token, 1).await.unwrap();
+    let mut told = Vec::new();
+    while let Some(n) = back.next_numbered().await {
+        told.push((n.seq, n.event));
+    }
+    assert_eq!(
+        told,
+        [
+            (
+                Some(2),
+                VisitorEvent::Message {
+                    from: "Bob".into(),
+                    text: "Bye!".into()
+                }
+            ),
+            (
+                Some(3),
+                VisitorEvent::Ended {
+                    reason: "The operator ended the chat".into()
+                }
+            ),
+        ]
+    );
+    // Seen: nothing more to resume; nor after the grace.
+    assert_eq!(
+        w.gateway
+            .resume_chat("demo", &token, 3)
+            .await
+            .map(|v| v.chat),
+        Err(GatewayError::BadToken)
+    );
+    assert!(w.gateway.resume_chat("acme", &token, 0).await.is_err());
+    tokio::time::sleep(salesiq_session::DEFAULT_VISITOR_GRACE).await;
+    assert_eq!(
+        w.gateway
+            .resume_chat("demo", &token, 1)
+            .await
+            .map(|v| v.chat),
+        Err(GatewayError::BadToken)
+    );
+}

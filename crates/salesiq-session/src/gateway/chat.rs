@@ -671,7 +671,7 @@ impl ChatTask {
     /// rid of it.
     pub(super) async fn end(&mut self, visitor_reason: Option<&str>, operator_note: &str) {
         self.ended = true;
-        self.inner.remove(self.id);
+        let token = self.inner.remove(self.id);
         logged(
             self.inner
                 .store
@@ -683,6 +683,13 @@ impl ChatTask {
             self.tell_visitor(VisitorEvent::Ended {
                 reason: reason.to_owned(),
             });
+            // A visitor away just now hears of the end when they come back.
+            if let Some(token) = token {
+                let skip = self.replay.len().saturating_sub(super::TOMBSTONE_EVENTS);
+                let events = self.replay.iter().skip(skip).cloned().collect();
+                self.inner
+                    .bury(token, &self.portal, self.id, self.number, events);
+            }
         }
         let mut told = HashSet::new();
         let contact = self.contact().clone();
