@@ -8,8 +8,8 @@
 
 use salesiq_session::{
     Author, BoardPost, BoxFuture, Chat, ChatId, ChatLine, ChatState, Credentials, Department,
-    DepartmentId, NewOperator, Note, Operator, OperatorId, Photo, Portal, SqliteStore, Store,
-    StoreResult, Visitor, VisitorDetails, VisitorId,
+    DepartmentId, NewOperator, Note, OfflineMessage, Operator, OperatorId, OperatorRef, Photo,
+    Portal, SqliteStore, Store, StoreResult, Visitor, VisitorDetails, VisitorId,
 };
 
 #[derive(Debug)]
@@ -274,6 +274,25 @@ impl Store for Rebuilt {
     }
     fn linked_ticket(&self, c: ChatId) -> BoxFuture<'_, StoreResult<Option<String>>> {
         self.inner.linked_ticket(c)
+    }
+    fn add_offline<'a>(
+        &'a self,
+        to: &'a OperatorRef,
+        m: &'a OfflineMessage,
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        self.inner.add_offline(to, m)
+    }
+    fn take_offline<'a>(
+        &'a self,
+        to: &'a OperatorRef,
+    ) -> BoxFuture<'a, StoreResult<Vec<OfflineMessage>>> {
+        Box::pin(async move {
+            let kept = self.inner.take_offline(to).await?;
+            Ok(kept
+                .into_iter()
+                .map(|m| OfflineMessage::new(m.at, m.from, &m.text))
+                .collect())
+        })
     }
 }
 

@@ -25,8 +25,9 @@
 use std::collections::HashSet;
 
 use crate::auth::{Photo, ScramCredentials, ScramHash};
-use crate::model::{Author, ChatState, NewOperator, Portal, VisitorDetails};
-use crate::store::{Credentials, Store, StoreError};
+use crate::contact::{ContactId, OperatorRef};
+use crate::model::{Author, ChatState, NewOperator, OfflineMessage, Portal, VisitorDetails};
+use crate::store::{Credentials, MAX_OFFLINE, Store, StoreError};
 
 /// Runs the whole suite on `store`, which must be empty.
 pub async fn run(store: &dyn Store) {
@@ -34,6 +35,7 @@ pub async fn run(store: &dyn Store) {
     operators_and_usernames(store).await;
     visitors_and_chats(store).await;
     notes_blocks_board_and_tickets(store).await;
+    offline_messages(store).await;
 }
 
 fn visitor(name: &str) -> VisitorDetails {
@@ -633,5 +635,68 @@ async fn notes_blocks_board_and_tickets(store: &dyn Store) {
             .as_deref(),
         Some("T-2"),
         "a new link replaces the old"
+    );
+}
+
+async fn offline_messages(store: &dyn Store) {
+    let alice = OperatorRef::new("conf-a", "alice.conf");
+    let bob = OperatorRef::new("conf-a", "bob.conf");
+    assert!(
+        store
+            .take_offline(&alice)
+            .await
+            .expect("take_offline")
+            .is_empty()
+    );
+    let at = chrono::DateTime::from_timestamp_millis(1_780_000_000_123).unwrap_or_default();
+    let kept = [
+        OfflineMessage::new(at, ContactId::visitor("conf-a", 1), "a visitor's line"),
+        OfflineMessage::new(
+            at,
+            ContactId::colleague("conf-a", "bob.conf"),
+            "a colleague's",
+        ),
+        OfflineMessage::new(at, ContactId::board("conf-a"), "a post"),
+    ];
+    for message in &kept {
+        store
+            .add_offline(&alice, message)
+            .await
+            .expect("add_offline");
+    }
+    store
+        .add_offline(
+            &bob,
+            &OfflineMessage::new(at, ContactId::board("conf-a"), "for Bob"),
+        )
+        .await
+        .expect("add_offline");
+    assert_eq!(
+        store.take_offline(&alice).await.expect("take_offline"),
+        kept,
+        "offline messages come back as kept, oldest first"
+    );
+    assert!(
+        store
+            .take_offline(&alice)
+            .await
+            .expect("take_offline")
+            .is_empty(),
+        "taken once"
+    );
+    for n in 0..MAX_OFFLINE + 4 {
+        let message =
+            OfflineMessage::new(at, ContactId::visitor("conf-a", 2), &format!("line {n}"));
+        store
+            .add_offline(&bob, &message)
+            .await
+            .expect("add_offline");
+    }
+    let taken = store.take_offline(&bob).await.expect("take_offline");
+    assert_eq!(taken.len(), MAX_OFFLINE, "at most MAX_OFFLINE are kept");
+    assert_eq!(
+        taken.first().map(|m| m.text.as_str()),
+        Some("line 4"),
+        "the oldest go first"
     );
 }

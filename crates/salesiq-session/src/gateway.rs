@@ -369,6 +369,31 @@ impl Gateway {
         drop(self.inner.device_available(operator, device, available));
     }
 
+    /// A message for an operator with no connected device (a visitor's
+    /// line, a `[system]` reply, a colleague's message): kept in the store
+    /// for their next login (XEP-0160). The transport calls it, in the
+    /// order the messages came.
+    pub async fn keep_for_later(
+        &self,
+        to: &OperatorRef,
+        from: &ContactId,
+        text: &str,
+    ) -> Result<(), GatewayError> {
+        let message =
+            crate::OfflineMessage::new(chrono::Utc::now(), from.clone(), &crate::clean_text(text));
+        self.inner.store.add_offline(to, &message).await?;
+        Ok(())
+    }
+
+    /// What was kept for `operator` while no device of theirs was
+    /// connected, oldest first; taken, so the next call finds nothing.
+    pub async fn offline_messages(
+        &self,
+        operator: &OperatorRef,
+    ) -> Result<Vec<crate::OfflineMessage>, GatewayError> {
+        Ok(self.inner.store.take_offline(operator).await?)
+    }
+
     /// How long a chat waits for a visitor whose connection dropped.
     pub fn visitor_grace(&self) -> Duration {
         self.inner.visitor_grace

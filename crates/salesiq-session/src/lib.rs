@@ -127,10 +127,10 @@ pub use gateway::{
 pub use memory::MemoryAccounts;
 pub use model::{
     Author, BoardPost, Chat, ChatId, ChatLine, ChatState, Department, DepartmentId, NewOperator,
-    Note, Operator, OperatorId, Portal, Visitor, VisitorDetails, VisitorId,
+    Note, OfflineMessage, Operator, OperatorId, Portal, Visitor, VisitorDetails, VisitorId,
 };
 pub use sanitize::{clean_line, clean_text};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
-pub use store::{BackendError, Credentials, Store, StoreError, StoreResult};
+pub use store::{BackendError, Credentials, MAX_OFFLINE, Store, StoreError, StoreResult};
 pub use throttle::{LoginCheck, LoginThrottle};

@@ -394,3 +394,28 @@ impl BoardPost {
         }
     }
 }
+
+/// A message kept for an operator who had no connected device when it
+/// came (XEP-0160 offline storage): who it is from, when, and its text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OfflineMessage {
+    /// When it came.
+    pub at: DateTime<Utc>,
+    /// Whose it is: a colleague, a visitor (a line or a `[system]` reply
+    /// in the visitor's window), or the board.
+    pub from: crate::contact::ContactId,
+    /// What it says.
+    pub text: String,
+}
+
+impl OfflineMessage {
+    /// A message from `from`, at `at`.
+    pub fn new(at: DateTime<Utc>, from: crate::contact::ContactId, text: &str) -> Self {
+        Self {
+            at,
+            from,
+            text: text.to_owned(),
+        }
+    }
+}

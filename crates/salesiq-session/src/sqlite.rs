@@ -17,12 +17,13 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::auth::ScramCredentials;
+use crate::contact::{ContactId, OperatorRef};
 use crate::future::BoxFuture;
 use crate::model::{
     Author, BoardPost, Chat, ChatId, ChatLine, ChatState, Department, DepartmentId, NewOperator,
-    Note, Operator, OperatorId, Portal, Visitor, VisitorDetails, VisitorId,
+    Note, OfflineMessage, Operator, OperatorId, Portal, Visitor, VisitorDetails, VisitorId,
 };
-use crate::store::{Credentials, Store, StoreError, StoreResult};
+use crate::store::{Credentials, MAX_OFFLINE, Store, StoreError, StoreResult};
 
 /// The schema, one entry per version; `PRAGMA user_version` says how many
 /// have run. Append, never edit.
@@ -72,6 +73,11 @@ const MIGRATIONS: &[&str] = &["
     CREATE TABLE visitor_numbers (portal TEXT PRIMARY KEY, next INTEGER NOT NULL);
     INSERT INTO visitor_numbers (portal, next)
         SELECT portal, MAX(number) + 1 FROM visitors GROUP BY portal;
+", "
+    CREATE TABLE offline (
+        id INTEGER PRIMARY KEY, portal TEXT NOT NULL, username TEXT NOT NULL,
+        at INTEGER NOT NULL, from_kind TEXT NOT NULL, from_key TEXT NOT NULL, text TEXT NOT NULL);
+    CREATE INDEX offline_by_operator ON offline (portal, username, id);
 "];
 
 /// The SQLite store.
@@ -151,6 +157,22 @@ fn migrate(connection: &mut Connection) -> StoreResult<()> {
         transaction.commit().map_err(backend)?;
     }
     Ok(())
+}
+
+/// Who an offline message is from, as `add_offline` wrote it.
+fn offline_sender(kind: &str, key: &str) -> Option<ContactId> {
+    match kind {
+        "colleague" => {
+            let (portal, username) = key.split_once('|')?;
+            Some(ContactId::colleague(portal, username))
+        }
+        "visitor" => {
+            let (portal, number) = key.split_once('|')?;
+            Some(ContactId::visitor(portal, number.parse().ok()?))
+        }
+        "board" => Some(ContactId::board(key)),
+        _ => None,
+    }
 }
 
 /// A visitor with the portal's next number (a counter per portal, so
@@ -873,6 +895,82 @@ impl Store for SqliteStore {
             )
             .optional()
             .map_err(backend)
+        })
+    }
+
+    fn add_offline<'a>(
+        &'a self,
+        to: &'a OperatorRef,
+        message: &'a OfflineMessage,
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        let (portal, username) = (to.portal().to_owned(), to.username().to_owned());
+        let (kind, key) = match &message.from {
+            ContactId::Colleague(from) => (
+                "colleague",
+                format!("{}|{}", from.portal(), from.username()),
+            ),
+            ContactId::Visitor { portal, number } => ("visitor", format!("{portal}|{number}")),
+            ContactId::Board { portal } => ("board", portal.clone()),
+        };
+        let (at, text) = (message.at.timestamp_millis(), message.text.clone());
+        self.run(move |c| {
+            let transaction = c.transaction().map_err(backend)?;
+            transaction
+                .execute(
+                    "INSERT INTO offline (portal, username, at, from_kind, from_key, text) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![portal, username, at, kind, key, text],
+                )
+                .map_err(backend)?;
+            // The oldest beyond MAX_OFFLINE go.
+            transaction
+                .execute(
+                    "DELETE FROM offline WHERE portal = ?1 AND username = ?2 AND id NOT IN
+                     (SELECT id FROM offline WHERE portal = ?1 AND username = ?2 ORDER BY id DESC LIMIT ?3)",
+                    params![portal, username, MAX_OFFLINE as i64],
+                )
+                .map_err(backend)?;
+            transaction.commit().map_err(backend)
+        })
+    }
+
+    fn take_offline<'a>(
+        &'a self,
+        to: &'a OperatorRef,
+    ) -> BoxFuture<'a, StoreResult<Vec<OfflineMessage>>> {
+        let (portal, username) = (to.portal().to_owned(), to.username().to_owned());
+        self.run(move |c| {
+            let transaction = c.transaction().map_err(backend)?;
+            let taken = {
+                let mut query = transaction
+                    .prepare(
+                        "SELECT at, from_kind, from_key, text FROM offline
+                         WHERE portal = ?1 AND username = ?2 ORDER BY id",
+                    )
+                    .map_err(backend)?;
+                let rows = query.query_map(params![portal, username], |row| {
+                    Ok((
+                        row.get::<_, i64>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, String>(2)?,
+                        row.get::<_, String>(3)?,
+                    ))
+                });
+                let rows: Vec<_> = rows.and_then(Iterator::collect).map_err(backend)?;
+                rows.into_iter()
+                    .filter_map(|(at, kind, key, text)| {
+                        let from = offline_sender(&kind, &key)?;
+                        Some(OfflineMessage::new(time(at), from, &text))
+                    })
+                    .collect()
+            };
+            transaction
+                .execute(
+                    "DELETE FROM offline WHERE portal = ?1 AND username = ?2",
+                    params![portal, username],
+                )
+                .map_err(backend)?;
+            transaction.commit().map_err(backend)?;
+            Ok(taken)
         })
     }
 }

@@ -3,11 +3,16 @@
 use std::fmt;
 
 use crate::auth::ScramCredentials;
+use crate::contact::OperatorRef;
 use crate::future::BoxFuture;
 use crate::model::{
     Author, BoardPost, Chat, ChatId, ChatLine, ChatState, Department, DepartmentId, NewOperator,
-    Note, Operator, OperatorId, Portal, Visitor, VisitorDetails, VisitorId,
+    Note, OfflineMessage, Operator, OperatorId, Portal, Visitor, VisitorDetails, VisitorId,
 };
+
+/// How many offline messages a store keeps for one operator; past it the
+/// oldest go.
+pub const MAX_OFFLINE: usize = 500;
 
 /// Why the store refused or failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -308,4 +313,19 @@ pub trait Store: Send + Sync + fmt::Debug {
     ) -> BoxFuture<'a, StoreResult<()>>;
     /// The ticket a chat is linked to.
     fn linked_ticket(&self, chat: ChatId) -> BoxFuture<'_, StoreResult<Option<String>>>;
+
+    /// Keeps a message for an operator with no connected device, to give
+    /// at their next login; at most [`MAX_OFFLINE`] per operator (the
+    /// oldest go first).
+    fn add_offline<'a>(
+        &'a self,
+        to: &'a OperatorRef,
+        message: &'a OfflineMessage,
+    ) -> BoxFuture<'a, StoreResult<()>>;
+    /// Takes what was kept for an operator, oldest first: a second call
+    /// finds nothing.
+    fn take_offline<'a>(
+        &'a self,
+        to: &'a OperatorRef,
+    ) -> BoxFuture<'a, StoreResult<Vec<OfflineMessage>>>;
 }

@@ -101,6 +101,14 @@
 //! the connection task keeps only the session's wait, every other step
 //! runs boxed.
 //!
+//! * XEP-0160 offline messages (with a gateway, which has the store): a
+//!   colleague's message to an operator with no device online, and the
+//!   gateway's lines for an operator whose devices all went (a visitor's
+//!   words, `[system]` replies), are kept in order and given at the next
+//!   initial presence, each with an XEP-0203 `<delay/>` stamp; at most
+//!   `salesiq_session::MAX_OFFLINE` per operator. Without a gateway, such
+//!   a message bounces `<service-unavailable/>` as before.
+//!
 //! * XEP-0280 carbons (an operator on phone and desktop at once sees both
 //!   sides everywhere; `<private/>` and `<no-copy/>` are honoured);
 //!   XEP-0085 chat states and any other payload pass through untouched;
@@ -138,6 +146,7 @@ pub mod fuzzing;
 mod jids;
 mod negotiation;
 mod ns;
+mod offline;
 mod router;
 mod sasl;
 mod server;

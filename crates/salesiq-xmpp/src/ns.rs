@@ -1,5 +1,7 @@
 //! The XML namespaces the server speaks.
 
+/// XEP-0203 delayed delivery.
+pub(crate) const DELAY: &str = "urn:xmpp:delay";
 /// RFC 6120 client stanzas.
 pub(crate) const CLIENT: &str = "jabber:client";
 /// The stream element.

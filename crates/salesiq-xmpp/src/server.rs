@@ -257,6 +257,7 @@ pub(crate) fn share(
         let sink: Arc<dyn OperatorSink> = Arc::new(XmppSink {
             shared: weak.clone(),
         });
+        let gateway = gateway.map(|make| make(sink));
         Shared {
             throttle: salesiq_session::LoginThrottle::new(
                 config.max_auth_failures,
@@ -269,7 +270,8 @@ pub(crate) fn share(
             router: Router::default(),
             secret: rand::random(),
             shutdown: watch,
-            gateway: gateway.map(|make| make(sink)),
+            offline: gateway.as_ref().map(|g| crate::offline::writer(g.clone())),
+            gateway,
             resumable: Mutex::new(HashMap::new()),
             next_connection: AtomicU64::new(1),
             per_ip: Mutex::new(HashMap::new()),

@@ -366,6 +366,20 @@ impl Session {
             })
             .collect();
         if recipients.is_empty() {
+            // A colleague with no device online gets it at their next
+            // login (XEP-0160) instead of a bounce.
+            let text = message.get_child("body", ns::CLIENT).map(Element::text);
+            let colleague = bare
+                .split_once('@')
+                .and_then(|(local, _)| jids::contact(local));
+            let kind = message.attr("type").unwrap_or("normal");
+            if let (Some(queue), Some(text), Some(ContactId::Colleague(to)), "chat" | "normal") =
+                (&self.shared.offline, text, colleague, kind)
+            {
+                let from = ContactId::Colleague(self.operator.clone());
+                crate::offline::keep(queue, crate::offline::Kept { to, from, text });
+                return Ok(());
+            }
             return self
                 .bounce(stream, &message, StanzaErrorCondition::ServiceUnavailable)
                 .await;
@@ -377,6 +391,27 @@ impl Session {
             let _ = mailbox.send(Outbound::stanza(message.clone()));
         }
         Ok(())
+    }
+
+    /// What was kept for this operator while no device was connected,
+    /// fetched beside the session (the read loop waits for no store) and
+    /// queued to this resource.
+    fn give_offline_messages(&self) {
+        let Some(gateway) = self.shared.gateway.clone() else {
+            return;
+        };
+        let (operator, mailbox) = (self.operator.clone(), self.mailbox.clone());
+        let (domain, full) = (self.shared.config.domain.clone(), self.full.clone());
+        tokio::spawn(async move {
+            match gateway.offline_messages(&operator).await {
+                Ok(kept) => {
+                    for stanza in crate::offline::stanzas(kept, &domain, &full) {
+                        let _ = mailbox.send(Outbound::stanza(stanza));
+                    }
+                }
+                Err(error) => tracing::warn!(%operator, %error, "offline messages were not read"),
+            }
+        });
     }
 
     /// A message to a visitor or the board: handed to the chat domain
@@ -503,6 +538,7 @@ impl Session {
                     for theirs in online {
                         self.deliver(stream, theirs).await?;
                     }
+                    self.give_offline_messages();
                 }
                 Ok(())
             }

@@ -33,6 +33,9 @@ pub(crate) struct Shared {
     pub(crate) per_ip: Mutex<HashMap<IpAddr, usize>>,
     /// Connection tasks alive, for [`crate::ServerHandle::stats`].
     pub(crate) connections: AtomicUsize,
+    /// Messages for operators with no connected device, to be kept (with
+    /// a gateway only: it has the store).
+    pub(crate) offline: Option<tokio::sync::mpsc::Sender<crate::offline::Kept>>,
 }
 
 impl Shared {

@@ -85,6 +85,15 @@ impl OperatorSink for XmppSink {
         let bare = jids::operator(operator, domain);
         let mailboxes = shared.router.mailboxes(&bare);
         if mailboxes.is_empty() {
+            // Nobody to tell now: a line is kept for the next login.
+            if let (OperatorEvent::Message { from, text }, Some(queue)) = (event, &shared.offline) {
+                let kept = crate::offline::Kept {
+                    to: operator.clone(),
+                    from,
+                    text,
+                };
+                crate::offline::keep(queue, kept);
+            }
             return;
         }
         let outbound = Self::outbound(domain, &bare, event);

@@ -1,0 +1,106 @@
+//! Issue 13, item 3: nothing sent to an operator is lost. A colleague's
+//! message to an operator with no device online, and a visitor's line to
+//! an operator whose only device went away, are kept in the store and
+//! given at the next login with XEP-0203 delay stamps (XEP-0160): real
+//! XMPP clients (tokio-xmpp) over TCP and TLS.
+
+#![allow(clippy::unwrap_used)]
+
+use salesiq_test_support as support;
+
+use salesiq_session::VisitorEvent;
+use support::gateway::{ALICE, BOB, message_saying, world};
+use tokio_xmpp::jid::Jid;
+use tokio_xmpp::parsers::message::{Lang, Message};
+
+fn chat(to: &str, text: &str) -> Message {
+    Message::chat(Some(Jid::new(to).unwrap())).with_body(Lang::new(), text.into())
+}
+
+/// The XEP-0203 stamp of `message`, if it has one.
+fn delay_stamp(message: &Message) -> Option<String> {
+    message
+        .payloads
+        .iter()
+        .find(|p| p.is("delay", "urn:xmpp:delay"))
+        .and_then(|p| p.attr("stamp").map(str::to_owned))
+}
+
+#[tokio::test]
+async fn a_colleague_offline_gets_the_message_at_login() {
+    let w = world(&[], None).await;
+    let mut alice = w.online(ALICE, "desk").await;
+    alice
+        .send(chat(BOB, "Can you take the VIP queue tomorrow?"))
+        .await;
+    alice.send(chat(BOB, "Thanks!")).await;
+    // No bounce: a round trip after the messages comes back first.
+    let ping = tokio_xmpp::minidom::Element::builder("ping", "urn:xmpp:ping").build();
+    alice.iq(None, tokio_xmpp::IqRequest::Get(ping)).await;
+
+    let mut bob = w.online(BOB, "phone").await;
+    let first = message_saying(&mut bob, "VIP queue").await;
+    assert_eq!(
+        first.from.as_ref().map(|j| j.to_string()).as_deref(),
+        Some(ALICE)
+    );
+    let stamp = delay_stamp(&first).expect("a delay stamp");
+    assert!(stamp.ends_with('Z') && stamp.contains('T'), "{stamp}");
+    let second = message_saying(&mut bob, "Thanks!").await;
+    assert!(delay_stamp(&second).is_some());
+    // Given once: the next login finds nothing kept.
+    bob.end().await;
+    let kept = w
+        .gateway
+        .offline_messages(&salesiq_session::OperatorRef::new("demo", "bob.ops"))
+        .await
+        .unwrap();
+    assert!(kept.is_empty(), "{kept:?}");
+    alice.end().await;
+}
+
+#[tokio::test]
+async fn a_visitor_line_waits_for_an_operator_who_went_away() {
+    let w = world(&[], None).await;
+    let mut desk = w.online(BOB, "desk").await;
+    let mut ann = w.visitor("Ann Lee", "Where is my refund?").await;
+    message_saying(&mut desk, "Reply y to accept").await;
+    desk.send(chat("demo|visitor-1@salesiq.zoho.com/visitor", "y"))
+        .await;
+    assert!(matches!(
+        ann.next_event().await,
+        Some(VisitorEvent::Joined { .. })
+    ));
+    // Bob's only device goes (no resumption); Ann writes meanwhile.
+    desk.end().await;
+    let bob = salesiq_session::OperatorRef::new("demo", "bob.ops");
+    for _ in 0..500 {
+        if !w.gateway.is_available(&bob) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    w.gateway
+        .visitor_says(ann.chat, "Are you still there?")
+        .await
+        .unwrap();
+
+    let mut phone = w.online(BOB, "phone").await;
+    let line = message_saying(&mut phone, "Are you still there?").await;
+    assert_eq!(
+        line.from.as_ref().map(|j| j.to_string()).as_deref(),
+        Some("demo|visitor-1@salesiq.zoho.com/visitor")
+    );
+    assert!(delay_stamp(&line).is_some());
+    // And the chat goes on from the phone.
+    phone
+        .send(chat("demo|visitor-1@salesiq.zoho.com/visitor", "Yes, here"))
+        .await;
+    loop {
+        if let Some(VisitorEvent::Message { text, .. }) = ann.next_event().await {
+            assert_eq!(text, "Yes, here");
+            break;
+        }
+    }
+    phone.end().await;
+}
