@@ -104,3 +104,37 @@ async fn a_visitor_line_waits_for_an_operator_who_went_away() {
     }
     phone.end().await;
 }
+
+/// Board posts made while an operator was away reach them at login:
+/// the board's backlog since they were last online.
+#[tokio::test]
+async fn the_board_backlog_waits_for_an_operator_away() {
+    let w = world(&[], None).await;
+    let mut alice = w.online(ALICE, "desk").await;
+    alice
+        .send(chat("demo|board@salesiq.zoho.com", "Lunch at noon"))
+        .await;
+    w.gateway
+        .post_to_board("demo", "The admins", "Maintenance tonight")
+        .await
+        .unwrap();
+    let mut bob = w.online(BOB, "phone").await;
+    // In the order the server took them (Alice's crossed the network).
+    let mut posts = Vec::new();
+    while posts.len() < 2 {
+        let post = message_saying(&mut bob, ") ").await;
+        assert_eq!(
+            post.from.as_ref().map(|j| j.to_string()).as_deref(),
+            Some("demo|board@salesiq.zoho.com/board")
+        );
+        assert!(delay_stamp(&post).is_some(), "{post:?}");
+        posts.push(post.bodies.values().next().cloned().unwrap_or_default());
+    }
+    posts.sort();
+    assert_eq!(
+        posts,
+        ["(Alice) Lunch at noon", "(The admins) Maintenance tonight"]
+    );
+    bob.end().await;
+    alice.end().await;
+}

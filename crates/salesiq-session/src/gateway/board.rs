@@ -36,7 +36,7 @@ pub(super) struct Post {
 }
 
 /// The board's task: stores each post and sends it to the portal's
-/// available operators, until the gateway is gone.
+/// operators (kept for those not connected), until the gateway is gone.
 pub(super) async fn run(inner: WeakInner, mut posts: mpsc::Receiver<Post>) {
     while let Some(post) = posts.recv().await {
         let Some(inner) = inner.upgrade() else { break };
@@ -55,11 +55,16 @@ async fn publish(inner: &Inner, post: &Post) -> Result<(), GatewayError> {
         Author::Named(name) => (name.clone(), None),
     };
     inner.store.post(&post.portal, &name, &post.text).await?;
+    // Every operator of the portal: those with no device connected get it
+    // at their next login (the transport keeps it), so the board's backlog
+    // since they were last online is theirs too.
     let readers: Vec<OperatorRef> = inner
-        .presence()
-        .keys()
-        .filter(|o| o.portal() == post.portal && Some(*o) != except)
-        .cloned()
+        .store
+        .operators(&post.portal)
+        .await?
+        .iter()
+        .filter_map(|o| Some(OperatorRef::new(&o.portal, o.username.as_deref()?)))
+        .filter(|o| Some(o) != except)
         .collect();
     let from = ContactId::board(&post.portal);
     for reader in readers {
@@ -73,7 +78,8 @@ async fn publish(inner: &Inner, post: &Post) -> Result<(), GatewayError> {
 
 impl Gateway {
     /// Posts to `portal`'s message board as `author` (the embedder's
-    /// API): stored, and sent to every available operator of the portal.
+    /// API): stored, and sent to every operator of the portal (kept for
+    /// the next login of those not connected).
     /// Returns once done.
     pub async fn post_to_board(
         &self,
