@@ -599,11 +599,14 @@ impl Gateway {
             let index = self.inner.index();
             index.tokens.get(token).and_then(|chat| {
                 let entry = index.chats.get(chat)?;
+                let ContactId::Visitor { number, .. } = &entry.item.contact.id else {
+                    return None;
+                };
                 (entry.portal.eq_ignore_ascii_case(portal))
-                    .then(|| (*chat, entry.tx.clone(), entry.token.clone()))
+                    .then(|| (*chat, *number, entry.tx.clone()))
             })
         };
-        let Some((chat, tx, token)) = found else {
+        let Some((chat, visitor_number, tx)) = found else {
             return self.inner.unbury(portal, token, after);
         };
         let (reply, answer) = oneshot::channel();
@@ -611,17 +614,10 @@ impl Gateway {
             .await
             .map_err(|_| GatewayError::BadToken)?;
         let (connection, events) = answer.await.unwrap_or(Err(GatewayError::BadToken))?;
-        let visitor_number = match self.inner.index().chats.get(&chat) {
-            Some(entry) => match &entry.item.contact.id {
-                ContactId::Visitor { number, .. } => *number,
-                _ => 0,
-            },
-            None => return Err(GatewayError::BadToken),
-        };
         Ok(VisitorChat {
             chat,
             visitor_number,
-            resume: token,
+            resume: token.to_owned(),
             connection,
             events,
         })
@@ -1020,20 +1016,13 @@ impl Inner {
             .filter(|t| t.portal.eq_ignore_ascii_case(portal))
             .filter(|t| t.until > tokio::time::Instant::now())
             .ok_or(GatewayError::BadToken)?;
-        let missed: Vec<&(u64, VisitorEvent)> = tombstone
-            .events
-            .iter()
-            .filter(|(seq, _)| *seq > after)
-            .collect();
+        let missed: Vec<Numbered> = chat::replay_after(&tombstone.events, after).collect();
         if missed.is_empty() {
             return Err(GatewayError::BadToken);
         }
         let (to_visitor, events) = mpsc::channel(missed.len());
-        for (seq, event) in missed {
-            let _ = to_visitor.try_send(Numbered {
-                seq: Some(*seq),
-                event: event.clone(),
-            });
+        for numbered in missed {
+            let _ = to_visitor.try_send(numbered);
         }
         Ok(VisitorChat {
             chat: tombstone.chat,

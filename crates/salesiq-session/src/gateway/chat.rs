@@ -247,12 +247,7 @@ impl ChatTask {
                 answer(done, result.map_err(Into::into), "visitor page");
             }
             Msg::VisitorLeft(done) => {
-                let note = say(
-                    self.locale,
-                    "The visitor left the chat",
-                    "訪問者がチャットを退出しました",
-                );
-                self.end(None, note).await;
+                self.visitor_left().await;
                 answer(done, Ok(()), "visitor left");
             }
             Msg::VisitorGone(connection, done) => {
@@ -442,12 +437,7 @@ impl ChatTask {
         }
         if self.gone_until.is_some_and(|at| at <= now) {
             self.gone_until = None;
-            let note = say(
-                self.locale,
-                "The visitor left the chat",
-                "訪問者がチャットを退出しました",
-            );
-            self.end(None, note).await;
+            self.visitor_left().await;
         } else if self.end_at.is_some_and(|at| at <= now) {
             self.end_at = None;
             let reason = "The chat ended after a time without activity";
@@ -722,6 +712,17 @@ impl ChatTask {
         self.inner.sink.send(operator, message);
     }
 
+    /// The visitor left (or did not come back within the grace): the chat
+    /// ends, and the operators are told.
+    async fn visitor_left(&mut self) {
+        let note = say(
+            self.locale,
+            "The visitor left the chat",
+            "訪問者がチャットを退出しました",
+        );
+        self.end(None, note).await;
+    }
+
     /// The visitor is back on a new connection: a new channel, with what
     /// they missed after `after` (and "queued" while nobody accepted),
     /// then live events. The old channel closes.
@@ -735,11 +736,8 @@ impl ChatTask {
                 event: VisitorEvent::Queued,
             });
         }
-        for (seq, event) in self.replay.iter().filter(|(seq, _)| *seq > after) {
-            let _ = to_visitor.try_send(Numbered {
-                seq: Some(*seq),
-                event: event.clone(),
-            });
+        for missed in replay_after(&self.replay, after) {
+            let _ = to_visitor.try_send(missed);
         }
         self.to_visitor = to_visitor;
         tracing::debug!(after, "the visitor resumed");
@@ -777,6 +775,21 @@ impl ChatTask {
         self.names.insert(operator.clone(), name.clone());
         name
     }
+}
+
+/// The content events numbered after `after`, as a visitor who saw up to
+/// `after` is given them again.
+pub(super) fn replay_after<'a>(
+    events: impl IntoIterator<Item = &'a (u64, VisitorEvent)>,
+    after: u64,
+) -> impl Iterator<Item = Numbered> {
+    events
+        .into_iter()
+        .filter(move |(seq, _)| *seq > after)
+        .map(|(seq, event)| Numbered {
+            seq: Some(*seq),
+            event: event.clone(),
+        })
 }
 
 /// A visitor's line as operators see it: one whose line starts with the
