@@ -63,7 +63,10 @@ pub struct Running {
     pub seeded: Seeded,
     /// The SQLite file.
     pub database: PathBuf,
-    /// Chats a previous run left open, now ended.
+    /// Chats a previous run left live, restored: their visitors resume
+    /// and their operators find them when they log in again.
+    pub restored_chats: usize,
+    /// Chats a previous run left open that could not come back, now ended.
     pub closed_chats: usize,
     /// The operators' accounts (for [`StoreAccounts::password_checks`]).
     pub accounts: StoreAccounts,
@@ -120,7 +123,8 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         .gateway()
         .cloned()
         .ok_or_else(|| StartError::Io("the XMPP server has no gateway".into()))?;
-    let closed_chats = gateway.close_unfinished_chats().await?;
+    let restored = gateway.restore_chats().await?;
+    let (restored_chats, closed_chats) = (restored.restored, restored.closed);
 
     let http_addr = SocketAddr::new(server.host, server.http_port);
     let listener = tokio::net::TcpListener::bind(http_addr)
@@ -162,6 +166,7 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         certificate,
         seeded,
         database,
+        restored_chats,
         closed_chats,
         accounts: StoreAccounts::clone(&accounts),
         stop,
@@ -176,10 +181,10 @@ async fn wait_for(mut stopped: watch::Receiver<bool>) {
 }
 
 impl Running {
-    /// Stops everything cleanly: every live chat ends first (visitors are
-    /// told the service is restarting, operators that the chat ended, the
-    /// store records it), then operators get `<system-shutdown/>` and the
-    /// web server closes. Returns how many chats were ended.
+    /// Stops everything cleanly: every live chat is kept in the store
+    /// first (the next start restores it, and its visitor's page resumes
+    /// it), then operators get `<system-shutdown/>` and the web server
+    /// closes. Returns how many chats were kept.
     pub async fn stop(self) -> usize {
         let ended = self.gateway.shut_down().await.unwrap_or(0);
         let _ = self.stop.send(true);

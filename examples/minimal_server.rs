@@ -34,9 +34,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     print_welcome(&config, &running);
     stop_signal().await;
     println!("Stopping.");
-    let ended = running.stop().await;
-    if ended > 0 {
-        println!("Ended {ended} live chat(s); their visitors were told.");
+    let kept = running.stop().await;
+    if kept > 0 {
+        println!("Kept {kept} live chat(s): the next start restores them.");
     }
     Ok(())
 }
@@ -71,6 +71,12 @@ fn print_welcome(config: &Config, running: &app::Running) {
         );
     } else {
         println!("Using {}.", running.database.display());
+    }
+    if running.restored_chats > 0 {
+        println!(
+            "Restored {} live chat(s) from the last run: their visitors resume them.",
+            running.restored_chats
+        );
     }
     if running.closed_chats > 0 {
         println!(

@@ -7,9 +7,10 @@
 #![allow(clippy::unwrap_used)]
 
 use salesiq_session::{
-    Author, BoardPost, BoxFuture, Chat, ChatId, ChatLine, ChatState, Credentials, Department,
-    DepartmentId, NewOperator, Note, OfflineMessage, Operator, OperatorId, OperatorRef, Photo,
-    Portal, SqliteStore, Store, StoreResult, Visitor, VisitorDetails, VisitorId,
+    Author, BoardPost, BoxFuture, Chat, ChatEvent, ChatId, ChatLine, ChatState, Credentials,
+    Department, DepartmentId, LiveChat, NewOperator, Note, OfflineMessage, Operator, OperatorId,
+    OperatorRef, Photo, Portal, SqliteStore, Store, StoreResult, Visitor, VisitorDetails,
+    VisitorId,
 };
 
 #[derive(Debug)]
@@ -274,6 +275,40 @@ impl Store for Rebuilt {
     }
     fn linked_ticket(&self, c: ChatId) -> BoxFuture<'_, StoreResult<Option<String>>> {
         self.inner.linked_ticket(c)
+    }
+    fn save_live_chat<'a>(&'a self, chat: &'a LiveChat) -> BoxFuture<'a, StoreResult<()>> {
+        self.inner.save_live_chat(chat)
+    }
+    fn live_chats(&self) -> BoxFuture<'_, StoreResult<Vec<LiveChat>>> {
+        Box::pin(async move {
+            let kept = self.inner.live_chats().await?;
+            Ok(kept
+                .into_iter()
+                .map(|l| {
+                    LiveChat::new(l.chat, &l.portal, &l.token_hash)
+                        .with_members(l.operator, l.guests)
+                })
+                .collect())
+        })
+    }
+    fn drop_live_chat(&self, chat: ChatId) -> BoxFuture<'_, StoreResult<()>> {
+        self.inner.drop_live_chat(chat)
+    }
+    fn add_chat_event<'a>(
+        &'a self,
+        chat: ChatId,
+        event: &'a ChatEvent,
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        self.inner.add_chat_event(chat, event)
+    }
+    fn chat_events(&self, chat: ChatId) -> BoxFuture<'_, StoreResult<Vec<ChatEvent>>> {
+        Box::pin(async move {
+            let kept = self.inner.chat_events(chat).await?;
+            Ok(kept
+                .into_iter()
+                .map(|e| ChatEvent::new(e.seq, e.event))
+                .collect())
+        })
     }
     fn add_offline<'a>(
         &'a self,

@@ -26,8 +26,11 @@ use std::collections::HashSet;
 
 use crate::auth::{Photo, ScramCredentials, ScramHash};
 use crate::contact::{ContactId, OperatorRef};
-use crate::model::{Author, ChatState, NewOperator, OfflineMessage, Portal, VisitorDetails};
-use crate::store::{Credentials, MAX_OFFLINE, Store, StoreError};
+use crate::gateway::VisitorEvent;
+use crate::model::{
+    Author, ChatEvent, ChatState, LiveChat, NewOperator, OfflineMessage, Portal, VisitorDetails,
+};
+use crate::store::{Credentials, MAX_CHAT_EVENTS, MAX_OFFLINE, Store, StoreError};
 
 /// Runs the whole suite on `store`, which must be empty.
 pub async fn run(store: &dyn Store) {
@@ -36,6 +39,7 @@ pub async fn run(store: &dyn Store) {
     visitors_and_chats(store).await;
     notes_blocks_board_and_tickets(store).await;
     offline_messages(store).await;
+    live_chats(store).await;
 }
 
 fn visitor(name: &str) -> VisitorDetails {
@@ -699,4 +703,152 @@ async fn offline_messages(store: &dyn Store) {
         Some("line 4"),
         "the oldest go first"
     );
+}
+
+async fn live_chats(store: &dyn Store) {
+    store
+        .put_portal(&Portal::new("conf-live", "en"))
+        .await
+        .expect("put_portal");
+    let (_, first) = store
+        .open_chat("conf-live", &visitor("Kim"), None, "first")
+        .await
+        .expect("open_chat");
+    let (_, second) = store
+        .open_chat("conf-live", &visitor("Lee"), None, "second")
+        .await
+        .expect("open_chat");
+    assert!(
+        store.live_chats().await.expect("live_chats").is_empty(),
+        "no live chat is kept before one is saved"
+    );
+    let waiting = LiveChat::new(first.id, "conf-live", "aa11");
+    store
+        .save_live_chat(&waiting)
+        .await
+        .expect("save_live_chat");
+    let alice = OperatorRef::new("conf-live", "alice.live");
+    let guests = vec![
+        OperatorRef::new("conf-live", "carol.live"),
+        OperatorRef::new("conf-live", "bob.live"),
+    ];
+    let accepted = LiveChat::new(second.id, "conf-live", "bb22")
+        .with_members(Some(alice.clone()), guests.clone());
+    store
+        .save_live_chat(&accepted)
+        .await
+        .expect("save_live_chat");
+    assert_eq!(
+        store.live_chats().await.expect("live_chats"),
+        vec![waiting.clone(), accepted.clone()],
+        "live chats come back as saved, by chat id, guests in order"
+    );
+    // Saving again replaces: the operator changed (a transfer).
+    let transferred = LiveChat::new(first.id, "conf-live", "aa11")
+        .with_members(Some(OperatorRef::new("conf-live", "bob.live")), Vec::new());
+    store
+        .save_live_chat(&transferred)
+        .await
+        .expect("save_live_chat");
+    assert_eq!(
+        store.live_chats().await.expect("live_chats"),
+        vec![transferred, accepted],
+        "a second save replaces the first"
+    );
+
+    assert!(
+        store
+            .chat_events(first.id)
+            .await
+            .expect("chat_events")
+            .is_empty()
+    );
+    let events = [
+        ChatEvent::new(
+            1,
+            VisitorEvent::Joined {
+                operator: "Alice".into(),
+            },
+        ),
+        ChatEvent::new(
+            2,
+            VisitorEvent::Message {
+                from: "Alice".into(),
+                text: "Hello, how can I help?\nTwo lines, 日本語".into(),
+            },
+        ),
+        ChatEvent::new(
+            3,
+            VisitorEvent::Push {
+                url: "https://example.com/faq".into(),
+            },
+        ),
+        ChatEvent::new(
+            4,
+            VisitorEvent::Ended {
+                reason: "bye".into(),
+            },
+        ),
+    ];
+    for event in &events {
+        store
+            .add_chat_event(first.id, event)
+            .await
+            .expect("add_chat_event");
+    }
+    store
+        .add_chat_event(
+            second.id,
+            &ChatEvent::new(
+                1,
+                VisitorEvent::Joined {
+                    operator: "Bob".into(),
+                },
+            ),
+        )
+        .await
+        .expect("add_chat_event");
+    assert_eq!(
+        store.chat_events(first.id).await.expect("chat_events"),
+        events,
+        "a chat's events come back as added, oldest first, its own only"
+    );
+    for seq in 2..=(MAX_CHAT_EVENTS as u64 + 3) {
+        let event = VisitorEvent::Message {
+            from: "Bob".into(),
+            text: format!("line {seq}"),
+        };
+        store
+            .add_chat_event(second.id, &ChatEvent::new(seq, event))
+            .await
+            .expect("add_chat_event");
+    }
+    let kept = store.chat_events(second.id).await.expect("chat_events");
+    assert_eq!(
+        kept.len(),
+        MAX_CHAT_EVENTS,
+        "at most MAX_CHAT_EVENTS are kept"
+    );
+    assert_eq!(kept.first().map(|e| e.seq), Some(4), "the oldest go first");
+    assert_eq!(kept.last().map(|e| e.seq), Some(MAX_CHAT_EVENTS as u64 + 3));
+
+    store
+        .drop_live_chat(first.id)
+        .await
+        .expect("drop_live_chat");
+    let left = store.live_chats().await.expect("live_chats");
+    assert_eq!(left.len(), 1, "a dropped live chat is gone: {left:?}");
+    assert_eq!(left.first().map(|l| l.chat), Some(second.id));
+    assert!(
+        store
+            .chat_events(first.id)
+            .await
+            .expect("chat_events")
+            .is_empty(),
+        "and so are its events"
+    );
+    store
+        .drop_live_chat(second.id)
+        .await
+        .expect("drop_live_chat");
 }

@@ -56,7 +56,7 @@ use tracing::Instrument as _;
 
 use crate::contact::{Activity, ContactId, DeviceId, OperatorRef};
 use crate::directory::Contact;
-use crate::model::{Author, ChatId, ChatState, DepartmentId};
+use crate::model::{Author, ChatId, ChatState, Department, DepartmentId, Visitor};
 use crate::store::Store;
 pub use api::{
     ChatRequest, GatewayError, Numbered, OperatorEvent, OperatorInput, OperatorSink, PortError,
@@ -73,6 +73,8 @@ mod commands;
 mod handover;
 mod integrations;
 mod limits;
+mod restore;
+pub use restore::Restored;
 mod text;
 
 /// How long a chat request waits for an operator by default: five
@@ -128,9 +130,10 @@ pub(crate) struct Inner {
 struct Index {
     chats: HashMap<ChatId, Entry>,
     visitors: HashMap<ContactId, ChatId>,
-    /// Resume tokens of the live chats.
+    /// The live chats by the SHA-256 of their resume tokens
+    /// ([`token_hash`]): the tokens themselves are kept nowhere.
     tokens: HashMap<String, ChatId>,
-    /// Chats that ended with a word for the visitor, by token, for a
+    /// Chats that ended with a word for the visitor, by token hash, for a
     /// visitor who comes back within the grace: they get the end.
     ended: HashMap<String, Tombstone>,
     /// Requests being made (stored, not yet live), by reservation number:
@@ -171,8 +174,8 @@ struct Entry {
     ip: Option<String>,
     /// The visitor's lines.
     lines: Bucket,
-    /// The visitor's resume token.
-    token: String,
+    /// The SHA-256 of the visitor's resume token.
+    token_hash: String,
 }
 
 /// Builds a [`Gateway`]: the store and the sink are required, the rest
@@ -256,6 +259,16 @@ fn resume_token() -> String {
         .collect()
 }
 
+/// The SHA-256 of a resume token, lower-case hex: what the index and the
+/// store know a chat's token by.
+pub(crate) fn token_hash(token: &str) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
@@ -320,12 +333,13 @@ impl Gateway {
         Ok(stale.len())
     }
 
-    /// Ends every live chat because the process is stopping: each is
-    /// stored as ended with a system line, its visitor is told
-    /// ([`VisitorEvent::Ended`], "The chat service is restarting..."), and
-    /// its operators are told and lose the contact. Call it before stopping
-    /// the transport, so that the operators' clients still hear of it.
-    /// Returns how many chats there were.
+    /// Stops every live chat's task because the process is stopping,
+    /// keeping the chat in the store: the next start brings it back
+    /// ([`Gateway::restore_chats`]) and its visitor resumes. Visitors'
+    /// event channels close (the web page reconnects and resumes);
+    /// operators are told nothing (their connections close next, and
+    /// they find the visitor again when they log in). Call it before
+    /// stopping the transport. Returns how many chats were kept.
     pub async fn shut_down(&self) -> Result<usize, GatewayError> {
         let live: Vec<mpsc::Sender<Msg>> = self
             .inner
@@ -595,9 +609,10 @@ impl Gateway {
         token: &str,
         after: u64,
     ) -> Result<VisitorChat, GatewayError> {
+        let hash = token_hash(token);
         let found = {
             let index = self.inner.index();
-            index.tokens.get(token).and_then(|chat| {
+            index.tokens.get(&hash).and_then(|chat| {
                 let entry = index.chats.get(chat)?;
                 let ContactId::Visitor { number, .. } = &entry.item.contact.id else {
                     return None;
@@ -607,7 +622,7 @@ impl Gateway {
             })
         };
         let Some((chat, visitor_number, tx)) = found else {
-            return self.inner.unbury(portal, token, after);
+            return self.inner.unbury(portal, token, &hash, after);
         };
         let (reply, answer) = oneshot::channel();
         tx.send(Msg::Resume { after, reply })
@@ -674,15 +689,53 @@ impl Gateway {
                 &request.question,
             )
             .await?;
-        let contact_id = ContactId::visitor(&request.portal, visitor.number);
-        let name = format!("{} (#{})", request.details.name, visitor.number);
-        let status = match &department {
-            Some(department) => format!("{} — {}", request.question, department.name),
-            None => request.question.clone(),
-        };
-        let locale = self.inner.locale(&request.portal).await;
-        let (to_visitor, events) = mpsc::channel(VISITOR_QUEUE);
         let token = resume_token();
+        let launch = Launch {
+            chat: chat.id,
+            portal: request.portal.clone(),
+            visitor,
+            question: request.question.clone(),
+            department,
+            eligible,
+            token_hash: token_hash(&token),
+            reservation: Some(reservation.0),
+        };
+        let (mut task, events) = self.launch(launch).await;
+        task.tell_visitor(VisitorEvent::Queued);
+        task.offer_to_available();
+        let (id, number) = (task.id, task.number);
+        let span = tracing::info_span!("chat", id = id.0, portal = %request.portal);
+        tokio::spawn(task.run().instrument(span));
+        Ok(VisitorChat {
+            chat: id,
+            visitor_number: number,
+            resume: token,
+            connection: 0,
+            events,
+        })
+    }
+
+    /// A chat's task, not yet running, and the channel of its events for
+    /// the visitor: in the index from now on.
+    async fn launch(&self, launch: Launch) -> (ChatTask, mpsc::Receiver<Numbered>) {
+        let Launch {
+            chat,
+            portal,
+            visitor,
+            question,
+            department,
+            eligible,
+            token_hash,
+            reservation,
+        } = launch;
+        let contact_id = ContactId::visitor(&portal, visitor.number);
+        let name = format!("{} (#{})", visitor.details.name, visitor.number);
+        let status = match &department {
+            Some(department) => format!("{question} — {}", department.name),
+            None => question,
+        };
+        let locale = self.inner.locale(&portal).await;
+        let (to_visitor, events) = mpsc::channel(VISITOR_QUEUE);
         let (tx, rx) = mpsc::channel(CHAT_QUEUE);
         let wake = Arc::new(Notify::new());
         let item = RosterItem {
@@ -693,34 +746,37 @@ impl Gateway {
             Duration::from_millis(self.inner.queue_timeout_ms.load(Ordering::Relaxed));
         {
             let mut index = self.inner.index();
-            index.visitors.insert(contact_id, chat.id);
+            index.visitors.insert(contact_id, chat);
             index.chats.insert(
-                chat.id,
+                chat,
                 Entry {
-                    portal: request.portal.clone(),
+                    portal: portal.clone(),
                     tx: tx.clone(),
                     wake: wake.clone(),
                     item: item.clone(),
                     audience: HashSet::new(),
                     waiting: true,
-                    ip: request.details.ip.clone(),
+                    ip: visitor.details.ip.clone(),
                     lines: self.inner.limits.bucket(),
-                    token: token.clone(),
+                    token_hash: token_hash.clone(),
                 },
             );
-            index.tokens.insert(token.clone(), chat.id);
-            index.pending.remove(&reservation.0);
+            index.tokens.insert(token_hash.clone(), chat);
+            if let Some(reservation) = reservation {
+                index.pending.remove(&reservation);
+            }
         }
-        let mut task = ChatTask::new(chat::Setup {
+        let task = ChatTask::new(chat::Setup {
             inner: self.inner.clone(),
-            id: chat.id,
-            portal: request.portal.clone(),
+            id: chat,
+            portal,
             locale,
             item,
             visitor: visitor.id,
-            details: request.details,
+            details: visitor.details,
             number: visitor.number,
             to_visitor,
+            token_hash,
             grace: self.inner.visitor_grace,
             eligible,
             tx,
@@ -728,18 +784,22 @@ impl Gateway {
             wake,
             queue_timeout,
         });
-        task.tell_visitor(VisitorEvent::Queued);
-        task.offer_to_available();
-        let span = tracing::info_span!("chat", id = chat.id.0, portal = %request.portal);
-        tokio::spawn(task.run().instrument(span));
-        Ok(VisitorChat {
-            chat: chat.id,
-            visitor_number: visitor.number,
-            resume: token,
-            connection: 0,
-            events,
-        })
+        (task, events)
     }
+}
+
+/// What a chat's task starts from: a new request, or a chat a restart
+/// brings back.
+struct Launch {
+    chat: ChatId,
+    portal: String,
+    visitor: Visitor,
+    question: String,
+    department: Option<Department>,
+    eligible: Option<HashSet<OperatorRef>>,
+    token_hash: String,
+    /// The request's reservation, released as the chat goes live.
+    reservation: Option<u64>,
 }
 
 /// A request counted against the [`VisitorLimits`] until it is live (or
@@ -971,20 +1031,20 @@ impl Inner {
         }
     }
 
-    /// Takes an ended chat out of the index; its resume token.
+    /// Takes an ended chat out of the index; its resume token's hash.
     fn remove(&self, chat: ChatId) -> Option<String> {
         let mut index = self.index();
         let entry = index.chats.remove(&chat)?;
         index.visitors.remove(&entry.item.contact.id);
-        index.tokens.remove(&entry.token);
-        Some(entry.token)
+        index.tokens.remove(&entry.token_hash);
+        Some(entry.token_hash)
     }
 
     /// Keeps an ended chat's last events for the grace, for a visitor
     /// who comes back to it (sweeping those whose grace passed).
     fn bury(
         &self,
-        token: String,
+        token_hash: String,
         portal: &str,
         chat: ChatId,
         number: i64,
@@ -994,7 +1054,7 @@ impl Inner {
         let mut index = self.index();
         index.ended.retain(|_, t| t.until > now);
         index.ended.insert(
-            token,
+            token_hash,
             Tombstone {
                 portal: portal.to_owned(),
                 chat,
@@ -1008,11 +1068,17 @@ impl Inner {
     /// A visitor back at a chat that ended while they were away: its
     /// events after `after` (the end among them), then nothing. One who
     /// saw the end already, or came too late, gets [`GatewayError::BadToken`].
-    fn unbury(&self, portal: &str, token: &str, after: u64) -> Result<VisitorChat, GatewayError> {
+    fn unbury(
+        &self,
+        portal: &str,
+        token: &str,
+        hash: &str,
+        after: u64,
+    ) -> Result<VisitorChat, GatewayError> {
         let index = self.index();
         let tombstone = index
             .ended
-            .get(token)
+            .get(hash)
             .filter(|t| t.portal.eq_ignore_ascii_case(portal))
             .filter(|t| t.until > tokio::time::Instant::now())
             .ok_or(GatewayError::BadToken)?;

@@ -122,15 +122,19 @@ pub use gateway::board::board_contact;
 pub use gateway::{
     CHAT_QUEUE, ChatRequest, DEFAULT_QUEUE_TIMEOUT, DEFAULT_VISITOR_GRACE, Gateway, GatewayBuilder,
     GatewayError, MAX_LINE_BYTES, MAX_OFFERS_PER_DEVICE, Numbered, OperatorEvent, OperatorInput,
-    OperatorSink, PortError, RosterItem, VISITOR_QUEUE, VisitorChat, VisitorEvent, VisitorLimits,
+    OperatorSink, PortError, Restored, RosterItem, VISITOR_QUEUE, VisitorChat, VisitorEvent,
+    VisitorLimits,
 };
 pub use memory::MemoryAccounts;
 pub use model::{
-    Author, BoardPost, Chat, ChatId, ChatLine, ChatState, Department, DepartmentId, NewOperator,
-    Note, OfflineMessage, Operator, OperatorId, Portal, Visitor, VisitorDetails, VisitorId,
+    Author, BoardPost, Chat, ChatEvent, ChatId, ChatLine, ChatState, Department, DepartmentId,
+    LiveChat, NewOperator, Note, OfflineMessage, Operator, OperatorId, Portal, Visitor,
+    VisitorDetails, VisitorId,
 };
 pub use sanitize::{clean_line, clean_text};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
-pub use store::{BackendError, Credentials, MAX_OFFLINE, Store, StoreError, StoreResult};
+pub use store::{
+    BackendError, Credentials, MAX_CHAT_EVENTS, MAX_OFFLINE, Store, StoreError, StoreResult,
+};
 pub use throttle::{LoginCheck, LoginThrottle};

@@ -419,3 +419,66 @@ impl OfflineMessage {
         }
     }
 }
+
+/// What a restart needs of a live chat beyond its [`Chat`] row: how the
+/// visitor proves it is theirs, and who is in it. Kept by
+/// [`crate::Store::save_live_chat`] as it changes; its content events for
+/// the visitor are [`ChatEvent`]s.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LiveChat {
+    /// The chat.
+    pub chat: ChatId,
+    /// Its portal.
+    pub portal: String,
+    /// The SHA-256 of the visitor's resume token, lower-case hex: the token
+    /// itself is never stored.
+    pub token_hash: String,
+    /// The operator who accepted, if anyone has.
+    pub operator: Option<crate::contact::OperatorRef>,
+    /// Operators invited in who accepted, in the order they joined; all of
+    /// the chat's portal, like the operator.
+    pub guests: Vec<crate::contact::OperatorRef>,
+}
+
+impl LiveChat {
+    /// A live chat nobody has accepted yet.
+    pub fn new(chat: ChatId, portal: &str, token_hash: &str) -> Self {
+        Self {
+            chat,
+            portal: portal.to_owned(),
+            token_hash: token_hash.to_owned(),
+            operator: None,
+            guests: Vec::new(),
+        }
+    }
+
+    /// With `operator` in charge and `guests` beside them.
+    pub fn with_members(
+        mut self,
+        operator: Option<crate::contact::OperatorRef>,
+        guests: Vec<crate::contact::OperatorRef>,
+    ) -> Self {
+        self.operator = operator;
+        self.guests = guests;
+        self
+    }
+}
+
+/// A content event a chat sent its visitor, with its number: what a
+/// visitor who resumes after a restart is given again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ChatEvent {
+    /// Its number in the chat, from 1.
+    pub seq: u64,
+    /// The event.
+    pub event: crate::gateway::VisitorEvent,
+}
+
+impl ChatEvent {
+    /// Event number `seq`.
+    pub fn new(seq: u64, event: crate::gateway::VisitorEvent) -> Self {
+        Self { seq, event }
+    }
+}

@@ -19,11 +19,13 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use crate::auth::ScramCredentials;
 use crate::contact::{ContactId, OperatorRef};
 use crate::future::BoxFuture;
+use crate::gateway::VisitorEvent;
 use crate::model::{
-    Author, BoardPost, Chat, ChatId, ChatLine, ChatState, Department, DepartmentId, NewOperator,
-    Note, OfflineMessage, Operator, OperatorId, Portal, Visitor, VisitorDetails, VisitorId,
+    Author, BoardPost, Chat, ChatEvent, ChatId, ChatLine, ChatState, Department, DepartmentId,
+    LiveChat, NewOperator, Note, OfflineMessage, Operator, OperatorId, Portal, Visitor,
+    VisitorDetails, VisitorId,
 };
-use crate::store::{Credentials, MAX_OFFLINE, Store, StoreError, StoreResult};
+use crate::store::{Credentials, MAX_CHAT_EVENTS, MAX_OFFLINE, Store, StoreError, StoreResult};
 
 /// The schema, one entry per version; `PRAGMA user_version` says how many
 /// have run. Append, never edit.
@@ -78,6 +80,13 @@ const MIGRATIONS: &[&str] = &["
         id INTEGER PRIMARY KEY, portal TEXT NOT NULL, username TEXT NOT NULL,
         at INTEGER NOT NULL, from_kind TEXT NOT NULL, from_key TEXT NOT NULL, text TEXT NOT NULL);
     CREATE INDEX offline_by_operator ON offline (portal, username, id);
+", "
+    CREATE TABLE live_chats (
+        chat INTEGER PRIMARY KEY REFERENCES chats (id), portal TEXT NOT NULL,
+        token_hash TEXT NOT NULL, operator TEXT, guests TEXT NOT NULL);
+    CREATE TABLE chat_events (
+        chat INTEGER NOT NULL REFERENCES chats (id), seq INTEGER NOT NULL,
+        kind TEXT NOT NULL, a TEXT NOT NULL, b TEXT NOT NULL, PRIMARY KEY (chat, seq));
 "];
 
 /// The SQLite store.
@@ -173,6 +182,34 @@ fn offline_sender(kind: &str, key: &str) -> Option<ContactId> {
         "board" => Some(ContactId::board(key)),
         _ => None,
     }
+}
+
+/// A visitor event as three columns: its kind and up to two texts.
+fn event_columns(event: &VisitorEvent) -> (&'static str, &str, &str) {
+    match event {
+        VisitorEvent::Queued => ("queued", "", ""),
+        VisitorEvent::Joined { operator } => ("joined", operator, ""),
+        VisitorEvent::Message { from, text } => ("message", from, text),
+        VisitorEvent::Typing { from, state } => ("typing", from, state.as_str()),
+        VisitorEvent::Push { url } => ("push", url, ""),
+        VisitorEvent::Ended { reason } => ("ended", reason, ""),
+    }
+}
+
+/// The visitor event [`event_columns`] wrote.
+fn event_from_columns(kind: &str, a: String, b: String) -> Option<VisitorEvent> {
+    Some(match kind {
+        "queued" => VisitorEvent::Queued,
+        "joined" => VisitorEvent::Joined { operator: a },
+        "message" => VisitorEvent::Message { from: a, text: b },
+        "typing" => VisitorEvent::Typing {
+            from: a,
+            state: crate::contact::Activity::from_name(&b)?,
+        },
+        "push" => VisitorEvent::Push { url: a },
+        "ended" => VisitorEvent::Ended { reason: a },
+        _ => return None,
+    })
 }
 
 /// A visitor with the portal's next number (a counter per portal, so
@@ -754,6 +791,108 @@ impl Store for SqliteStore {
                 .map_err(backend)?;
             let rows = query.query_map(params![visitor.0, limit], chat_line);
             rows.and_then(Iterator::collect).map_err(backend)
+        })
+    }
+
+    fn save_live_chat<'a>(&'a self, chat: &'a LiveChat) -> BoxFuture<'a, StoreResult<()>> {
+        let (id, portal, hash) = (chat.chat.0, chat.portal.clone(), chat.token_hash.clone());
+        let operator = chat.operator.as_ref().map(|o| o.username().to_owned());
+        // Usernames hold no newline.
+        let guests: Vec<&str> = chat.guests.iter().map(OperatorRef::username).collect();
+        let guests = guests.join("\n");
+        self.run(move |c| {
+            c.execute(
+                "INSERT INTO live_chats (chat, portal, token_hash, operator, guests) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (chat) DO UPDATE SET portal = ?2, token_hash = ?3, operator = ?4, guests = ?5",
+                params![id, portal, hash, operator, guests],
+            )
+            .map(drop)
+            .map_err(backend)
+        })
+    }
+
+    fn live_chats(&self) -> BoxFuture<'_, StoreResult<Vec<LiveChat>>> {
+        self.run(move |c| {
+            let mut query = c
+                .prepare("SELECT chat, portal, token_hash, operator, guests FROM live_chats ORDER BY chat")
+                .map_err(backend)?;
+            let rows = query.query_map([], |row| {
+                let portal: String = row.get(1)?;
+                let operator: Option<String> = row.get(3)?;
+                let guests: String = row.get(4)?;
+                let member = |username: &str| OperatorRef::new(&portal, username);
+                let guests = guests.split('\n').filter(|g| !g.is_empty()).map(member).collect();
+                let operator = operator.as_deref().map(member);
+                let hash: String = row.get(2)?;
+                Ok(LiveChat::new(ChatId(row.get(0)?), &portal, &hash).with_members(operator, guests))
+            });
+            rows.and_then(Iterator::collect).map_err(backend)
+        })
+    }
+
+    fn drop_live_chat(&self, chat: ChatId) -> BoxFuture<'_, StoreResult<()>> {
+        self.run(move |c| {
+            let transaction = c.transaction().map_err(backend)?;
+            transaction
+                .execute("DELETE FROM chat_events WHERE chat = ?1", [chat.0])
+                .map_err(backend)?;
+            transaction
+                .execute("DELETE FROM live_chats WHERE chat = ?1", [chat.0])
+                .map_err(backend)?;
+            transaction.commit().map_err(backend)
+        })
+    }
+
+    fn add_chat_event<'a>(
+        &'a self,
+        chat: ChatId,
+        event: &'a ChatEvent,
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        let (kind, a, b) = event_columns(&event.event);
+        let (a, b) = (a.to_owned(), b.to_owned());
+        let seq = i64::try_from(event.seq).unwrap_or(i64::MAX);
+        self.run(move |c| {
+            let transaction = c.transaction().map_err(backend)?;
+            transaction
+                .execute(
+                    "INSERT INTO chat_events (chat, seq, kind, a, b) VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (chat, seq) DO UPDATE SET kind = ?3, a = ?4, b = ?5",
+                    params![chat.0, seq, kind, a, b],
+                )
+                .map_err(backend)?;
+            // The oldest beyond MAX_CHAT_EVENTS go.
+            transaction
+                .execute(
+                    "DELETE FROM chat_events WHERE chat = ?1 AND seq NOT IN
+                     (SELECT seq FROM chat_events WHERE chat = ?1 ORDER BY seq DESC LIMIT ?2)",
+                    params![chat.0, MAX_CHAT_EVENTS as i64],
+                )
+                .map_err(backend)?;
+            transaction.commit().map_err(backend)
+        })
+    }
+
+    fn chat_events(&self, chat: ChatId) -> BoxFuture<'_, StoreResult<Vec<ChatEvent>>> {
+        self.run(move |c| {
+            let mut query = c
+                .prepare("SELECT seq, kind, a, b FROM chat_events WHERE chat = ?1 ORDER BY seq")
+                .map_err(backend)?;
+            let rows = query.query_map([chat.0], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, String>(3)?,
+                ))
+            });
+            let rows: Vec<_> = rows.and_then(Iterator::collect).map_err(backend)?;
+            Ok(rows
+                .into_iter()
+                .filter_map(|(seq, kind, a, b)| {
+                    let event = event_from_columns(&kind, a, b)?;
+                    Some(ChatEvent::new(u64::try_from(seq).ok()?, event))
+                })
+                .collect())
         })
     }
 

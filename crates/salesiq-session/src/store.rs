@@ -6,13 +6,19 @@ use crate::auth::ScramCredentials;
 use crate::contact::OperatorRef;
 use crate::future::BoxFuture;
 use crate::model::{
-    Author, BoardPost, Chat, ChatId, ChatLine, ChatState, Department, DepartmentId, NewOperator,
-    Note, OfflineMessage, Operator, OperatorId, Portal, Visitor, VisitorDetails, VisitorId,
+    Author, BoardPost, Chat, ChatEvent, ChatId, ChatLine, ChatState, Department, DepartmentId,
+    LiveChat, NewOperator, Note, OfflineMessage, Operator, OperatorId, Portal, Visitor,
+    VisitorDetails, VisitorId,
 };
 
 /// How many offline messages a store keeps for one operator; past it the
 /// oldest go.
 pub const MAX_OFFLINE: usize = 500;
+
+/// How many content events a store keeps for one live chat (a visitor
+/// who resumes after a restart gets at most these, the newest); past it
+/// the oldest go.
+pub const MAX_CHAT_EVENTS: usize = 1000;
 
 /// Why the store refused or failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -269,6 +275,24 @@ pub trait Store: Send + Sync + fmt::Debug {
         visitor: VisitorId,
         limit: usize,
     ) -> BoxFuture<'_, StoreResult<Vec<ChatLine>>>;
+
+    /// Keeps what a restart needs of a live chat, replacing what was kept
+    /// for it before: called when the chat starts and whenever its members
+    /// change.
+    fn save_live_chat<'a>(&'a self, chat: &'a LiveChat) -> BoxFuture<'a, StoreResult<()>>;
+    /// Every live chat kept, of every portal, by chat id.
+    fn live_chats(&self) -> BoxFuture<'_, StoreResult<Vec<LiveChat>>>;
+    /// Forgets a live chat and its events: it ended.
+    fn drop_live_chat(&self, chat: ChatId) -> BoxFuture<'_, StoreResult<()>>;
+    /// Appends a content event the chat sent its visitor; at most
+    /// [`MAX_CHAT_EVENTS`] are kept per chat (the oldest go first).
+    fn add_chat_event<'a>(
+        &'a self,
+        chat: ChatId,
+        event: &'a ChatEvent,
+    ) -> BoxFuture<'a, StoreResult<()>>;
+    /// A live chat's kept events, oldest first.
+    fn chat_events(&self, chat: ChatId) -> BoxFuture<'_, StoreResult<Vec<ChatEvent>>>;
 
     /// Adds a note to a visitor (`#an`).
     fn add_note<'a>(

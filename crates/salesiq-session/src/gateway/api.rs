@@ -169,6 +169,13 @@ pub struct Numbered {
     pub event: VisitorEvent,
 }
 
+impl Numbered {
+    /// Event `event`, numbered `seq` (content) or not (`None`).
+    pub fn new(seq: Option<u64>, event: VisitorEvent) -> Self {
+        Self { seq, event }
+    }
+}
+
 /// A visitor contact on an operator's list, as the roster shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RosterItem {

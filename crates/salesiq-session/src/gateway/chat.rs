@@ -17,11 +17,12 @@ use super::{
     VisitorEvent, logged,
 };
 use crate::contact::{Activity, ContactId, DeviceId, OperatorRef};
-use crate::model::{Author, ChatId, ChatState, VisitorDetails, VisitorId};
+use crate::model::{Author, ChatEvent, ChatId, ChatState, LiveChat, VisitorDetails, VisitorId};
 
 /// How many content events a chat keeps for a visitor who resumes; one
-/// who missed more gets the newest this many.
-pub(crate) const REPLAY: usize = 1000;
+/// who missed more gets the newest this many. The store keeps as many, for
+/// a resume after a restart.
+pub(crate) const REPLAY: usize = crate::store::MAX_CHAT_EVENTS;
 
 /// At most one visitor chat state per this interval reaches the operators.
 pub(crate) const STATE_INTERVAL: Duration = Duration::from_millis(250);
@@ -72,6 +73,7 @@ pub(super) struct Setup {
     pub(super) details: VisitorDetails,
     pub(super) number: i64,
     pub(super) to_visitor: mpsc::Sender<Numbered>,
+    pub(super) token_hash: String,
     pub(super) grace: Duration,
     pub(super) eligible: Option<HashSet<OperatorRef>>,
     pub(super) tx: mpsc::Sender<Msg>,
@@ -96,6 +98,12 @@ pub(super) struct ChatTask {
     seq: u64,
     /// The latest content events, for a visitor who resumes.
     replay: VecDeque<(u64, VisitorEvent)>,
+    /// Content events not yet in the store.
+    unsaved: Vec<ChatEvent>,
+    /// The SHA-256 of the visitor's resume token.
+    token_hash: String,
+    /// The members as last stored; `None` before the chat was first stored.
+    saved_members: Option<(Option<OperatorRef>, Vec<OperatorRef>)>,
     /// How long the chat waits for a visitor whose connection dropped.
     grace: Duration,
     /// When it stops waiting.
@@ -149,6 +157,9 @@ impl ChatTask {
             to_visitor: setup.to_visitor,
             seq: 0,
             replay: VecDeque::new(),
+            unsaved: Vec::new(),
+            token_hash: setup.token_hash,
+            saved_members: None,
             grace: setup.grace,
             gone_until: None,
             connection: 0,
@@ -188,6 +199,7 @@ impl ChatTask {
     pub(super) async fn run(mut self) {
         tracing::debug!("chat started");
         while !self.ended {
+            self.save().await;
             let flush = self
                 .pending_state
                 .and(self.visitor_state)
@@ -229,6 +241,9 @@ impl ChatTask {
                         Ok(())
                     }
                 };
+                // Stored before the operator hears it was taken: what an
+                // operator was answered survives a crash right after.
+                self.save().await;
                 answer(done, result, "operator input");
             }
             Msg::VisitorText(text, done) => {
@@ -272,20 +287,11 @@ impl ChatTask {
                 answer(done, result, "connector command");
             }
             Msg::ShutDown(done) => {
-                logged(
-                    self.inner
-                        .store
-                        .add_line(self.id, &Author::System, "Chat ended: the server stopped")
-                        .await,
-                    "the stop was not written to the transcript",
-                );
-                let note = say(
-                    self.locale,
-                    "Chat ended: the server is stopping",
-                    "サーバー停止のためチャットを終了しました",
-                );
-                let reason = "The chat service is restarting. Please start a new chat in a moment.";
-                self.end(Some(reason), note).await;
+                // Kept, not ended: the next start restores the chat
+                // (`Gateway::restore_chats`) and the visitor resumes.
+                self.save().await;
+                self.ended = true;
+                self.inner.remove(self.id);
                 answer(done, Ok(()), "shut down");
             }
             Msg::Sync(done) => {
@@ -669,6 +675,10 @@ impl ChatTask {
                 .await,
             "the end of a chat was not stored",
         );
+        logged(
+            self.inner.store.drop_live_chat(self.id).await,
+            "an ended chat's live state was not dropped",
+        );
         if let Some(reason) = visitor_reason {
             self.tell_visitor(VisitorEvent::Ended {
                 reason: reason.to_owned(),
@@ -749,6 +759,7 @@ impl ChatTask {
     pub(super) fn tell_visitor(&mut self, event: VisitorEvent) {
         let seq = event.is_content().then(|| {
             self.seq += 1;
+            self.unsaved.push(ChatEvent::new(self.seq, event.clone()));
             self.replay.push_back((self.seq, event.clone()));
             if self.replay.len() > REPLAY {
                 self.replay.pop_front();
@@ -764,6 +775,50 @@ impl ChatTask {
                 mpsc::error::TrySendError::Closed(_) => {}
             }
         }
+    }
+
+    /// Stores what a restart needs and changed since the last time: the
+    /// members, then the content events sent since. Nothing once the chat
+    /// ended (its live state is gone from the store).
+    async fn save(&mut self) {
+        if self.ended {
+            return;
+        }
+        let members = (self.operator.clone(), self.guests.clone());
+        if self.saved_members.as_ref() != Some(&members) {
+            let live = LiveChat::new(self.id, &self.portal, &self.token_hash)
+                .with_members(members.0.clone(), members.1.clone());
+            match self.inner.store.save_live_chat(&live).await {
+                Ok(()) => self.saved_members = Some(members),
+                Err(error) => tracing::warn!(%error, "a live chat was not stored"),
+            }
+        }
+        for event in std::mem::take(&mut self.unsaved) {
+            logged(
+                self.inner.store.add_chat_event(self.id, &event).await,
+                "a chat event was not stored",
+            );
+        }
+    }
+
+    /// A chat brought back after a restart: its members and the content
+    /// events the store kept, its visitor away until they resume (within
+    /// the grace, from now).
+    pub(super) fn restored(&mut self, live: LiveChat, events: Vec<ChatEvent>) {
+        self.saved_members = Some((live.operator.clone(), live.guests.clone()));
+        self.operator = live.operator;
+        self.guests = live.guests;
+        if self.operator.is_some() {
+            self.queue_deadline = None;
+        }
+        self.seq = events.iter().map(|e| e.seq).max().unwrap_or(0);
+        let skip = events.len().saturating_sub(REPLAY);
+        self.replay = events
+            .into_iter()
+            .skip(skip)
+            .map(|e| (e.seq, e.event))
+            .collect();
+        self.gone_until = Some(Instant::now() + self.grace);
     }
 
     /// An operator's display name, read from the store once per chat.
