@@ -33,6 +33,15 @@ pub struct World {
 }
 
 pub async fn world(extra: &[&str], crm: Option<ZohoCrm>) -> World {
+    world_with(|_| {}, extra, crm).await
+}
+
+/// [`world`], with the server's configuration changed by `adjust` first.
+pub async fn world_with(
+    adjust: impl FnOnce(&mut salesiq_xmpp::Config),
+    extra: &[&str],
+    crm: Option<ZohoCrm>,
+) -> World {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(dir.path().join("gateway.sqlite3")).unwrap());
     store.put_portal(&Portal::new("demo", "en")).await.unwrap();
@@ -49,20 +58,15 @@ pub async fn world(extra: &[&str], crm: Option<ZohoCrm>) -> World {
         accounts.set_password(operator.id, PASSWORD).await.unwrap();
     }
     let gateway_store = store.clone();
-    let server = TestServer::start_with_gateway(
-        |_| {},
-        accounts.clone(),
-        accounts,
-        move |sink| {
-            let builder = Gateway::builder(gateway_store);
-            match crm {
-                Some(crm) => builder
-                    .connectors(Arc::new(crm), Arc::new(MemoryHelpdesk::new()))
-                    .build(sink),
-                None => builder.build(sink),
-            }
-        },
-    )
+    let server = TestServer::start_with_gateway(adjust, accounts.clone(), accounts, move |sink| {
+        let builder = Gateway::builder(gateway_store);
+        match crm {
+            Some(crm) => builder
+                .connectors(Arc::new(crm), Arc::new(MemoryHelpdesk::new()))
+                .build(sink),
+            None => builder.build(sink),
+        }
+    })
     .await;
     let gateway = server.gateway.clone().unwrap();
     World {

@@ -48,14 +48,16 @@ async fn a_colleague_offline_gets_the_message_at_login() {
     assert!(stamp.ends_with('Z') && stamp.contains('T'), "{stamp}");
     let second = message_saying(&mut bob, "Thanks!").await;
     assert!(delay_stamp(&second).is_some());
-    // Given once: the next login finds nothing kept.
-    bob.end().await;
+    // Given once: nothing is kept any more while the phone has them. (What
+    // a client leaves unacknowledged when its stream ends is kept again,
+    // XEP-0198 section 5: see the parked phone below.)
     let kept = w
         .gateway
         .offline_messages(&salesiq_session::OperatorRef::new("demo", "bob.ops"))
         .await
         .unwrap();
     assert!(kept.is_empty(), "{kept:?}");
+    bob.end().await;
     alice.end().await;
 }
 
@@ -137,4 +139,61 @@ async fn the_board_backlog_waits_for_an_operator_away() {
     );
     bob.end().await;
     alice.end().await;
+}
+
+/// A visitor's line written to a phone that dropped off with XEP-0198
+/// resumption on, never acknowledged, and never resumed, is not lost when
+/// the parked session ends: with no other device of the operator online,
+/// it is kept for the next login like any line to an operator away.
+#[tokio::test]
+async fn a_line_a_parked_phone_never_acknowledged_is_kept() {
+    use support::Raw;
+    let timeout = std::time::Duration::from_millis(300);
+    let w = support::gateway::world_with(|c| c.resumption_timeout = timeout, &[], None).await;
+    let plain = support::plain("demo|bob.ops", support::gateway::PASSWORD);
+    let mut phone = Raw::logged_in(&w.server, &plain, "phone").await;
+    phone
+        .send("<enable xmlns='urn:xmpp:sm:3' resume='true'/>")
+        .await;
+    phone.read_until("<enabled").await;
+    phone.send("<presence/>").await;
+    let bob = salesiq_session::OperatorRef::new("demo", "bob.ops");
+    for _ in 0..500 {
+        if w.gateway.is_available(&bob) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let mut ann = w.visitor("Ann Lee", "Where is my refund?").await;
+    phone.read_until("Reply y to accept").await;
+    phone
+        .send(
+            "<message to='demo|visitor-1@salesiq.zoho.com/visitor' type='chat'><body>y</body></message>",
+        )
+        .await;
+    assert!(matches!(
+        ann.next_event().await,
+        Some(VisitorEvent::Joined { .. })
+    ));
+    w.gateway
+        .visitor_says(ann.chat, "Are you still there?")
+        .await
+        .unwrap();
+    // Written to the phone, which acknowledges nothing and is gone.
+    phone.read_until("Are you still there?").await;
+    drop(phone);
+
+    let mut kept = Vec::new();
+    for _ in 0..500 {
+        kept.extend(w.gateway.offline_messages(&bob).await.unwrap());
+        if kept.iter().any(|m| m.text == "Are you still there?") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let line = kept
+        .iter()
+        .find(|m| m.text == "Are you still there?")
+        .expect("the unacknowledged line was kept");
+    assert_eq!(line.from, salesiq_session::ContactId::visitor("demo", 1));
 }

@@ -141,8 +141,12 @@ impl Session {
         }
     }
 
-    /// Tells the sender of a message the client never acknowledged that it
-    /// was not delivered (XEP-0198, section 5).
+    /// A message the client never acknowledged (XEP-0198, section 5):
+    /// kept for the operator's next login when no other device of theirs
+    /// is there to have read it (XEP-0160, as if it had come while no
+    /// device was online: a visitor's line, a `[system]` reply, a board
+    /// post, a colleague's message); otherwise its sender, if a colleague,
+    /// is told it was not delivered.
     pub(super) fn return_undelivered(&self, stanza: &Element) {
         if stanza.name() != "message" || stanza.attr("type") == Some("error") {
             return;
@@ -150,6 +154,9 @@ impl Session {
         let Some(sender) = stanza.attr("from").and_then(Address::parse) else {
             return;
         };
+        if self.keep_undelivered(stanza, &sender) {
+            return;
+        }
         let (Some(local), Some(resource)) = (sender.local, sender.resource) else {
             return;
         };
@@ -160,6 +167,30 @@ impl Session {
                 tracing::debug!(%bare, "the sender of an undelivered message is gone too");
             }
         }
+    }
+
+    /// Keeps an undelivered chat or normal message with a body from a
+    /// contact for the next login, if this session has a gateway (and so
+    /// a store) and no other device of the operator is available (this
+    /// one is unbound already). Whether it was kept.
+    fn keep_undelivered(&self, stanza: &Element, sender: &Address<'_>) -> bool {
+        let Some(queue) = &self.shared.offline else {
+            return false;
+        };
+        if !matches!(stanza.attr("type").unwrap_or("normal"), "chat" | "normal")
+            || !self.shared.router.available(&self.bare).is_empty()
+        {
+            return false;
+        }
+        let Some(text) = stanza.get_child("body", ns::CLIENT).map(Element::text) else {
+            return false;
+        };
+        let Some(from) = sender.local.and_then(crate::jids::contact) else {
+            return false;
+        };
+        let to = self.operator.clone();
+        crate::offline::keep(queue, crate::offline::Kept { to, from, text });
+        true
     }
 
     /// XEP-0198 nonzas: `<enable/>`, `<r/>`, `<a/>`.
