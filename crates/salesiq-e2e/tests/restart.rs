@@ -1,81 +1,27 @@
 //! A server restart during a live chat (issue 13, item 2): the chat is
 //! kept in the SQLite file, the restarted server restores it, the visitor
 //! resumes with their token and gets exactly what they missed, and the
-//! operator, logged in again, has the visitor on the list and writes on. The example server runs whole (app::start), the
-//! operator is a real XMPP client (tokio-xmpp), the visitor a WebSocket
-//! client.
+//! operator, logged in again, has the visitor on the list and writes on.
+//! The example server runs whole (app::start), the operator is a real
+//! XMPP client (tokio-xmpp), the visitor a WebSocket client. The same
+//! after SIGKILL, with the server a process of its own: `crash.rs`.
 
 #![allow(clippy::unwrap_used)] // helpers outside #[test] fns unwrap too
 
 mod common;
 
-use salesiq_test_support as support;
-
-use std::time::Duration;
-
-use common::example;
-use futures::{SinkExt, StreamExt};
+use common::{STEP, VISITOR, body, example, frame, from_visitor, send};
 use salesiq_examples::app::Running;
 use salesiq_session::{ChatId, ChatState, SqliteStore, Store};
-use serde_json::{Value, json};
-use support::{Connector, Mode, Operator};
-use tokio_tungstenite::tungstenite::Message as Frame;
+use salesiq_test_support as support;
+use serde_json::json;
+use support::Operator;
 use tokio_xmpp::jid::Jid;
 use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::message::{Lang, Message};
-use tokio_xmpp::parsers::presence::Presence;
-
-const STEP: Duration = Duration::from_secs(20);
-const VISITOR: &str = "demo|visitor-1@salesiq.zoho.com";
 
 async fn alice(running: &Running) -> Operator {
-    let connector = Connector::new(running.starttls, &running.certificate, Mode::StartTls);
-    let mut alice = Operator::connect(
-        connector,
-        "demo|alice.ops@salesiq.zoho.com/desk",
-        "alice-demo-pw",
-    )
-    .await;
-    alice.send(Presence::available()).await;
-    let ping = Element::builder("ping", "urn:xmpp:ping").build();
-    alice.iq(None, tokio_xmpp::IqRequest::Get(ping)).await;
-    alice
-}
-
-fn body(message: &Message) -> String {
-    message.bodies.values().next().cloned().unwrap_or_default()
-}
-
-/// The next message with a body from the visitor contact.
-async fn from_visitor(alice: &mut Operator) -> String {
-    loop {
-        let message = alice.next_message().await;
-        // Visitor contacts speak from a full JID of a fixed resource.
-        let from = message.from.as_ref().map(|j| j.to_bare().to_string());
-        if from.as_deref() == Some(VISITOR) && !body(&message).is_empty() {
-            return body(&message);
-        }
-    }
-}
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn frame(socket: &mut Socket) -> Option<Value> {
-    loop {
-        match tokio::time::timeout(STEP, socket.next()).await.unwrap() {
-            Some(Ok(Frame::Text(text))) => return Some(serde_json::from_str(&text).unwrap()),
-            Some(Ok(Frame::Close(_))) | None | Some(Err(_)) => return None,
-            Some(Ok(_)) => {}
-        }
-    }
-}
-
-async fn send(socket: &mut Socket, value: Value) {
-    socket
-        .send(Frame::Text(value.to_string().into()))
-        .await
-        .unwrap();
+    common::alice_at(running.starttls, &running.certificate).await
 }
 
 #[tokio::test]

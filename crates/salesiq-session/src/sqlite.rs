@@ -860,12 +860,12 @@ impl Store for SqliteStore {
                     params![chat.0, seq, kind, a, b],
                 )
                 .map_err(backend)?;
-            // The oldest beyond MAX_CHAT_EVENTS go.
+            // The oldest beyond MAX_CHAT_EVENTS go (numbers count by one,
+            // so this is one range on the primary key).
             transaction
                 .execute(
-                    "DELETE FROM chat_events WHERE chat = ?1 AND seq NOT IN
-                     (SELECT seq FROM chat_events WHERE chat = ?1 ORDER BY seq DESC LIMIT ?2)",
-                    params![chat.0, MAX_CHAT_EVENTS as i64],
+                    "DELETE FROM chat_events WHERE chat = ?1 AND seq <= ?2 - ?3",
+                    params![chat.0, seq, MAX_CHAT_EVENTS as i64],
                 )
                 .map_err(backend)?;
             transaction.commit().map_err(backend)

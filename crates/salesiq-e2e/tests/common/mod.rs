@@ -44,3 +44,75 @@ pub(crate) fn http_from(from: Option<std::net::IpAddr>) -> reqwest::Client {
         .build()
         .unwrap()
 }
+
+/// How long a test waits for any one step.
+pub(crate) const STEP: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// The demo portal's first visitor contact.
+pub(crate) const VISITOR: &str = "demo|visitor-1@salesiq.zoho.com";
+
+/// Alice's desk, logged in over STARTTLS at `starttls` (trusting
+/// `certificate`), available, and known to be so (a ping round trip).
+pub(crate) async fn alice_at(
+    starttls: std::net::SocketAddr,
+    certificate: &[u8],
+) -> salesiq_test_support::Operator {
+    use salesiq_test_support::{Connector, Mode, Operator};
+    use tokio_xmpp::minidom::Element;
+    use tokio_xmpp::parsers::presence::Presence;
+    let connector = Connector::new(starttls, certificate, Mode::StartTls);
+    let mut alice = Operator::connect(
+        connector,
+        "demo|alice.ops@salesiq.zoho.com/desk",
+        "alice-demo-pw",
+    )
+    .await;
+    alice.send(Presence::available()).await;
+    let ping = Element::builder("ping", "urn:xmpp:ping").build();
+    alice.iq(None, tokio_xmpp::IqRequest::Get(ping)).await;
+    alice
+}
+
+/// A message's body, or nothing.
+pub(crate) fn body(message: &tokio_xmpp::parsers::message::Message) -> String {
+    message.bodies.values().next().cloned().unwrap_or_default()
+}
+
+/// The next message with a body from the visitor contact.
+pub(crate) async fn from_visitor(alice: &mut salesiq_test_support::Operator) -> String {
+    loop {
+        let message = alice.next_message().await;
+        // Visitor contacts speak from a full JID of a fixed resource.
+        let from = message.from.as_ref().map(|j| j.to_bare().to_string());
+        if from.as_deref() == Some(VISITOR) && !body(&message).is_empty() {
+            return body(&message);
+        }
+    }
+}
+
+/// A visitor's WebSocket.
+pub(crate) type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The next text frame, as JSON; `None` once the socket closed.
+pub(crate) async fn frame(socket: &mut Socket) -> Option<serde_json::Value> {
+    use futures::StreamExt as _;
+    use tokio_tungstenite::tungstenite::Message as Frame;
+    loop {
+        match tokio::time::timeout(STEP, socket.next()).await.unwrap() {
+            Some(Ok(Frame::Text(text))) => return Some(serde_json::from_str(&text).unwrap()),
+            Some(Ok(Frame::Close(_))) | None | Some(Err(_)) => return None,
+            Some(Ok(_)) => {}
+        }
+    }
+}
+
+/// Sends `value` as a text frame.
+pub(crate) async fn send(socket: &mut Socket, value: serde_json::Value) {
+    use futures::SinkExt as _;
+    use tokio_tungstenite::tungstenite::Message as Frame;
+    socket
+        .send(Frame::Text(value.to_string().into()))
+        .await
+        .unwrap();
+}
