@@ -98,6 +98,7 @@
 //! ```
 
 mod accounts;
+mod archive;
 mod auth;
 #[cfg(feature = "conformance")]
 pub mod conformance;
@@ -114,6 +115,9 @@ mod store;
 mod throttle;
 
 pub use accounts::{DEFAULT_HASH_BUDGET, StoreAccounts};
+pub use archive::{
+    ArchivePage, ArchiveQuery, ArchivedMessage, DEFAULT_ARCHIVE_DAYS, MAX_ARCHIVE_PAGE, archive_id,
+};
 pub use auth::{Account, AuthError, Authenticator, Photo, ScramCredentials, ScramHash};
 pub use contact::{Activity, ContactId, DeviceId, OperatorRef};
 pub use directory::{COLLEAGUES_GROUP, Contact, Directory};
