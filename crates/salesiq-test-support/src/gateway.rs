@@ -29,6 +29,8 @@ fn body(message: &Message) -> String {
 pub struct World {
     pub server: TestServer,
     pub gateway: Gateway,
+    /// The store under the gateway (and the accounts).
+    pub store: Arc<SqliteStore>,
     _dir: tempfile::TempDir,
 }
 
@@ -49,6 +51,7 @@ pub async fn world(extra: &[&str], crm: Option<ZohoCrm>) -> World {
         accounts.set_password(operator.id, PASSWORD).await.unwrap();
     }
     let gateway_store = store.clone();
+    let world_store = store.clone();
     let server = TestServer::start_with_gateway(
         |_| {},
         accounts.clone(),
@@ -68,6 +71,7 @@ pub async fn world(extra: &[&str], crm: Option<ZohoCrm>) -> World {
     World {
         server,
         gateway,
+        store: world_store,
         _dir: dir,
     }
 }

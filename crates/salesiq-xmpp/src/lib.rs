@@ -138,6 +138,7 @@
 //!   and how many sessions are bound, for monitoring (and for tests that
 //!   check nothing is left behind).
 
+mod archive;
 mod config;
 mod disco;
 mod error;
