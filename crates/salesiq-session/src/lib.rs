@@ -21,6 +21,10 @@
 //!   [`OperatorSink`], and operator input in through the port
 //!   ([`Gateway::submit`], [`Gateway::device_available`]), which never
 //!   waits for domain work. Each live chat is a task of its own.
+//! * Each operator's message archive ([`Gateway::archive`],
+//!   [`Gateway::archived`]; [`ArchivedMessage`], [`ArchiveQuery`],
+//!   [`ArchivePage`]), ids from [`archive_id`], kept
+//!   [`Portal::archive_days`] days (pruned lazily on writes).
 //! * [`Store`], with [`SqliteStore`] the embedded default: one file,
 //!   created and migrated on open, WAL; everything scoped by portal.
 //! * [`Authenticator`] and [`Directory`], the seams of the transport, with
