@@ -272,6 +272,11 @@ pub struct PortalConfig {
     /// `en` or `ja`. Default `en`.
     #[serde(default = "english")]
     pub locale: String,
+    /// How many days its operators' message archives (XEP-0313) keep a
+    /// message. Default 90. Unlike the seeded rows, applied at every
+    /// start: it is a setting, not data.
+    #[serde(default = "archive_days")]
+    pub archive_days: u32,
     /// Its departments.
     #[serde(default, rename = "department")]
     pub departments: Vec<DepartmentConfig>,
@@ -294,6 +299,10 @@ pub struct PortalIntegrations {
     pub crm: Option<Connector>,
     /// Behind `#support` in this portal.
     pub helpdesk: Option<Connector>,
+}
+
+fn archive_days() -> u32 {
+    salesiq_session::DEFAULT_ARCHIVE_DAYS
 }
 
 fn english() -> String {
@@ -447,6 +456,7 @@ mod tests {
         );
         assert_eq!(config.default_portal(), "demo");
         let portal = &config.portals[0];
+        assert_eq!(portal.archive_days, 90);
         let departments: Vec<_> = portal.departments.iter().map(|d| &d.name).collect();
         assert_eq!(departments, ["Sales", "VIPサポート"]);
         let operators: Vec<_> = portal

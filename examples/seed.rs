@@ -29,11 +29,20 @@ pub async fn seed(
 ) -> Result<Seeded, StoreError> {
     let mut seeded = Seeded::default();
     for portal in portals {
-        if store.portal(&portal.name).await?.is_none() {
-            store
-                .put_portal(&Portal::new(&portal.name, &portal.locale))
-                .await?;
-            seeded.portals += 1;
+        match store.portal(&portal.name).await? {
+            None => {
+                let new = Portal::new(&portal.name, &portal.locale)
+                    .with_archive_days(portal.archive_days);
+                store.put_portal(&new).await?;
+                seeded.portals += 1;
+            }
+            // The archive's retention is a setting: the file's wins.
+            Some(stored) if stored.archive_days != portal.archive_days => {
+                store
+                    .put_portal(&stored.with_archive_days(portal.archive_days))
+                    .await?;
+            }
+            Some(_) => {}
         }
         let mut departments = store.departments(&portal.name).await?;
         for wanted in &portal.departments {

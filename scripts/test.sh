@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine too: installs what the browser
-# tests need (Debian's chromium and chromium-driver) when it is missing,
+# tests need (Debian's chromium and chromium-driver) and the interop tests
+# need (slixmpp) when it is missing,
 # then runs `cargo test --workspace` with any arguments given.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +12,13 @@ if [[ ! -x /usr/bin/chromium || ! -x /usr/bin/chromedriver ]]; then
     if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+
+# The archive's interop test (crates/salesiq-xmpp/tests/slixmpp_mam.rs)
+# drives slixmpp, the version measured on these machines.
+if ! python3 -c 'import slixmpp' 2>/dev/null; then
+    echo "== installing slixmpp 1.17.0 (interop tests)"
+    python3 -m pip install --user --break-system-packages -q 'slixmpp==1.17.0'
 fi
 
 exec cargo test --workspace "$@"

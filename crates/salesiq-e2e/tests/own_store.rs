@@ -7,10 +7,10 @@
 #![allow(clippy::unwrap_used)]
 
 use salesiq_session::{
-    Author, BoardPost, BoxFuture, Chat, ChatEvent, ChatId, ChatLine, ChatState, Credentials,
-    Department, DepartmentId, LiveChat, NewOperator, Note, OfflineMessage, Operator, OperatorId,
-    OperatorRef, Photo, Portal, SqliteStore, Store, StoreResult, Visitor, VisitorDetails,
-    VisitorId,
+    ArchivePage, ArchiveQuery, ArchivedMessage, Author, BoardPost, BoxFuture, Chat, ChatEvent,
+    ChatId, ChatLine, ChatState, Credentials, Department, DepartmentId, LiveChat, NewOperator,
+    Note, OfflineMessage, Operator, OperatorId, OperatorRef, Photo, Portal, SqliteStore, Store,
+    StoreResult, Visitor, VisitorDetails, VisitorId,
 };
 
 #[derive(Debug)]
@@ -21,7 +21,7 @@ struct Rebuilt {
 }
 
 fn portal(p: Portal) -> Portal {
-    Portal::new(&p.name, &p.locale)
+    Portal::new(&p.name, &p.locale).with_archive_days(p.archive_days)
 }
 fn department(d: Department) -> Department {
     Department::new(d.id, &d.portal, &d.name, d.convert_to_ticket)
@@ -328,6 +328,35 @@ impl Store for Rebuilt {
                 .map(|m| OfflineMessage::new(m.at, m.from, &m.text))
                 .collect())
         })
+    }
+    fn archive<'a>(
+        &'a self,
+        owner: &'a OperatorRef,
+        m: &'a ArchivedMessage,
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        self.inner.archive(owner, m)
+    }
+    fn archived<'a>(
+        &'a self,
+        owner: &'a OperatorRef,
+        query: &'a ArchiveQuery,
+    ) -> BoxFuture<'a, StoreResult<ArchivePage>> {
+        Box::pin(async move {
+            let page = self.inner.archived(owner, query).await?;
+            let messages = page
+                .messages
+                .into_iter()
+                .map(|m| ArchivedMessage::new(m.id, m.at, m.with, m.outgoing, &m.text))
+                .collect();
+            Ok(ArchivePage::new(messages, page.complete, page.count))
+        })
+    }
+    fn prune_archive<'a>(
+        &'a self,
+        portal: &'a str,
+        before: chrono::DateTime<chrono::Utc>,
+    ) -> BoxFuture<'a, StoreResult<u64>> {
+        self.inner.prune_archive(portal, before)
     }
 }
 

@@ -20,10 +20,13 @@
 //!   two racing claims exactly one wins;
 //! * visitor numbers count per portal from 1;
 //! * lists come in the documented order (departments and operators by
-//!   name, transcripts, notes, history and posts oldest first).
+//!   name, transcripts, notes, history and posts oldest first);
+//! * an operator's archive is theirs alone, read by id oldest first, in
+//!   pages both ways, filtered by contact and time, pruned per portal.
 
 use std::collections::HashSet;
 
+use crate::archive::{ArchiveQuery, ArchivedMessage};
 use crate::auth::{Photo, ScramCredentials, ScramHash};
 use crate::contact::{ContactId, OperatorRef};
 use crate::gateway::VisitorEvent;
@@ -40,6 +43,7 @@ pub async fn run(store: &dyn Store) {
     notes_blocks_board_and_tickets(store).await;
     offline_messages(store).await;
     live_chats(store).await;
+    archive(store).await;
 }
 
 fn visitor(name: &str) -> VisitorDetails {
@@ -71,6 +75,19 @@ async fn portals(store: &dyn Store) {
         found.map(|p| p.locale).as_deref(),
         Some("ja"),
         "put_portal updates"
+    );
+    store
+        .put_portal(&Portal::new("conf-a", "ja").with_archive_days(30))
+        .await
+        .expect("put_portal with archive days");
+    assert_eq!(
+        store
+            .portal("conf-a")
+            .await
+            .expect("portal")
+            .map(|p| p.archive_days),
+        Some(30),
+        "a portal keeps its archive retention"
     );
     assert_eq!(
         store.portal("conf-none").await.expect("portal"),
@@ -851,4 +868,182 @@ async fn live_chats(store: &dyn Store) {
         .drop_live_chat(second.id)
         .await
         .expect("drop_live_chat");
+}
+
+fn at(seconds: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp(1_780_000_000 + seconds, 0).unwrap_or_default()
+}
+
+async fn archive(store: &dyn Store) {
+    let alice = OperatorRef::new("conf-a", "alice.conf");
+    let bob = OperatorRef::new("conf-a", "bob.conf");
+    let carol = OperatorRef::new("conf-b", "carol.conf");
+    let ann = ContactId::visitor("conf-a", 1);
+    let ben = ContactId::visitor("conf-a", 2);
+    let empty = store
+        .archived(&alice, &ArchiveQuery::new(10))
+        .await
+        .expect("archived");
+    assert_eq!(
+        (empty.messages.len(), empty.complete, empty.count),
+        (0, true, 0),
+        "an empty archive is one complete empty page"
+    );
+    // Alice: five messages with Ann, two with Ben, one with Bob.
+    let mut kept = Vec::new();
+    for n in 0..8i64 {
+        let with = match n {
+            2 | 5 => ben.clone(),
+            7 => ContactId::Colleague(bob.clone()),
+            _ => ann.clone(),
+        };
+        let message =
+            ArchivedMessage::new(1_000 + n, at(n * 60), with, n % 2 == 0, &format!("m{n}"));
+        store.archive(&alice, &message).await.expect("archive");
+        kept.push(message);
+    }
+    // Bob's copy of the colleague message; Carol's, of another portal.
+    let bobs = ArchivedMessage::new(
+        1_007,
+        at(420),
+        ContactId::Colleague(alice.clone()),
+        false,
+        "m7",
+    );
+    store.archive(&bob, &bobs).await.expect("archive");
+    let carols = ArchivedMessage::new(1_100, at(0), ContactId::visitor("conf-b", 1), false, "c");
+    store.archive(&carol, &carols).await.expect("archive");
+    assert_eq!(
+        store.archive(&alice, &kept[0]).await,
+        Err(StoreError::Duplicate("archive id 1000".into())),
+        "an id is unique in an owner's archive"
+    );
+
+    let all = store
+        .archived(&alice, &ArchiveQuery::new(50))
+        .await
+        .expect("archived");
+    assert_eq!(
+        all.messages, kept,
+        "the archive comes back as kept, oldest first"
+    );
+    assert_eq!((all.complete, all.count), (true, 8));
+
+    let with_ann = ArchiveQuery::new(50).with(ann.clone());
+    let page = store.archived(&alice, &with_ann).await.expect("archived");
+    let texts: Vec<&str> = page.messages.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(texts, ["m0", "m1", "m3", "m4", "m6"], "filtered by contact");
+    assert_eq!(page.count, 5);
+
+    let range = ArchiveQuery::new(50).start(at(60)).end(at(180));
+    let page = store.archived(&alice, &range).await.expect("archived");
+    let ids: Vec<i64> = page.messages.iter().map(|m| m.id).collect();
+    assert_eq!(ids, [1_001, 1_002, 1_003], "start and end are inclusive");
+
+    // Forwards, two at a time, with Ann.
+    let mut seen = Vec::new();
+    let mut query = ArchiveQuery::new(2).with(ann.clone());
+    loop {
+        let page = store.archived(&alice, &query).await.expect("archived");
+        assert_eq!(page.count, 5, "the count is of every page");
+        assert!(page.messages.len() <= 2);
+        seen.extend(page.messages.iter().map(|m| m.id));
+        let Some(last) = page.messages.last() else {
+            break;
+        };
+        if page.complete {
+            break;
+        }
+        query = ArchiveQuery::new(2).with(ann.clone()).after(last.id);
+    }
+    assert_eq!(seen, [1_000, 1_001, 1_003, 1_004, 1_006], "paged forwards");
+    let after_last = ArchiveQuery::new(2).with(ann.clone()).after(1_006);
+    let page = store.archived(&alice, &after_last).await.expect("archived");
+    assert!(
+        page.messages.is_empty() && page.complete,
+        "nothing after the last"
+    );
+
+    // Backwards: the last page, then before its first.
+    let last = ArchiveQuery::new(2).with(ann.clone()).last_page();
+    let page = store.archived(&alice, &last).await.expect("archived");
+    let ids: Vec<i64> = page.messages.iter().map(|m| m.id).collect();
+    assert_eq!(ids, [1_004, 1_006], "the last page, oldest first");
+    assert!(!page.complete, "older messages remain");
+    let before = ArchiveQuery::new(2).with(ann.clone()).before(1_004);
+    let page = store.archived(&alice, &before).await.expect("archived");
+    let ids: Vec<i64> = page.messages.iter().map(|m| m.id).collect();
+    assert_eq!(
+        (ids.as_slice(), page.complete),
+        (&[1_001, 1_003][..], false)
+    );
+    let before = ArchiveQuery::new(2).with(ann.clone()).before(1_001);
+    let page = store.archived(&alice, &before).await.expect("archived");
+    let ids: Vec<i64> = page.messages.iter().map(|m| m.id).collect();
+    assert_eq!(
+        (ids.as_slice(), page.complete),
+        (&[1_000][..], true),
+        "the first page, complete"
+    );
+
+    assert!(
+        matches!(
+            store
+                .archived(&alice, &ArchiveQuery::new(2).after(999))
+                .await,
+            Err(StoreError::NotFound(_))
+        ),
+        "an unknown after id is not found"
+    );
+    assert!(
+        matches!(
+            store
+                .archived(&alice, &ArchiveQuery::new(2).before(1_100))
+                .await,
+            Err(StoreError::NotFound(_))
+        ),
+        "another owner's id is not found"
+    );
+
+    // Owners are strangers.
+    let page = store
+        .archived(&bob, &ArchiveQuery::new(50))
+        .await
+        .expect("archived");
+    assert_eq!(page.messages, [bobs], "Bob sees his archive only");
+    let page = store
+        .archived(&bob, &ArchiveQuery::new(50).with(ann.clone()))
+        .await
+        .expect("archived");
+    assert_eq!(page.count, 0, "not Alice's chats with Ann");
+    let page = store
+        .archived(&carol, &ArchiveQuery::new(50))
+        .await
+        .expect("archived");
+    assert_eq!(page.messages, [carols], "nor another portal's");
+
+    // Pruning is per portal, by age.
+    assert_eq!(
+        store
+            .prune_archive("conf-a", at(120))
+            .await
+            .expect("prune_archive"),
+        2,
+        "Alice's two and none of Bob's were older"
+    );
+    let page = store
+        .archived(&alice, &ArchiveQuery::new(50))
+        .await
+        .expect("archived");
+    assert_eq!(
+        page.messages.first().map(|m| m.id),
+        Some(1_002),
+        "the oldest went"
+    );
+    assert_eq!(page.count, 6);
+    let page = store
+        .archived(&carol, &ArchiveQuery::new(50))
+        .await
+        .expect("archived");
+    assert_eq!(page.count, 1, "another portal's archive stays");
 }

@@ -123,7 +123,17 @@ pub(crate) struct Inner {
     board: mpsc::Sender<board::Post>,
     limits: VisitorLimits,
     visitor_grace: Duration,
+    /// When each portal's archive was last pruned (one entry per portal
+    /// that archived since; cleared past [`PRUNED_PORTALS`]).
+    pruned: Mutex<HashMap<String, tokio::time::Instant>>,
 }
+
+/// How often a portal's archive is pruned at most.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// How many portals' last prune is remembered before the memory starts
+/// afresh (then each prunes once more).
+const PRUNED_PORTALS: usize = 10_000;
 
 /// The live chats, by id and by visitor contact.
 #[derive(Debug, Default)]
@@ -245,6 +255,7 @@ impl GatewayBuilder {
             board,
             limits: self.limits,
             visitor_grace: self.visitor_grace,
+            pruned: Mutex::default(),
         });
         tokio::spawn(board::run(Arc::downgrade(&inner), posts));
         Gateway { inner }
@@ -406,6 +417,74 @@ impl Gateway {
         operator: &OperatorRef,
     ) -> Result<Vec<crate::OfflineMessage>, GatewayError> {
         Ok(self.inner.store.take_offline(operator).await?)
+    }
+
+    /// Adds a message to `owner`'s archive (XEP-0313): the transport calls
+    /// it for every message with a body to or from an operator, once per
+    /// operator, with the id it assigned ([`crate::archive_id`]). The text
+    /// is cleaned ([`crate::clean_text`]).
+    ///
+    /// Retention: the first archived message of a portal, and then at most
+    /// one an hour (tokio's clock), starts a prune of that portal's
+    /// archives beside it, of everything older than the portal's
+    /// [`crate::Portal::archive_days`]. Pruning lazily on writes needs no
+    /// task and no list of portals, and a portal nobody writes to is
+    /// never read past its retention anyway: [`Gateway::archived`] clamps
+    /// every query to it.
+    pub async fn archive(
+        &self,
+        owner: &OperatorRef,
+        message: &crate::ArchivedMessage,
+    ) -> Result<(), GatewayError> {
+        let mut message = message.clone();
+        message.text = crate::clean_text(&message.text);
+        self.inner.store.archive(owner, &message).await?;
+        self.prune_now_and_then(owner.portal());
+        Ok(())
+    }
+
+    /// Starts a prune of `portal`'s archives unless one started within
+    /// [`PRUNE_EVERY`].
+    fn prune_now_and_then(&self, portal: &str) {
+        let now = tokio::time::Instant::now();
+        {
+            let mut pruned = self.inner.pruned.lock().unwrap_or_else(|e| e.into_inner());
+            if pruned
+                .get(portal)
+                .is_some_and(|last| now.duration_since(*last) < PRUNE_EVERY)
+            {
+                return;
+            }
+            if pruned.len() >= PRUNED_PORTALS {
+                pruned.clear();
+            }
+            pruned.insert(portal.to_owned(), now);
+        }
+        let inner = self.inner.clone();
+        let portal = portal.to_owned();
+        tokio::spawn(async move {
+            let horizon = inner.archive_horizon(&portal).await;
+            match inner.store.prune_archive(&portal, horizon).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(%portal, pruned = n, "old archived messages forgotten"),
+                Err(error) => tracing::warn!(%portal, %error, "the archive was not pruned"),
+            }
+        });
+    }
+
+    /// A page of `owner`'s archive, never older than their portal keeps
+    /// ([`crate::Portal::archive_days`]): `start` is clamped to it. An
+    /// `after` or `before` id the archive does not have is
+    /// [`GatewayError::Store`] with [`crate::StoreError::NotFound`].
+    pub async fn archived(
+        &self,
+        owner: &OperatorRef,
+        query: &crate::ArchiveQuery,
+    ) -> Result<crate::ArchivePage, GatewayError> {
+        let horizon = self.inner.archive_horizon(owner.portal()).await;
+        let mut query = query.clone();
+        query.start = Some(query.start.map_or(horizon, |start| start.max(horizon)));
+        Ok(self.inner.store.archived(owner, &query).await?)
     }
 
     /// How long a chat waits for a visitor whose connection dropped.
@@ -1112,6 +1191,20 @@ impl Inner {
             .filter_map(|o| Some(OperatorRef::new(&o.portal, o.username.as_deref()?)))
             .collect();
         Ok((!members.is_empty()).then_some(members))
+    }
+
+    /// The oldest time `portal`'s archives keep (now minus its
+    /// [`crate::Portal::archive_days`], the default for an unknown portal).
+    async fn archive_horizon(&self, portal: &str) -> chrono::DateTime<chrono::Utc> {
+        let days = match self.store.portal(portal).await {
+            Ok(Some(portal)) => portal.archive_days,
+            Ok(None) => crate::DEFAULT_ARCHIVE_DAYS,
+            Err(error) => {
+                tracing::warn!(%portal, %error, "the archive's retention is unknown; the default it is");
+                crate::DEFAULT_ARCHIVE_DAYS
+            }
+        };
+        chrono::Utc::now() - chrono::Duration::days(i64::from(days))
     }
 
     /// The portal's language.

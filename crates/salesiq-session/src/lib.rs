@@ -21,6 +21,10 @@
 //!   [`OperatorSink`], and operator input in through the port
 //!   ([`Gateway::submit`], [`Gateway::device_available`]), which never
 //!   waits for domain work. Each live chat is a task of its own.
+//! * Each operator's message archive ([`Gateway::archive`],
+//!   [`Gateway::archived`]; [`ArchivedMessage`], [`ArchiveQuery`],
+//!   [`ArchivePage`]), ids from [`archive_id`], kept
+//!   [`Portal::archive_days`] days (pruned lazily on writes).
 //! * [`Store`], with [`SqliteStore`] the embedded default: one file,
 //!   created and migrated on open, WAL; everything scoped by portal.
 //! * [`Authenticator`] and [`Directory`], the seams of the transport, with
@@ -98,6 +102,7 @@
 //! ```
 
 mod accounts;
+mod archive;
 mod auth;
 #[cfg(feature = "conformance")]
 pub mod conformance;
@@ -114,6 +119,9 @@ mod store;
 mod throttle;
 
 pub use accounts::{DEFAULT_HASH_BUDGET, StoreAccounts};
+pub use archive::{
+    ArchivePage, ArchiveQuery, ArchivedMessage, DEFAULT_ARCHIVE_DAYS, MAX_ARCHIVE_PAGE, archive_id,
+};
 pub use auth::{Account, AuthError, Authenticator, Photo, ScramCredentials, ScramHash};
 pub use contact::{Activity, ContactId, DeviceId, OperatorRef};
 pub use directory::{COLLEAGUES_GROUP, Contact, Directory};

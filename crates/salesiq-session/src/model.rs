@@ -44,15 +44,25 @@ pub struct Portal {
     pub name: String,
     /// The language of replies and help: `en` or `ja`.
     pub locale: String,
+    /// How many days its operators' message archives keep a message
+    /// (default [`crate::DEFAULT_ARCHIVE_DAYS`]).
+    pub archive_days: u32,
 }
 
 impl Portal {
-    /// A portal.
+    /// A portal, keeping archives [`crate::DEFAULT_ARCHIVE_DAYS`] days.
     pub fn new(name: &str, locale: &str) -> Self {
         Self {
             name: name.to_ascii_lowercase(),
             locale: locale.to_owned(),
+            archive_days: crate::archive::DEFAULT_ARCHIVE_DAYS,
         }
+    }
+
+    /// The same, keeping archives `days` days.
+    pub fn with_archive_days(mut self, days: u32) -> Self {
+        self.archive_days = days;
+        self
     }
 }
 

@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
+use crate::archive::{ArchivePage, ArchiveQuery, ArchivedMessage};
 use crate::auth::ScramCredentials;
 use crate::contact::{ContactId, OperatorRef};
 use crate::future::BoxFuture;
@@ -87,6 +88,13 @@ const MIGRATIONS: &[&str] = &["
     CREATE TABLE chat_events (
         chat INTEGER NOT NULL REFERENCES chats (id), seq INTEGER NOT NULL,
         kind TEXT NOT NULL, a TEXT NOT NULL, b TEXT NOT NULL, PRIMARY KEY (chat, seq));
+    ALTER TABLE portals ADD COLUMN archive_days INTEGER NOT NULL DEFAULT 90;
+    CREATE TABLE archive (
+        portal TEXT NOT NULL, username TEXT NOT NULL, id INTEGER NOT NULL, at INTEGER NOT NULL,
+        with_kind TEXT NOT NULL, with_key TEXT NOT NULL, outgoing INTEGER NOT NULL,
+        text TEXT NOT NULL, PRIMARY KEY (portal, username, id)) WITHOUT ROWID;
+    CREATE INDEX archive_by_contact ON archive (portal, username, with_kind, with_key, id);
+    CREATE INDEX archive_by_age ON archive (portal, at);
 "];
 
 /// The SQLite store.
@@ -166,6 +174,18 @@ fn migrate(connection: &mut Connection) -> StoreResult<()> {
         transaction.commit().map_err(backend)?;
     }
     Ok(())
+}
+
+/// A contact as the `offline` and `archive` tables keep it: kind and key.
+fn contact_key(contact: &ContactId) -> (&'static str, String) {
+    match contact {
+        ContactId::Colleague(from) => (
+            "colleague",
+            format!("{}|{}", from.portal(), from.username()),
+        ),
+        ContactId::Visitor { portal, number } => ("visitor", format!("{portal}|{number}")),
+        ContactId::Board { portal } => ("board", portal.clone()),
+    }
 }
 
 /// Who an offline message is from, as `add_offline` wrote it.
@@ -331,8 +351,9 @@ impl Store for SqliteStore {
         let portal = portal.clone();
         self.run(move |c| {
             c.execute(
-                "INSERT INTO portals (name, locale) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET locale = ?2",
-                params![portal.name, portal.locale],
+                "INSERT INTO portals (name, locale, archive_days) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (name) DO UPDATE SET locale = ?2, archive_days = ?3",
+                params![portal.name, portal.locale, portal.archive_days],
             )
             .map(drop)
             .map_err(backend)
@@ -343,12 +364,13 @@ impl Store for SqliteStore {
         let name = name.to_ascii_lowercase();
         self.run(move |c| {
             c.query_row(
-                "SELECT name, locale FROM portals WHERE name = ?1",
+                "SELECT name, locale, archive_days FROM portals WHERE name = ?1",
                 [name],
                 |row| {
                     Ok(Portal {
                         name: row.get(0)?,
                         locale: row.get(1)?,
+                        archive_days: row.get(2)?,
                     })
                 },
             )
@@ -1043,14 +1065,7 @@ impl Store for SqliteStore {
         message: &'a OfflineMessage,
     ) -> BoxFuture<'a, StoreResult<()>> {
         let (portal, username) = (to.portal().to_owned(), to.username().to_owned());
-        let (kind, key) = match &message.from {
-            ContactId::Colleague(from) => (
-                "colleague",
-                format!("{}|{}", from.portal(), from.username()),
-            ),
-            ContactId::Visitor { portal, number } => ("visitor", format!("{portal}|{number}")),
-            ContactId::Board { portal } => ("board", portal.clone()),
-        };
+        let (kind, key) = contact_key(&message.from);
         let (at, text) = (message.at.timestamp_millis(), message.text.clone());
         self.run(move |c| {
             let transaction = c.transaction().map_err(backend)?;
@@ -1112,4 +1127,142 @@ impl Store for SqliteStore {
             Ok(taken)
         })
     }
+
+    fn archive<'a>(
+        &'a self,
+        owner: &'a OperatorRef,
+        message: &'a ArchivedMessage,
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        let (portal, username) = (owner.portal().to_owned(), owner.username().to_owned());
+        let (kind, key) = contact_key(&message.with);
+        let m = message.clone();
+        self.run(move |c| {
+            c.execute(
+                "INSERT INTO archive (portal, username, id, at, with_kind, with_key, outgoing, text)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![portal, username, m.id, m.at.timestamp_millis(), kind, key, m.outgoing, m.text],
+            )
+            .map(drop)
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::Duplicate(format!("archive id {}", m.id))
+                } else {
+                    backend(e)
+                }
+            })
+        })
+    }
+
+    fn archived<'a>(
+        &'a self,
+        owner: &'a OperatorRef,
+        query: &'a ArchiveQuery,
+    ) -> BoxFuture<'a, StoreResult<ArchivePage>> {
+        let (portal, username) = (owner.portal().to_owned(), owner.username().to_owned());
+        let query = query.clone();
+        self.run(move |c| archived(c, &portal, &username, &query))
+    }
+
+    fn prune_archive<'a>(
+        &'a self,
+        portal: &'a str,
+        before: DateTime<Utc>,
+    ) -> BoxFuture<'a, StoreResult<u64>> {
+        let portal = portal.to_ascii_lowercase();
+        let before = before.timestamp_millis();
+        self.run(move |c| {
+            c.execute(
+                "DELETE FROM archive WHERE portal = ?1 AND at < ?2",
+                params![portal, before],
+            )
+            .map(|n| n as u64)
+            .map_err(backend)
+        })
+    }
+}
+
+/// The filters every archive query shares: the owner (?1, ?2), the
+/// contact (?3, ?4, or NULL), the time range (?5, ?6, or NULL).
+const ARCHIVE_FILTER: &str = "portal = ?1 AND username = ?2
+    AND (?3 IS NULL OR (with_kind = ?3 AND with_key = ?4))
+    AND (?5 IS NULL OR at >= ?5) AND (?6 IS NULL OR at <= ?6)";
+
+fn archived(
+    c: &Connection,
+    portal: &str,
+    username: &str,
+    query: &ArchiveQuery,
+) -> StoreResult<ArchivePage> {
+    for id in [query.after, query.before].into_iter().flatten() {
+        let known: i64 = c
+            .query_row(
+                "SELECT COUNT(*) FROM archive WHERE portal = ?1 AND username = ?2 AND id = ?3",
+                params![portal, username, id],
+                |row| row.get(0),
+            )
+            .map_err(backend)?;
+        if known == 0 {
+            return Err(StoreError::NotFound(format!("archive id {id}")));
+        }
+    }
+    let with = query.with.as_ref().map(contact_key);
+    let (kind, key) = (
+        with.as_ref().map(|w| w.0),
+        with.as_ref().map(|w| w.1.clone()),
+    );
+    let start = query.start.map(|t| t.timestamp_millis());
+    let end = query.end.map(|t| t.timestamp_millis());
+    let count: i64 = c
+        .query_row(
+            &format!("SELECT COUNT(*) FROM archive WHERE {ARCHIVE_FILTER}"),
+            params![portal, username, kind, key, start, end],
+            |row| row.get(0),
+        )
+        .map_err(backend)?;
+    let max = query.max.min(crate::archive::MAX_ARCHIVE_PAGE);
+    let backwards = query.before.is_some() || (query.last_page && query.after.is_none());
+    let (bound, order) = if backwards {
+        let bound = query.before.unwrap_or(i64::MAX);
+        (format!("id < {bound}"), "DESC")
+    } else {
+        let bound = query.after.unwrap_or(i64::MIN);
+        (format!("id > {bound}"), "ASC")
+    };
+    let mut statement = c
+        .prepare(&format!(
+            "SELECT id, at, with_kind, with_key, outgoing, text FROM archive
+             WHERE {ARCHIVE_FILTER} AND {bound} ORDER BY id {order} LIMIT ?7"
+        ))
+        .map_err(backend)?;
+    let rows = statement.query_map(
+        params![portal, username, kind, key, start, end, max as i64 + 1],
+        |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, i64>(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, String>(3)?,
+                row.get::<_, bool>(4)?,
+                row.get::<_, String>(5)?,
+            ))
+        },
+    );
+    let rows: Vec<_> = rows.and_then(Iterator::collect).map_err(backend)?;
+    let complete = rows.len() <= max;
+    let mut messages: Vec<ArchivedMessage> = rows
+        .into_iter()
+        .take(max)
+        .filter_map(|(id, at, kind, key, outgoing, text)| {
+            let with = offline_sender(&kind, &key)?;
+            Some(ArchivedMessage::new(id, time(at), with, outgoing, &text))
+        })
+        .collect();
+    if backwards {
+        messages.reverse();
+    }
+    Ok(ArchivePage::new(
+        messages,
+        complete,
+        usize::try_from(count).unwrap_or(0),
+    ))
 }

@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use crate::archive::{ArchivePage, ArchiveQuery, ArchivedMessage};
 use crate::auth::ScramCredentials;
 use crate::contact::OperatorRef;
 use crate::future::BoxFuture;
@@ -352,4 +353,31 @@ pub trait Store: Send + Sync + fmt::Debug {
         &'a self,
         to: &'a OperatorRef,
     ) -> BoxFuture<'a, StoreResult<Vec<OfflineMessage>>>;
+
+    /// Adds `message` to `owner`'s archive; an id the owner's archive
+    /// has already is [`StoreError::Duplicate`].
+    fn archive<'a>(
+        &'a self,
+        owner: &'a OperatorRef,
+        message: &'a ArchivedMessage,
+    ) -> BoxFuture<'a, StoreResult<()>>;
+    /// A page of `owner`'s archive, never anyone else's: the messages
+    /// that match the query's filters, oldest first, by id. Forwards (the
+    /// first page, or after an id) the page is the oldest `max` past the
+    /// start; backwards (before an id, or the last page) the newest `max`
+    /// before the end. `count` counts every match; `complete` says the
+    /// page reaches the end in its direction. An `after` or `before` id
+    /// not in the owner's archive is [`StoreError::NotFound`].
+    fn archived<'a>(
+        &'a self,
+        owner: &'a OperatorRef,
+        query: &'a ArchiveQuery,
+    ) -> BoxFuture<'a, StoreResult<ArchivePage>>;
+    /// Forgets every archived message of `portal`'s operators older than
+    /// `before`; how many there were.
+    fn prune_archive<'a>(
+        &'a self,
+        portal: &'a str,
+        before: chrono::DateTime<chrono::Utc>,
+    ) -> BoxFuture<'a, StoreResult<u64>>;
 }

@@ -29,6 +29,8 @@ fn body(message: &Message) -> String {
 pub struct World {
     pub server: TestServer,
     pub gateway: Gateway,
+    /// The store under the gateway (and the accounts).
+    pub store: Arc<SqliteStore>,
     _dir: tempfile::TempDir,
 }
 
@@ -58,6 +60,7 @@ pub async fn world_with(
         accounts.set_password(operator.id, PASSWORD).await.unwrap();
     }
     let gateway_store = store.clone();
+    let world_store = store.clone();
     let server = TestServer::start_with_gateway(adjust, accounts.clone(), accounts, move |sink| {
         let builder = Gateway::builder(gateway_store);
         match crm {
@@ -72,6 +75,7 @@ pub async fn world_with(
     World {
         server,
         gateway,
+        store: world_store,
         _dir: dir,
     }
 }

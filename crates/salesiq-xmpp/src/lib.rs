@@ -109,6 +109,24 @@
 //!   `salesiq_session::MAX_OFFLINE` per operator. Without a gateway, such
 //!   a message bounces `<service-unavailable/>` as before.
 //!
+//! * XEP-0313 message archive (with a gateway, which has the store): every
+//!   message with a body to or from an operator is archived once per
+//!   operator, live or kept offline (visitors' lines, `[system]` replies,
+//!   offers and board posts as incoming; the operator's lines to visitors
+//!   and the board, once the gateway took them, as outgoing; a colleague's
+//!   message in both archives), by an ordered writer task with a bounded
+//!   queue (full: dropped and logged). Carbons, offline re-deliveries and
+//!   messages to oneself are not. Live messages an operator receives
+//!   carry the XEP-0359 `<stanza-id/>` they are archived under (client-
+//!   sent ones are stripped). Queries go to the own bare JID (or no `to`):
+//!   form fields `with`, `start`, `end` (others: `<bad-request/>`), RSM
+//!   `max` (default 50, at most 100), `after`, `before` (empty: the last
+//!   page; an unknown id: `<item-not-found/>`); they run beside the read
+//!   loop, after every message archived before them is written, and the
+//!   results (XEP-0297 forwarded, XEP-0203 stamped) and `<fin/>` are
+//!   queued in order. `urn:xmpp:mam:2` and `urn:xmpp:sid:0` are features
+//!   of the account's disco#info, not the server's.
+//!
 //! * XEP-0280 carbons (an operator on phone and desktop at once sees both
 //!   sides everywhere; `<private/>` and `<no-copy/>` are honoured);
 //!   XEP-0085 chat states and any other payload pass through untouched;
@@ -138,6 +156,7 @@
 //!   and how many sessions are bound, for monitoring (and for tests that
 //!   check nothing is left behind).
 
+mod archive;
 mod config;
 mod disco;
 mod error;

@@ -38,3 +38,11 @@ pub(crate) const VCARD: &str = "vcard-temp";
 pub(crate) const CAPS: &str = "http://jabber.org/protocol/caps";
 /// XEP-0085 chat state notifications.
 pub(crate) const CHAT_STATES: &str = "http://jabber.org/protocol/chatstates";
+/// XEP-0313 message archive management.
+pub(crate) const MAM: &str = "urn:xmpp:mam:2";
+/// XEP-0359 unique and stable stanza ids.
+pub(crate) const SID: &str = "urn:xmpp:sid:0";
+/// XEP-0059 result set management.
+pub(crate) const RSM: &str = "http://jabber.org/protocol/rsm";
+/// XEP-0004 data forms.
+pub(crate) const DATA: &str = "jabber:x:data";

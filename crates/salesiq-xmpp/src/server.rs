@@ -256,6 +256,7 @@ pub(crate) fn share(
     let shared = Arc::new_cyclic(|weak| {
         let sink: Arc<dyn OperatorSink> = Arc::new(XmppSink {
             shared: weak.clone(),
+            offers: Default::default(),
         });
         let gateway = gateway.map(|make| make(sink));
         Shared {
@@ -271,6 +272,9 @@ pub(crate) fn share(
             secret: rand::random(),
             shutdown: watch,
             offline: gateway.as_ref().map(|g| crate::offline::writer(g.clone())),
+            archive: gateway
+                .as_ref()
+                .map(|g| crate::archive::Archiver::new(g.clone())),
             gateway,
             resumable: Mutex::new(HashMap::new()),
             next_connection: AtomicU64::new(1),

@@ -323,6 +323,7 @@ impl Session {
     }
 
     async fn message(&mut self, stream: &mut Stream, mut message: Element) -> Handled {
+        crate::archive::strip_stanza_ids(&mut message);
         // RFC 6121, 8.5.1: no `to` means the sender's own bare JID.
         let to = message
             .attr("to")
@@ -347,6 +348,11 @@ impl Session {
         if let Some((resource, mailbox)) =
             resource.and_then(|r| Some((r, router.resource(&bare, r)?)))
         {
+            if let Some((to, text)) = self.colleague_text(&bare, &message)
+                && let Some(id) = self.archive_colleague(&to, &text)
+            {
+                message.append_child(crate::archive::stanza_id(&bare, id));
+            }
             if wants_carbons(&message) {
                 // XEP-0280: our other resources see what we sent, theirs
                 // what they received on this one.
@@ -365,6 +371,7 @@ impl Session {
                 priority(presence) >= 0 && !(bare == self.bare && *name == self.resource)
             })
             .collect();
+        let archivable = self.colleague_text(&bare, &message);
         if recipients.is_empty() {
             // A colleague with no device online gets it at their next
             // login (XEP-0160) instead of a bounce.
@@ -376,6 +383,9 @@ impl Session {
             if let (Some(queue), Some(text), Some(ContactId::Colleague(to)), "chat" | "normal") =
                 (&self.shared.offline, text, colleague, kind)
             {
+                if let Some((to, text)) = &archivable {
+                    self.archive_colleague(to, text);
+                }
                 let from = ContactId::Colleague(self.operator.clone());
                 crate::offline::keep(queue, crate::offline::Kept { to, from, text });
                 return Ok(());
@@ -384,6 +394,11 @@ impl Session {
                 .bounce(stream, &message, StanzaErrorCondition::ServiceUnavailable)
                 .await;
         }
+        if let Some((to, text)) = archivable
+            && let Some(id) = self.archive_colleague(&to, &text)
+        {
+            message.append_child(crate::archive::stanza_id(&bare, id));
+        }
         if wants_carbons(&message) && bare != self.bare {
             self.carbon_copies(&self.bare.clone(), &self.resource.clone(), "sent", &message);
         }
@@ -391,6 +406,47 @@ impl Session {
             let _ = mailbox.send(Outbound::stanza(message.clone()));
         }
         Ok(())
+    }
+
+    /// The colleague a message with a body (chat or normal, not a carbon)
+    /// goes to, and its text: what the archive records. None for a
+    /// message to oneself, or without an archive.
+    fn colleague_text(&self, bare: &str, message: &Element) -> Option<(OperatorRef, String)> {
+        if bare == self.bare || self.shared.archive.is_none() {
+            return None;
+        }
+        let kind = message.attr("type").unwrap_or("normal");
+        let carbon =
+            message.has_child("sent", ns::CARBONS) || message.has_child("received", ns::CARBONS);
+        if carbon || !matches!(kind, "chat" | "normal") {
+            return None;
+        }
+        let text = message.get_child("body", ns::CLIENT).map(Element::text)?;
+        match bare
+            .split_once('@')
+            .and_then(|(local, _)| jids::contact(local))?
+        {
+            ContactId::Colleague(to) => Some((to, text)),
+            _ => None,
+        }
+    }
+
+    /// Archives a message to colleague `to`: outgoing in ours, incoming in
+    /// theirs. The id it has in theirs.
+    fn archive_colleague(&self, to: &OperatorRef, text: &str) -> Option<i64> {
+        let archive = self.shared.archive.as_ref()?;
+        archive.record(
+            &self.operator,
+            &ContactId::Colleague(to.clone()),
+            true,
+            text,
+        );
+        archive.record(
+            to,
+            &ContactId::Colleague(self.operator.clone()),
+            false,
+            text,
+        )
     }
 
     /// What was kept for this operator while no device was connected,
@@ -442,9 +498,12 @@ impl Session {
             }
             return Ok(());
         };
-        let input = OperatorInput::Text(text);
+        let input = OperatorInput::Text(text.clone());
         match gateway.submit(&self.operator, self.device(), &contact, input) {
             Ok(()) => {
+                if let Some(archive) = &self.shared.archive {
+                    archive.record(&self.operator, &contact, true, &text);
+                }
                 if wants_carbons(&message) {
                     let (bare, resource) = (self.bare.clone(), self.resource.clone());
                     self.carbon_copies(&bare, &resource, "sent", &message);
@@ -623,6 +682,14 @@ impl Session {
         }
         if !request {
             return Ok(());
+        }
+        if kind == "set"
+            && let Some(query) = iq.children().next().filter(|q| q.is("query", ns::MAM))
+        {
+            return match self.query_archive(&iq, query) {
+                Some(reply) => self.deliver(stream, reply).await,
+                None => Ok(()),
+            };
         }
         let reply = self.serve_iq(&iq, kind == "get").await;
         self.deliver(stream, reply).await

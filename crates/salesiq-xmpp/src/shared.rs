@@ -36,6 +36,8 @@ pub(crate) struct Shared {
     /// Messages for operators with no connected device, to be kept (with
     /// a gateway only: it has the store).
     pub(crate) offline: Option<tokio::sync::mpsc::Sender<crate::offline::Kept>>,
+    /// The operators' message archive's writer (with a gateway only).
+    pub(crate) archive: Option<crate::archive::Archiver>,
 }
 
 impl Shared {

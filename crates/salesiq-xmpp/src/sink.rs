@@ -1,7 +1,9 @@
 //! The chat domain's events, as stanzas to operators' resources: the
 //! transport's side of [`OperatorSink`].
 
-use std::sync::Weak;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::{Mutex, Weak};
 
 use minidom::Element;
 use salesiq_session::{
@@ -19,13 +21,38 @@ use crate::stanza::name;
 #[derive(Debug)]
 pub(crate) struct XmppSink {
     pub(crate) shared: Weak<Shared>,
+    /// The archive ids of offers made device by device, so that an
+    /// operator's archive holds each once (by a hash of operator, contact
+    /// and text; forgotten past [`OFFERS_REMEMBERED`]).
+    pub(crate) offers: Mutex<HashMap<u64, i64>>,
+}
+
+/// How many offers' archive ids the sink remembers.
+const OFFERS_REMEMBERED: usize = 4096;
+
+/// What an event archives as, for `operator`: a message with a body, from
+/// the contact it comes from. Returns the archive id.
+fn archive(shared: &Shared, operator: &OperatorRef, event: &OperatorEvent) -> Option<i64> {
+    match (event, &shared.archive) {
+        (OperatorEvent::Message { from, text }, Some(archive)) => {
+            archive.record(operator, from, false, text)
+        }
+        _ => None,
+    }
 }
 
 impl XmppSink {
     /// What `event` looks like on the wire, to `to`. The domain's texts are
     /// clean already; names in them come from the embedder's store, so
     /// they are cleaned once more here, where XML is made.
-    fn outbound(domain: &str, to: &str, event: OperatorEvent) -> Vec<Outbound> {
+    ///
+    /// A message archived as `archived` carries its XEP-0359 stanza id.
+    fn outbound(
+        domain: &str,
+        to: &str,
+        event: OperatorEvent,
+        archived: Option<i64>,
+    ) -> Vec<Outbound> {
         match event {
             OperatorEvent::ContactAdded { contact, status } => {
                 let presence = Element::builder("presence", ns::CLIENT)
@@ -68,11 +95,42 @@ impl XmppSink {
                             .append(clean_text(&text))
                             .build(),
                     )
-                    .append(Element::bare("active", ns::CHAT_STATES))
-                    .build();
-                vec![Outbound::stanza(message)]
+                    .append(Element::bare("active", ns::CHAT_STATES));
+                let message = match archived {
+                    Some(id) => message.append(crate::archive::stanza_id(to, id)),
+                    None => message,
+                };
+                vec![Outbound::stanza(message.build())]
             }
         }
+    }
+}
+
+impl XmppSink {
+    /// Archives a message sent device by device (an offer) the first time
+    /// any device of `operator` gets it; the id it has.
+    fn archive_offer(
+        &self,
+        shared: &Shared,
+        operator: &OperatorRef,
+        event: &OperatorEvent,
+    ) -> Option<i64> {
+        let OperatorEvent::Message { from, text } = event else {
+            return None;
+        };
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        (operator, from, text).hash(&mut hasher);
+        let key = hasher.finish();
+        let mut offers = self.offers.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(id) = offers.get(&key) {
+            return Some(*id);
+        }
+        let id = archive(shared, operator, event)?;
+        if offers.len() >= OFFERS_REMEMBERED {
+            offers.clear();
+        }
+        offers.insert(key, id);
+        Some(id)
     }
 }
 
@@ -83,6 +141,8 @@ impl OperatorSink for XmppSink {
         };
         let domain = &shared.config.domain;
         let bare = jids::operator(operator, domain);
+        // Archived once, whether it is delivered now or kept.
+        let archived = archive(&shared, operator, &event);
         let mailboxes = shared.router.mailboxes(&bare);
         if mailboxes.is_empty() {
             // Nobody to tell now: a line is kept for the next login.
@@ -96,7 +156,7 @@ impl OperatorSink for XmppSink {
             }
             return;
         }
-        let outbound = Self::outbound(domain, &bare, event);
+        let outbound = Self::outbound(domain, &bare, event, archived);
         for mailbox in mailboxes {
             for item in &outbound {
                 if let Some(copy) = item.try_clone() {
@@ -115,7 +175,8 @@ impl OperatorSink for XmppSink {
         let Some(mailbox) = shared.router.connection(&bare, device.0) else {
             return;
         };
-        for item in Self::outbound(domain, &bare, event) {
+        let archived = self.archive_offer(&shared, operator, &event);
+        for item in Self::outbound(domain, &bare, event, archived) {
             let _ = mailbox.send(item);
         }
     }

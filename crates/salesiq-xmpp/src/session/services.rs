@@ -2,12 +2,14 @@
 //! its pushes), carbons switch, vCards, legacy session.
 
 use minidom::Element;
-use salesiq_session::{Contact, ContactId};
+use salesiq_session::{ArchivePage, Contact, ContactId, GatewayError, StoreError};
 
 use super::Session;
+use crate::archive;
 use crate::error::StanzaErrorCondition;
 use crate::jids;
 use crate::ns;
+use crate::router::Outbound;
 use crate::stanza::{error_reply, iq_result, name};
 
 impl Session {
@@ -19,6 +21,9 @@ impl Session {
         match (payload.name(), payload.ns().as_str(), get) {
             ("ping", ns::PING, true) => iq_result(iq, None),
             ("query", ns::DISCO_INFO, true) => iq_result(iq, Some(self.disco_info(iq, payload))),
+            ("query", ns::MAM, true) if self.own_archive(iq) => {
+                iq_result(iq, Some(archive::form()))
+            }
             ("query", ns::DISCO_ITEMS, true) => {
                 iq_result(iq, Some(Element::bare("query", ns::DISCO_ITEMS)))
             }
@@ -60,9 +65,77 @@ impl Session {
             .attr(name("category"), "account")
             .attr(name("type"), "registered")
             .build();
+        // The archive is the account's (XEP-0313, section 6.1).
+        let own = iq
+            .attr("to")
+            .is_some_and(|to| to.eq_ignore_ascii_case(&self.bare));
+        let features = [ns::MAM, ns::SID]
+            .into_iter()
+            .filter(|_| own && self.shared.archive.is_some())
+            .map(|var| {
+                Element::builder("feature", ns::DISCO_INFO)
+                    .attr(name("var"), var)
+                    .build()
+            });
         Element::builder("query", ns::DISCO_INFO)
             .append(identity)
+            .append_all(features)
             .build()
+    }
+
+    /// Whether an iq asks this operator's archive: it has one (a gateway),
+    /// and the iq is to no one or to the own bare JID (not the server's
+    /// domain).
+    fn own_archive(&self, iq: &Element) -> bool {
+        self.shared.archive.is_some() && iq.attr("to").is_none_or(|to| to.contains('@'))
+    }
+
+    /// An archive query (XEP-0313): a malformed one answered at once; else
+    /// read beside the session (the read loop waits for no store), once
+    /// everything archived before it is written, and its results and
+    /// `<fin/>` queued, in order, to this resource.
+    pub(super) fn query_archive(&self, iq: &Element, query: &Element) -> Option<Element> {
+        let (Some(gateway), Some(archiver)) = (self.shared.gateway.clone(), &self.shared.archive)
+        else {
+            return Some(error_reply(iq, StanzaErrorCondition::ServiceUnavailable));
+        };
+        if !self.own_archive(iq) {
+            return Some(error_reply(iq, StanzaErrorCondition::ServiceUnavailable));
+        }
+        let domain = self.shared.config.domain.clone();
+        let request = match archive::parse(query, &domain) {
+            Ok(request) => request,
+            Err(condition) => return Some(error_reply(iq, condition)),
+        };
+        let flushed = archiver.flushed();
+        let (operator, mailbox) = (self.operator.clone(), self.mailbox.clone());
+        let (bare, full, iq) = (self.bare.clone(), self.full.clone(), iq.clone());
+        tokio::spawn(async move {
+            let page = if request.matches_nothing {
+                Ok(ArchivePage::new(Vec::new(), true, 0))
+            } else {
+                flushed.await;
+                gateway.archived(&operator, &request.query).await
+            };
+            let reply = match page {
+                Ok(page) => {
+                    let queryid = request.queryid.as_deref();
+                    for result in archive::results(&page, queryid, &bare, &full, &domain) {
+                        let _ = mailbox.send(Outbound::stanza(result));
+                    }
+                    iq_result(&iq, Some(archive::fin(&page)))
+                }
+                Err(GatewayError::Store(StoreError::NotFound(_))) => {
+                    error_reply(&iq, StanzaErrorCondition::ItemNotFound)
+                }
+                Err(error) => {
+                    tracing::warn!(%operator, %error, "an archive query failed");
+                    error_reply(&iq, StanzaErrorCondition::InternalServerError)
+                }
+            };
+            let _ = mailbox.send(Outbound::stanza(reply));
+        });
+        None
     }
 
     /// Applies a change of the contact list and returns its roster push.

@@ -1,0 +1,98 @@
+//! A second client library reads the archive: slixmpp's xep_0313 (with
+//! xep_0059 paging) against the in-process server, after a chat made with
+//! tokio-xmpp. Skipped, saying why, when python3 or slixmpp is missing,
+//! unless CI is set (then it must run: `scripts/test.sh` installs it).
+
+#![allow(clippy::unwrap_used)]
+
+use salesiq_session::VisitorEvent;
+use salesiq_test_support as support;
+use support::Mode;
+use support::gateway::{BOB, PASSWORD, hears_bob, message_saying, world};
+use tokio_xmpp::jid::Jid;
+use tokio_xmpp::parsers::message::{Lang, Message};
+
+const ANN: &str = "demo|visitor-1@salesiq.zoho.com/visitor";
+
+fn chat(to: &str, text: &str) -> Message {
+    Message::chat(Some(Jid::new(to).unwrap())).with_body(Lang::new(), text.into())
+}
+
+fn slixmpp_missing() -> Option<String> {
+    let probe = std::process::Command::new("python3")
+        .args(["-c", "import slixmpp"])
+        .output();
+    match probe {
+        Ok(out) if out.status.success() => None,
+        Ok(out) => Some(String::from_utf8_lossy(&out.stderr).trim().to_owned()),
+        Err(error) => Some(format!("python3: {error}")),
+    }
+}
+
+#[tokio::test]
+async fn slixmpp_reads_the_archive() {
+    if let Some(why) = slixmpp_missing() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run the slixmpp test: {why}"
+        );
+        println!("skipped: slixmpp is not available ({why})");
+        return;
+    }
+    let w = world(&[], None).await;
+    let mut desk = w.online(BOB, "desk").await;
+    let mut ann = w.visitor("Ann Lee", "Where is my refund?").await;
+    message_saying(&mut desk, "Reply y to accept").await;
+    desk.send(chat(ANN, "y")).await;
+    assert!(matches!(
+        ann.next_event().await,
+        Some(VisitorEvent::Joined { .. })
+    ));
+    desk.send(chat(ANN, "Hello from the desk")).await;
+    hears_bob(&mut ann, "Hello from the desk").await;
+    w.gateway
+        .visitor_says(ann.chat, "Hello from Ann")
+        .await
+        .unwrap();
+    message_saying(&mut desk, "Hello from Ann").await;
+
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../scripts/interop/slixmpp_mam.py"
+    );
+    let port = w.server.addr(Mode::StartTls).port().to_string();
+    // The server runs on this runtime; the script waits beside it.
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3")
+            .args([script, &port, BOB, PASSWORD, ANN])
+            .output()
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stdout.contains("DONE"),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    let archived: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| l.starts_with("in\t") || l.starts_with("out\t"))
+        .collect();
+    let position = |wanted: &str| archived.iter().position(|l| *l == wanted);
+    let (hello, answer) = (
+        position("out\tHello from the desk"),
+        position("in\tHello from Ann"),
+    );
+    assert!(
+        matches!((hello, answer), (Some(h), Some(a)) if h < a),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("NO MAM FEATURE"), "{stdout}");
+    let iterated = format!("ITERATED {}", archived.len());
+    assert!(lines.contains(&iterated.as_str()), "{stdout}");
+    desk.end().await;
+}
