@@ -42,7 +42,10 @@
 //!   refused request or line is stored nowhere.
 //! * A store failure is logged and does not stop the chat: a line is still
 //!   relayed, an end still tells everybody (the next start's
-//!   [`Gateway::close_unfinished_chats`] settles the store).
+//!   [`Gateway::restore_chats`] settles the store).
+//! * Chats outlive the process: stopping ([`Gateway::shut_down`]) or
+//!   crashing ends none, and the next start brings them back
+//!   ([`Gateway::restore_chats`] says what comes back).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};

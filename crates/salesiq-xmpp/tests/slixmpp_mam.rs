@@ -1,14 +1,16 @@
-//! A second client library reads the archive: slixmpp's xep_0313 (with
-//! xep_0059 paging) against the in-process server, after a chat made with
-//! tokio-xmpp. Skipped, saying why, when python3 or slixmpp is missing,
-//! unless CI is set (then it must run: `scripts/test.sh` installs it).
+//! A second client library reads the archive and the offline messages:
+//! slixmpp's xep_0313 (with xep_0059 paging) after a chat made with
+//! tokio-xmpp, and slixmpp's xep_0203 on what was kept while the operator
+//! had no device (XEP-0160), against the in-process server. Skipped,
+//! saying why, when python3 or slixmpp is missing, unless CI is set (then
+//! it must run: `scripts/test.sh` installs it).
 
 #![allow(clippy::unwrap_used)]
 
 use salesiq_session::VisitorEvent;
 use salesiq_test_support as support;
 use support::Mode;
-use support::gateway::{BOB, PASSWORD, hears_bob, message_saying, world};
+use support::gateway::{ALICE, BOB, PASSWORD, hears_bob, message_saying, world};
 use tokio_xmpp::jid::Jid;
 use tokio_xmpp::parsers::message::{Lang, Message};
 
@@ -95,4 +97,71 @@ async fn slixmpp_reads_the_archive() {
     let iterated = format!("ITERATED {}", archived.len());
     assert!(lines.contains(&iterated.as_str()), "{stdout}");
     desk.end().await;
+}
+
+/// What a colleague and a visitor said while Bob had no device comes to
+/// slixmpp at login, in order, each with an XEP-0203 delay stamp.
+#[tokio::test]
+async fn slixmpp_gets_what_was_kept_with_delay_stamps() {
+    if let Some(why) = slixmpp_missing() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run the slixmpp test: {why}"
+        );
+        println!("skipped: slixmpp is not available ({why})");
+        return;
+    }
+    let w = world(&[], None).await;
+    let mut alice = w.online(ALICE, "desk").await;
+    alice
+        .send(chat(BOB, "Can you cover the evening shift?"))
+        .await;
+    let ping = tokio_xmpp::minidom::Element::builder("ping", "urn:xmpp:ping").build();
+    alice.iq(None, tokio_xmpp::IqRequest::Get(ping)).await;
+    w.gateway
+        .post_to_board("demo", "The admins", "Maintenance at 22:00")
+        .await
+        .unwrap();
+
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../scripts/interop/slixmpp_offline.py"
+    );
+    let port = w.server.addr(Mode::StartTls).port().to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3")
+            .args([script, &port, BOB, PASSWORD, "2"])
+            .output()
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stdout.contains("DONE"),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    let kept: Vec<Vec<&str>> = stdout
+        .lines()
+        .filter(|l| *l != "DONE")
+        .map(|l| l.split('\t').collect())
+        .collect();
+    let find = |text: &str| {
+        kept.iter()
+            .find(|fields| fields.get(2).is_some_and(|body| body.contains(text)))
+            .unwrap_or_else(|| panic!("{text}: {stdout}"))
+    };
+    let shift = find("Can you cover the evening shift?");
+    assert!(shift[0].starts_with(ALICE), "{stdout}");
+    let board = find("Maintenance at 22:00");
+    assert!(
+        board[0].starts_with("demo|board@salesiq.zoho.com"),
+        "{stdout}"
+    );
+    for fields in [shift, board] {
+        // slixmpp parsed the stamp into a date and time (not "-").
+        assert!(fields[1].contains('T'), "no delay stamp: {stdout}");
+    }
+    alice.end().await;
 }

@@ -1,23 +1,4 @@
-//! Chats that outlive the process: every live chat keeps in the store what
-//! a restart needs ([`LiveChat`]: the resume token's hash and the members;
-//! its content events for the visitor), as it changes. A new process
-//! brings them back with [`Gateway::restore_chats`].
-//!
-//! What comes back: the chat, its operator and guests (who find the
-//! visitor on their contact list when they log in again and can write to
-//! it at once), its number sequence and the last
-//! [`crate::MAX_CHAT_EVENTS`] content events, so that a visitor who
-//! resumes with `after` gets exactly what they missed. The visitor counts
-//! as away from the restart on: a visitor who does not resume within the
-//! grace ([`crate::GatewayBuilder::visitor_grace`]) leaves, as after any
-//! dropped connection. A chat nobody had accepted waits again and is
-//! offered to operators as they come online, with a fresh queue timeout.
-//!
-//! What does not: a pending timed end (`#e 30`), pending transfers and
-//! invitations, and offers: those were made to devices whose connections
-//! the restart closed. The operator who asked can ask again. A crash
-//! (`kill -9`) loses no more than a graceful stop, since everything is
-//! stored as it happens, but the event being handled at that instant.
+//! Chats that outlive the process: [`Gateway::restore_chats`].
 
 use tracing::Instrument as _;
 
@@ -40,7 +21,29 @@ impl Gateway {
     /// (stopped with [`Gateway::shut_down`], or killed), and ends the
     /// unfinished chats that cannot come back (no live state kept, or what
     /// it refers to is gone). Call it once at start, before visitors and
-    /// operators connect. See the module docs for what comes back.
+    /// operators connect.
+    ///
+    /// Every live chat keeps in the store, as it changes, what this needs
+    /// ([`LiveChat`]: the resume token's SHA-256 and the members; its
+    /// content events for the visitor, [`crate::ChatEvent`]).
+    ///
+    /// What comes back: the chat, its operator and guests (who find the
+    /// visitor on their contact list when they log in again and can write
+    /// to it at once), its numbering and the last
+    /// [`crate::MAX_CHAT_EVENTS`] content events, so that a visitor who
+    /// resumes with `after` gets exactly what they missed. The visitor
+    /// counts as away from the restart on: one who does not resume within
+    /// the grace ([`crate::GatewayBuilder::visitor_grace`]) leaves, as
+    /// after any dropped connection. A chat nobody had accepted waits
+    /// again, with a fresh queue timeout, and is offered to operators as
+    /// they come online.
+    ///
+    /// What does not: a pending timed end (`#e 30`), pending transfers and
+    /// invitations, and offers, made to devices whose connections the
+    /// restart closed (the operator who asked can ask again). A crash
+    /// (`kill -9`) loses no more than a stop: members and events are
+    /// stored as they change, before the operator who caused them is
+    /// answered.
     pub async fn restore_chats(&self) -> Result<Restored, GatewayError> {
         let store = &self.inner.store;
         let unfinished: std::collections::HashSet<_> =
