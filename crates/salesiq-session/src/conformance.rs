@@ -1046,4 +1046,42 @@ async fn archive(store: &dyn Store) {
         .await
         .expect("archived");
     assert_eq!(page.count, 1, "another portal's archive stays");
+
+    // Many at once: each to its owner, an id already there skipped.
+    let dave = OperatorRef::new("conf-c", "dave.conf");
+    let erin = OperatorRef::new("conf-c", "erin.conf");
+    let batch = [
+        (
+            dave.clone(),
+            ArchivedMessage::new(5_001, at(500), ann.clone(), false, "to Dave"),
+        ),
+        (
+            erin.clone(),
+            ArchivedMessage::new(5_001, at(500), ann.clone(), false, "to Erin"),
+        ),
+        (
+            dave.clone(),
+            ArchivedMessage::new(5_002, at(501), ann.clone(), true, "from Dave"),
+        ),
+    ];
+    store.archive_all(&batch).await.expect("archive_all");
+    let again = [(
+        dave.clone(),
+        ArchivedMessage::new(5_002, at(502), ann.clone(), true, "a second 5002"),
+    )];
+    store
+        .archive_all(&again)
+        .await
+        .expect("archive_all skips an id there already");
+    let page = store
+        .archived(&dave, &ArchiveQuery::new(50))
+        .await
+        .expect("archived");
+    let texts: Vec<&str> = page.messages.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(texts, ["to Dave", "from Dave"], "archive_all, by owner");
+    let page = store
+        .archived(&erin, &ArchiveQuery::new(50))
+        .await
+        .expect("archived");
+    assert_eq!(page.count, 1);
 }

@@ -446,6 +446,25 @@ impl Gateway {
         Ok(())
     }
 
+    /// [`Gateway::archive`] for many messages at once (each with its
+    /// owner), in one write where the store can ([`Store::archive_all`]):
+    /// what the transport's writer found queued.
+    pub async fn archive_all(
+        &self,
+        messages: Vec<(OperatorRef, crate::ArchivedMessage)>,
+    ) -> Result<(), GatewayError> {
+        let mut messages = messages;
+        for (_, message) in &mut messages {
+            message.text = crate::clean_text(&message.text);
+        }
+        self.inner.store.archive_all(&messages).await?;
+        let portals: BTreeSet<&str> = messages.iter().map(|(o, _)| o.portal()).collect();
+        for portal in portals {
+            self.prune_now_and_then(portal);
+        }
+        Ok(())
+    }
+
     /// Starts a prune of `portal`'s archives unless one started within
     /// [`PRUNE_EVERY`].
     fn prune_now_and_then(&self, portal: &str) {

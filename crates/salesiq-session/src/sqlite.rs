@@ -1153,6 +1153,41 @@ impl Store for SqliteStore {
         })
     }
 
+    fn archive_all<'a>(
+        &'a self,
+        messages: &'a [(OperatorRef, ArchivedMessage)],
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        let messages = messages.to_vec();
+        self.run(move |c| {
+            let transaction = c.transaction().map_err(backend)?;
+            {
+                let mut insert = transaction
+                    .prepare(
+                        "INSERT INTO archive (portal, username, id, at, with_kind, with_key, outgoing, text)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                         ON CONFLICT (portal, username, id) DO NOTHING",
+                    )
+                    .map_err(backend)?;
+                for (owner, m) in &messages {
+                    let (kind, key) = contact_key(&m.with);
+                    insert
+                        .execute(params![
+                            owner.portal(),
+                            owner.username(),
+                            m.id,
+                            m.at.timestamp_millis(),
+                            kind,
+                            key,
+                            m.outgoing,
+                            m.text
+                        ])
+                        .map_err(backend)?;
+                }
+            }
+            transaction.commit().map_err(backend)
+        })
+    }
+
     fn archived<'a>(
         &'a self,
         owner: &'a OperatorRef,

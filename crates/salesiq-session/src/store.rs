@@ -361,6 +361,27 @@ pub trait Store: Send + Sync + fmt::Debug {
         owner: &'a OperatorRef,
         message: &'a ArchivedMessage,
     ) -> BoxFuture<'a, StoreResult<()>>;
+    /// Adds many messages at once, each to its owner's archive, skipping
+    /// any whose id its owner's archive has already. The transport's
+    /// writer hands over what queued up meanwhile, so that a burst (a
+    /// chat offered to 200 operators is 200 messages) costs one write.
+    ///
+    /// The default calls [`Store::archive`] for each in turn; a store with
+    /// transactions overrides it with one (as [`crate::SqliteStore`] does).
+    fn archive_all<'a>(
+        &'a self,
+        messages: &'a [(OperatorRef, ArchivedMessage)],
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move {
+            for (owner, message) in messages {
+                match self.archive(owner, message).await {
+                    Ok(()) | Err(StoreError::Duplicate(_)) => {}
+                    Err(error) => return Err(error),
+                }
+            }
+            Ok(())
+        })
+    }
     /// A page of `owner`'s archive, never anyone else's: the messages
     /// that match the query's filters, oldest first, by id. Forwards (the
     /// first page, or after an id) the page is the oldest `max` past the
