@@ -23,7 +23,7 @@ use crate::stanza::{Address, name};
 const QUEUE: usize = 4096;
 
 /// How many queued messages the writer stores in one go, at most.
-const BATCH: usize = 256;
+const BATCH: usize = 64;
 
 /// A page's size when the client names none.
 const DEFAULT_MAX: usize = 50;

@@ -600,11 +600,8 @@ impl ChatTask {
         }
         self.typing.remove(operator);
         let name = self.name(operator).await;
-        let stored = self
-            .inner
-            .store
-            .add_line(self.id, &Author::Operator(name.clone()), text)
-            .await;
+        // Told first, stored next (in order, by this task): nobody waits
+        // for the disk, and the operator is answered once it is stored.
         // In a group chat the other operators see it, marked with the author.
         let contact = self.contact().clone();
         for member in self.members().filter(|m| *m != operator) {
@@ -614,10 +611,14 @@ impl ChatTask {
                 .send(member, OperatorEvent::message(&contact, line));
         }
         self.tell_visitor(VisitorEvent::Message {
-            from: name,
+            from: name.clone(),
             text: text.to_owned(),
         });
-        stored.map_err(Into::into)
+        self.inner
+            .store
+            .add_line(self.id, &Author::Operator(name), text)
+            .await
+            .map_err(Into::into)
     }
 
     /// The visitor wrote: to the operators, and into the transcript.
@@ -626,11 +627,7 @@ impl ChatTask {
         // A message says "active" itself; a state still waiting is stale.
         self.pending_state = None;
         self.visitor_state = Some((Activity::Active, Instant::now()));
-        let stored = self
-            .inner
-            .store
-            .add_line(self.id, &Author::Visitor, text)
-            .await;
+        // Told first, stored next, as in `relay`.
         let contact = self.contact().clone();
         let shown = unforged(text);
         for member in self.members() {
@@ -638,7 +635,11 @@ impl ChatTask {
                 .sink
                 .send(member, OperatorEvent::message(&contact, shown.as_ref()));
         }
-        stored.map_err(Into::into)
+        self.inner
+            .store
+            .add_line(self.id, &Author::Visitor, text)
+            .await
+            .map_err(Into::into)
     }
 
     /// Any visitor activity stops a pending timed end, and the operators
