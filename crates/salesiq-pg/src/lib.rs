@@ -79,6 +79,10 @@
 //! * **Times** are `timestamptz`, microseconds: times the store makes
 //!   (chat starts, lines, notes, posts) are cut to microseconds first, so
 //!   what a method returns equals what is read back later.
+//! * **Text**: PostgreSQL's `text` holds no NUL character; what enters
+//!   the gateway is cleaned of control characters first
+//!   (`salesiq_session::clean_text`, `clean_line`), and a NUL written by
+//!   other means is a `StoreError::Backend`, not a panic.
 //! * **Order**: lists by name sort `COLLATE "C"` (by code point, as
 //!   SQLite), whatever the database's locale.
 //!

@@ -320,3 +320,28 @@ async fn a_failed_connection_keeps_the_driver_error_as_source() {
         "the message says what failed: {error}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nul_in_text_is_a_backend_error_and_the_pool_goes_on() {
+    let Some(db) = Database::new().await else {
+        return;
+    };
+    let store = db.store(1).await;
+    let (visitor, _) = store
+        .open_chat("nul", &VisitorDetails::default(), None, "hi")
+        .await
+        .unwrap();
+    let error = store
+        .add_note(visitor.id, "Alice", "a\0b")
+        .await
+        .unwrap_err();
+    assert!(matches!(error, StoreError::Backend(_)), "{error:?}");
+    assert!(
+        error.to_string().contains("SQLSTATE"),
+        "PostgreSQL's word: {error}"
+    );
+    store.add_note(visitor.id, "Alice", "fine").await.unwrap();
+    assert_eq!(store.notes(visitor.id).await.unwrap().len(), 1);
+    store.pool().close();
+    db.drop().await;
+}
