@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine too: installs what the browser
 # tests need (Debian's chromium and chromium-driver) and the interop tests
-# need (slixmpp) when it is missing,
+# need (slixmpp) when it is missing, starts a private PostgreSQL for the
+# PgStore tests (scripts/postgres.sh, which installs Debian's postgresql
+# when missing; stopped again at exit),
 # then runs `cargo test --workspace` with any arguments given.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,4 +23,11 @@ if ! python3 -c 'import slixmpp' 2>/dev/null; then
     python3 -m pip install --user --break-system-packages -q 'slixmpp==1.17.0'
 fi
 
-exec cargo test --workspace "$@"
+# salesiq-pg's tests (crates/salesiq-pg/tests/conformance.rs) make their
+# databases on this server; they read its URL from SALESIQ_PG_URL.
+echo "== starting PostgreSQL (PgStore tests)"
+trap 'bash scripts/postgres.sh stop' EXIT
+SALESIQ_PG_URL=$(bash scripts/postgres.sh start)
+export SALESIQ_PG_URL
+
+cargo test --workspace "$@"

@@ -1,0 +1,223 @@
+//! What every query shares: running a cached statement on a client or a
+//! transaction, mapping errors, and the columns of values that have no
+//! column type of their own (contacts, visitor events, chat states).
+
+use chrono::{DateTime, SubsecRound, Utc};
+use deadpool_postgres::GenericClient;
+use salesiq_session::{Activity, Author, ChatState, ContactId, StoreError, VisitorEvent};
+use tokio_postgres::Row;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
+
+/// Query parameters.
+pub(crate) type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
+
+/// The database failed: `error` is the source, behind a message that
+/// says what PostgreSQL said.
+pub(crate) fn backend(error: impl Into<DriverError>) -> StoreError {
+    StoreError::backend(error.into())
+}
+
+/// `error`, or `taken` when it is a unique violation (SQLSTATE 23505).
+pub(crate) fn unique_or(error: tokio_postgres::Error, taken: StoreError) -> StoreError {
+    if error.code() == Some(&SqlState::UNIQUE_VIOLATION) {
+        taken
+    } else {
+        backend(error)
+    }
+}
+
+/// A driver or pool error, displayed with its cause (tokio-postgres shows
+/// only "db error"); its [`source`](std::error::Error::source) is the
+/// driver's (or the pool's) error itself.
+#[derive(Debug)]
+pub(crate) struct DriverError {
+    message: String,
+    error: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl From<tokio_postgres::Error> for DriverError {
+    fn from(error: tokio_postgres::Error) -> Self {
+        let message = match (error.as_db_error(), std::error::Error::source(&error)) {
+            (Some(db), _) => format!("{error}: {} (SQLSTATE {})", db.message(), db.code().code()),
+            (None, Some(cause)) => format!("{error}: {cause}"),
+            (None, None) => error.to_string(),
+        };
+        Self {
+            message,
+            error: Box::new(error),
+        }
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for DriverError {
+    fn from(error: deadpool_postgres::PoolError) -> Self {
+        match error {
+            deadpool_postgres::PoolError::Backend(error) => error.into(),
+            error => Self {
+                message: format!("connection pool: {error}"),
+                error: Box::new(error),
+            },
+        }
+    }
+}
+
+impl From<deadpool_postgres::BuildError> for DriverError {
+    fn from(error: deadpool_postgres::BuildError) -> Self {
+        Self {
+            message: format!("connection pool: {error}"),
+            error: Box::new(error),
+        }
+    }
+}
+
+impl std::fmt::Display for DriverError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for DriverError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.error)
+    }
+}
+
+/// Now, as a `timestamptz` keeps it (microseconds), so that what a store
+/// returns at once equals what it reads back later.
+pub(crate) fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+/// Rows of `sql` (a statement prepared once per connection).
+pub(crate) async fn rows(
+    c: &impl GenericClient,
+    sql: &str,
+    params: Params<'_>,
+) -> Result<Vec<Row>, tokio_postgres::Error> {
+    let statement = c.prepare_cached(sql).await?;
+    c.query(&statement, params).await
+}
+
+/// The row of `sql`, if any.
+pub(crate) async fn row(
+    c: &impl GenericClient,
+    sql: &str,
+    params: Params<'_>,
+) -> Result<Option<Row>, tokio_postgres::Error> {
+    let statement = c.prepare_cached(sql).await?;
+    c.query_opt(&statement, params).await
+}
+
+/// How many rows `sql` changed.
+pub(crate) async fn execute(
+    c: &impl GenericClient,
+    sql: &str,
+    params: Params<'_>,
+) -> Result<u64, tokio_postgres::Error> {
+    let statement = c.prepare_cached(sql).await?;
+    c.execute(&statement, params).await
+}
+
+/// Column `i` of `row`, a type mismatch being a backend error, not a panic.
+pub(crate) fn get<'r, T: tokio_postgres::types::FromSql<'r>>(
+    row: &'r Row,
+    i: usize,
+) -> Result<T, StoreError> {
+    row.try_get(i).map_err(backend)
+}
+
+/// A contact as the `offline` and `archive` tables keep it: kind and key.
+pub(crate) fn contact_key(contact: &ContactId) -> (&'static str, String) {
+    match contact {
+        ContactId::Colleague(from) => (
+            "colleague",
+            format!("{}|{}", from.portal(), from.username()),
+        ),
+        ContactId::Visitor { portal, number } => ("visitor", format!("{portal}|{number}")),
+        ContactId::Board { portal } => ("board", portal.clone()),
+    }
+}
+
+/// The contact [`contact_key`] wrote.
+pub(crate) fn contact(kind: &str, key: &str) -> Option<ContactId> {
+    match kind {
+        "colleague" => {
+            let (portal, username) = key.split_once('|')?;
+            Some(ContactId::colleague(portal, username))
+        }
+        "visitor" => {
+            let (portal, number) = key.split_once('|')?;
+            Some(ContactId::visitor(portal, number.parse().ok()?))
+        }
+        "board" => Some(ContactId::board(key)),
+        _ => None,
+    }
+}
+
+/// A visitor event as three columns: its kind and up to two texts.
+pub(crate) fn event_columns(event: &VisitorEvent) -> (&'static str, &str, &str) {
+    match event {
+        VisitorEvent::Queued => ("queued", "", ""),
+        VisitorEvent::Joined { operator } => ("joined", operator, ""),
+        VisitorEvent::Message { from, text } => ("message", from, text),
+        VisitorEvent::Typing { from, state } => ("typing", from, state.as_str()),
+        VisitorEvent::Push { url } => ("push", url, ""),
+        VisitorEvent::Ended { reason } => ("ended", reason, ""),
+    }
+}
+
+/// The visitor event [`event_columns`] wrote.
+pub(crate) fn event(kind: &str, a: String, b: String) -> Option<VisitorEvent> {
+    Some(match kind {
+        "queued" => VisitorEvent::Queued,
+        "joined" => VisitorEvent::Joined { operator: a },
+        "message" => VisitorEvent::Message { from: a, text: b },
+        "typing" => VisitorEvent::Typing {
+            from: a,
+            state: Activity::from_name(&b)?,
+        },
+        "push" => VisitorEvent::Push { url: a },
+        "ended" => VisitorEvent::Ended { reason: a },
+        _ => return None,
+    })
+}
+
+/// A chat state's column.
+pub(crate) fn state_column(state: ChatState) -> Result<&'static str, StoreError> {
+    match state {
+        ChatState::Waiting => Ok("waiting"),
+        ChatState::Active => Ok("active"),
+        ChatState::Ended => Ok("ended"),
+        other => Err(StoreError::backend_message(format!(
+            "salesiq-pg does not know the chat state {other:?}"
+        ))),
+    }
+}
+
+/// The chat state [`state_column`] wrote.
+pub(crate) fn state(column: &str) -> ChatState {
+    match column {
+        "active" => ChatState::Active,
+        "ended" => ChatState::Ended,
+        _ => ChatState::Waiting,
+    }
+}
+
+/// A transcript author as two columns: kind and name.
+pub(crate) fn author_columns(author: &Author) -> (&'static str, Option<&str>) {
+    match author {
+        Author::Visitor => ("visitor", None),
+        Author::Operator(name) => ("operator", Some(name.as_str())),
+        _ => ("system", None),
+    }
+}
+
+/// The author [`author_columns`] wrote.
+pub(crate) fn author(kind: &str, name: Option<String>) -> Author {
+    match (kind, name) {
+        ("operator", Some(name)) => Author::Operator(name),
+        ("visitor", _) => Author::Visitor,
+        _ => Author::System,
+    }
+}
