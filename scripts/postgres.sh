@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # A private PostgreSQL for the tests (salesiq-pg's tests/conformance.rs):
 #
-#   bash scripts/postgres.sh start   # prints the URL, also in target/pg/url
+#   bash scripts/postgres.sh start   # prints the URL, also in $dir/url
 #   bash scripts/postgres.sh stop
 #
 # `start` installs Debian's postgresql when initdb or pg_ctl is missing,
 # then starts a fresh instance: data and socket directories under
-# target/pg/ (made anew each run, owned by the `postgres` user, since
+# /tmp/salesiq-pg-<checkout> (made anew each run, owned by the `postgres` user, since
 # PostgreSQL refuses to run as root), listening on 127.0.0.1 only, on a
 # free port, trust authentication (a throwaway test instance on
 # loopback), fsync off, and one database, salesiq_test. The URL is
@@ -15,7 +15,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-dir="$PWD/target/pg"
+# Under /tmp, not the checkout: the postgres user must be able to reach
+# it (a checkout under a private home directory is not), one per checkout.
+dir="/tmp/salesiq-pg-$(printf '%s' "$PWD" | cksum | cut -d' ' -f1)"
 data="$dir/data"
 sudo=""
 if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
