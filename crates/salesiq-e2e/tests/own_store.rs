@@ -287,6 +287,7 @@ impl Store for Rebuilt {
                 .map(|l| {
                     LiveChat::new(l.chat, &l.portal, &l.token_hash)
                         .with_members(l.operator, l.guests)
+                        .with_seq_reserved(l.seq_reserved)
                 })
                 .collect())
         })

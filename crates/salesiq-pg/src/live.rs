@@ -13,11 +13,21 @@ pub(crate) async fn save_live_chat(store: &PgStore, chat: &LiveChat) -> StoreRes
     let operator = chat.operator.as_ref().map(OperatorRef::username);
     let guests: Vec<&str> = chat.guests.iter().map(OperatorRef::username).collect();
     let portal = chat.portal.to_ascii_lowercase();
+    let reserved = i64::try_from(chat.seq_reserved).unwrap_or(i64::MAX);
     execute(
         &store.client().await?,
-        "INSERT INTO live_chats (chat, portal, token_hash, operator, guests) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (chat) DO UPDATE SET portal = $2, token_hash = $3, operator = $4, guests = $5",
-        &[&chat.chat.0, &portal, &chat.token_hash, &operator, &guests],
+        "INSERT INTO live_chats (chat, portal, token_hash, operator, guests, seq_reserved)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (chat) DO UPDATE SET portal = $2, token_hash = $3, operator = $4, guests = $5,
+         seq_reserved = $6",
+        &[
+            &chat.chat.0,
+            &portal,
+            &chat.token_hash,
+            &operator,
+            &guests,
+            &reserved,
+        ],
     )
     .await
     .map(drop)
@@ -27,7 +37,7 @@ pub(crate) async fn save_live_chat(store: &PgStore, chat: &LiveChat) -> StoreRes
 pub(crate) async fn live_chats(store: &PgStore) -> StoreResult<Vec<LiveChat>> {
     let found = rows(
         &store.client().await?,
-        "SELECT chat, portal, token_hash, operator, guests FROM live_chats ORDER BY chat",
+        "SELECT chat, portal, token_hash, operator, guests, seq_reserved FROM live_chats ORDER BY chat",
         &[],
     )
     .await
@@ -40,12 +50,13 @@ pub(crate) async fn live_chats(store: &PgStore) -> StoreResult<Vec<LiveChat>> {
             let operator: Option<String> = get(row, 3)?;
             let guests: Vec<String> = get(row, 4)?;
             let hash: String = get(row, 2)?;
-            Ok(
-                LiveChat::new(ChatId(get(row, 0)?), &portal, &hash).with_members(
+            let reserved: i64 = get(row, 5)?;
+            Ok(LiveChat::new(ChatId(get(row, 0)?), &portal, &hash)
+                .with_members(
                     operator.as_deref().map(member),
                     guests.iter().map(|g| member(g)).collect(),
-                ),
-            )
+                )
+                .with_seq_reserved(u64::try_from(reserved).unwrap_or(0)))
         })
         .collect()
 }

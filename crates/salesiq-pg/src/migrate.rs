@@ -7,8 +7,13 @@ use crate::db::backend;
 
 /// Every schema version, in order; the table `salesiq_migrations` says
 /// which have run. Append, never edit.
-pub(crate) const MIGRATIONS: &[(&str, &str)] =
-    &[("schema", include_str!("../migrations/0001_schema.sql"))];
+pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
+    ("schema", include_str!("../migrations/0001_schema.sql")),
+    (
+        "seq_reserved",
+        include_str!("../migrations/0002_seq_reserved.sql"),
+    ),
+];
 
 /// The advisory lock that serialises migrations: two nodes starting at
 /// once migrate one after the other, and the second finds nothing to do.

@@ -750,7 +750,8 @@ async fn live_chats(store: &dyn Store) {
         OperatorRef::new("conf-live", "bob.live"),
     ];
     let accepted = LiveChat::new(second.id, "conf-live", "bb22")
-        .with_members(Some(alice.clone()), guests.clone());
+        .with_members(Some(alice.clone()), guests.clone())
+        .with_seq_reserved(150);
     store
         .save_live_chat(&accepted)
         .await

@@ -449,6 +449,11 @@ pub struct LiveChat {
     /// Operators invited in who accepted, in the order they joined; all of
     /// the chat's portal, like the operator.
     pub guests: Vec<crate::contact::OperatorRef>,
+    /// Content events up to this number may have reached the visitor; a
+    /// restore numbers on from here (or from the last kept event, if
+    /// higher), so that after a crash no number the visitor saw is given
+    /// to another event. The chat keeps it ahead of what it sends.
+    pub seq_reserved: u64,
 }
 
 impl LiveChat {
@@ -460,6 +465,7 @@ impl LiveChat {
             token_hash: token_hash.to_owned(),
             operator: None,
             guests: Vec::new(),
+            seq_reserved: 0,
         }
     }
 
@@ -471,6 +477,12 @@ impl LiveChat {
     ) -> Self {
         self.operator = operator;
         self.guests = guests;
+        self
+    }
+
+    /// With numbers up to `seq` reserved ([`LiveChat::seq_reserved`]).
+    pub fn with_seq_reserved(mut self, seq: u64) -> Self {
+        self.seq_reserved = seq;
         self
     }
 }

@@ -95,6 +95,8 @@ const MIGRATIONS: &[&str] = &["
         text TEXT NOT NULL, PRIMARY KEY (portal, username, id)) WITHOUT ROWID;
     CREATE INDEX archive_by_contact ON archive (portal, username, with_kind, with_key, id);
     CREATE INDEX archive_by_age ON archive (portal, at);
+", "
+    ALTER TABLE live_chats ADD COLUMN seq_reserved INTEGER NOT NULL DEFAULT 0;
 "];
 
 /// The SQLite store.
@@ -822,11 +824,12 @@ impl Store for SqliteStore {
         // Usernames hold no newline.
         let guests: Vec<&str> = chat.guests.iter().map(OperatorRef::username).collect();
         let guests = guests.join("\n");
+        let reserved = i64::try_from(chat.seq_reserved).unwrap_or(i64::MAX);
         self.run(move |c| {
             c.execute(
-                "INSERT INTO live_chats (chat, portal, token_hash, operator, guests) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (chat) DO UPDATE SET portal = ?2, token_hash = ?3, operator = ?4, guests = ?5",
-                params![id, portal, hash, operator, guests],
+                "INSERT INTO live_chats (chat, portal, token_hash, operator, guests, seq_reserved) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (chat) DO UPDATE SET portal = ?2, token_hash = ?3, operator = ?4, guests = ?5, seq_reserved = ?6",
+                params![id, portal, hash, operator, guests, reserved],
             )
             .map(drop)
             .map_err(backend)
@@ -836,7 +839,7 @@ impl Store for SqliteStore {
     fn live_chats(&self) -> BoxFuture<'_, StoreResult<Vec<LiveChat>>> {
         self.run(move |c| {
             let mut query = c
-                .prepare("SELECT chat, portal, token_hash, operator, guests FROM live_chats ORDER BY chat")
+                .prepare("SELECT chat, portal, token_hash, operator, guests, seq_reserved FROM live_chats ORDER BY chat")
                 .map_err(backend)?;
             let rows = query.query_map([], |row| {
                 let portal: String = row.get(1)?;
@@ -846,7 +849,10 @@ impl Store for SqliteStore {
                 let guests = guests.split('\n').filter(|g| !g.is_empty()).map(member).collect();
                 let operator = operator.as_deref().map(member);
                 let hash: String = row.get(2)?;
-                Ok(LiveChat::new(ChatId(row.get(0)?), &portal, &hash).with_members(operator, guests))
+                let reserved = u64::try_from(row.get::<_, i64>(5)?).unwrap_or(0);
+                Ok(LiveChat::new(ChatId(row.get(0)?), &portal, &hash)
+                    .with_members(operator, guests)
+                    .with_seq_reserved(reserved))
             });
             rows.and_then(Iterator::collect).map_err(backend)
         })

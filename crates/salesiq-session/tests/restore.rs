@@ -331,3 +331,55 @@ async fn a_chat_without_live_state_is_closed() {
     let stored = w.store.chat("demo", visitor.chat).await.unwrap().unwrap();
     assert_eq!(stored.state, ChatState::Ended);
 }
+
+/// A crash can come after the visitor saw an event and before it was
+/// stored: the restored chat never gives a number the visitor saw to a
+/// new event. Worst case here: every kept event lost, the live row kept.
+#[tokio::test]
+async fn numbers_the_visitor_saw_are_not_reused_after_a_crash() {
+    let w = world().await;
+    let (crashed, _) = w.process();
+    let visitor = accepted(&crashed, &w.bob).await;
+    let token = visitor.resume_token().to_owned();
+    let live = w.store.live_chats().await.unwrap();
+    let kept = live.first().unwrap().clone();
+    assert!(kept.seq_reserved >= 2, "reserved ahead of what was sent");
+    w.store.drop_live_chat(visitor.chat).await.unwrap();
+    w.store.save_live_chat(&kept).await.unwrap();
+
+    let (second, _) = w.process();
+    assert_eq!(second.restore_chats().await.unwrap().restored, 1);
+    // The page saw 1 and 2.
+    let mut back = second.resume_chat("demo", &token, 2).await.unwrap();
+    second
+        .operator_says(&w.bob, &ann_contact(), "three")
+        .await
+        .unwrap();
+    let next = back.next_numbered().await.unwrap();
+    assert!(next.seq.unwrap() > 2, "{next:?}");
+    assert_eq!(
+        next.event,
+        VisitorEvent::Message {
+            from: "Bob".into(),
+            text: "three".into()
+        }
+    );
+}
+
+/// A graceful stop numbers on exactly: no gap after a restart.
+#[tokio::test]
+async fn a_stop_numbers_on_without_a_gap() {
+    let w = world().await;
+    let (first, _) = w.process();
+    let visitor = accepted(&first, &w.bob).await;
+    let token = visitor.resume_token().to_owned();
+    first.shut_down().await.unwrap();
+    let (second, _) = w.process();
+    second.restore_chats().await.unwrap();
+    let mut back = second.resume_chat("demo", &token, 2).await.unwrap();
+    second
+        .operator_says(&w.bob, &ann_contact(), "three")
+        .await
+        .unwrap();
+    assert_eq!(back.next_numbered().await, Some(message(3, "three")));
+}

@@ -24,6 +24,12 @@ use crate::model::{Author, ChatEvent, ChatId, ChatState, LiveChat, VisitorDetail
 /// a resume after a restart.
 pub(crate) const REPLAY: usize = crate::store::MAX_CHAT_EVENTS;
 
+/// How many content event numbers a chat reserves in the store at a time,
+/// ahead of what it sends ([`LiveChat::seq_reserved`]): one store write
+/// per this many events, and after a crash the numbering skips at most
+/// this many.
+const SEQ_BLOCK: u64 = 100;
+
 /// At most one visitor chat state per this interval reaches the operators.
 pub(crate) const STATE_INTERVAL: Duration = Duration::from_millis(250);
 
@@ -104,6 +110,9 @@ pub(super) struct ChatTask {
     token_hash: String,
     /// The members as last stored; `None` before the chat was first stored.
     saved_members: Option<(Option<OperatorRef>, Vec<OperatorRef>)>,
+    /// The content event numbers reserved in the store: the chat sends
+    /// none beyond it.
+    seq_reserved: u64,
     /// How long the chat waits for a visitor whose connection dropped.
     grace: Duration,
     /// When it stops waiting.
@@ -160,6 +169,7 @@ impl ChatTask {
             unsaved: Vec::new(),
             token_hash: setup.token_hash,
             saved_members: None,
+            seq_reserved: 0,
             grace: setup.grace,
             gone_until: None,
             connection: 0,
@@ -288,8 +298,16 @@ impl ChatTask {
             }
             Msg::ShutDown(done) => {
                 // Kept, not ended: the next start restores the chat
-                // (`Gateway::restore_chats`) and the visitor resumes.
+                // (`Gateway::restore_chats`) and the visitor resumes,
+                // numbered on exactly where it stopped.
                 self.save().await;
+                let live = LiveChat::new(self.id, &self.portal, &self.token_hash)
+                    .with_members(self.operator.clone(), self.guests.clone())
+                    .with_seq_reserved(self.seq);
+                logged(
+                    self.inner.store.save_live_chat(&live).await,
+                    "a stopped chat was not stored",
+                );
                 self.ended = true;
                 self.inner.remove(self.id);
                 answer(done, Ok(()), "shut down");
@@ -786,11 +804,23 @@ impl ChatTask {
             return;
         }
         let members = (self.operator.clone(), self.guests.clone());
-        if self.saved_members.as_ref() != Some(&members) {
+        // Numbers stay reserved ahead of what is sent: a handled message
+        // sends a few events at most, so half a block to spare is plenty.
+        let reserve = self.seq + SEQ_BLOCK / 2 > self.seq_reserved;
+        if self.saved_members.as_ref() != Some(&members) || reserve {
+            let reserved = if reserve {
+                self.seq + SEQ_BLOCK
+            } else {
+                self.seq_reserved
+            };
             let live = LiveChat::new(self.id, &self.portal, &self.token_hash)
-                .with_members(members.0.clone(), members.1.clone());
+                .with_members(members.0.clone(), members.1.clone())
+                .with_seq_reserved(reserved);
             match self.inner.store.save_live_chat(&live).await {
-                Ok(()) => self.saved_members = Some(members),
+                Ok(()) => {
+                    self.saved_members = Some(members);
+                    self.seq_reserved = reserved;
+                }
                 Err(error) => tracing::warn!(%error, "a live chat was not stored"),
             }
         }
@@ -812,7 +842,11 @@ impl ChatTask {
         if self.operator.is_some() {
             self.queue_deadline = None;
         }
-        self.seq = events.iter().map(|e| e.seq).max().unwrap_or(0);
+        // After a crash the visitor may have seen numbers up to the
+        // reservation that no kept event has: new events come after them.
+        let kept = events.iter().map(|e| e.seq).max().unwrap_or(0);
+        self.seq = kept.max(live.seq_reserved);
+        self.seq_reserved = self.seq;
         let skip = events.len().saturating_sub(REPLAY);
         self.replay = events
             .into_iter()
