@@ -618,8 +618,13 @@ impl ChatTask {
         }
         self.typing.remove(operator);
         let name = self.name(operator).await;
-        // Told first, stored next (in order, by this task): nobody waits
-        // for the disk, and the operator is answered once it is stored.
+        // Stored before anyone sees it: a crash never loses a line the
+        // visitor read (tests/crash.rs reads the history after SIGKILL).
+        let stored = self
+            .inner
+            .store
+            .add_line(self.id, &Author::Operator(name.clone()), text)
+            .await;
         // In a group chat the other operators see it, marked with the author.
         let contact = self.contact().clone();
         for member in self.members().filter(|m| *m != operator) {
@@ -629,14 +634,10 @@ impl ChatTask {
                 .send(member, OperatorEvent::message(&contact, line));
         }
         self.tell_visitor(VisitorEvent::Message {
-            from: name.clone(),
+            from: name,
             text: text.to_owned(),
         });
-        self.inner
-            .store
-            .add_line(self.id, &Author::Operator(name), text)
-            .await
-            .map_err(Into::into)
+        stored.map_err(Into::into)
     }
 
     /// The visitor wrote: to the operators, and into the transcript.
@@ -645,7 +646,12 @@ impl ChatTask {
         // A message says "active" itself; a state still waiting is stale.
         self.pending_state = None;
         self.visitor_state = Some((Activity::Active, Instant::now()));
-        // Told first, stored next, as in `relay`.
+        // Stored before the operators see it, as in `relay`.
+        let stored = self
+            .inner
+            .store
+            .add_line(self.id, &Author::Visitor, text)
+            .await;
         let contact = self.contact().clone();
         let shown = unforged(text);
         for member in self.members() {
@@ -653,11 +659,7 @@ impl ChatTask {
                 .sink
                 .send(member, OperatorEvent::message(&contact, shown.as_ref()));
         }
-        self.inner
-            .store
-            .add_line(self.id, &Author::Visitor, text)
-            .await
-            .map_err(Into::into)
+        stored.map_err(Into::into)
     }
 
     /// Any visitor activity stops a pending timed end, and the operators
