@@ -54,7 +54,8 @@ impl NatsBus {
         &self.client
     }
 
-    /// Waits until everything published so far reached the server.
+    /// Waits until everything published or subscribed so far is written
+    /// to the connection (not until the server has handled it).
     pub async fn flush(&self) -> Result<(), Error> {
         self.client.flush().await.map_err(Error::Flush)
     }
