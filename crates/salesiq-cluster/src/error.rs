@@ -40,6 +40,12 @@ pub enum Error {
     /// connection is gone for good).
     #[error("the bus is closed")]
     Closed,
+    /// An operation on the bus took longer than its bound.
+    #[error("timed out: {what}")]
+    Timeout {
+        /// Which operation.
+        what: &'static str,
+    },
     /// Connecting to the NATS server failed.
     #[error("connecting to NATS at {url}")]
     Connect {

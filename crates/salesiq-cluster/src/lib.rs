@@ -42,8 +42,10 @@
 //! nothing grows without bound. Payloads are at most
 //! [`DEFAULT_MAX_PAYLOAD`] (1 MiB, NATS's default). [`NatsBus`] leaves
 //! reconnection to `async-nats`; while disconnected, what this node
-//! publishes waits in the client's bounded buffer and what others publish
-//! to it is lost (the registry's snapshots make that good).
+//! publishes waits in the client's bounded buffer (a publish that finds it
+//! full fails after [`DEFAULT_PUBLISH_TIMEOUT`], 1 s, rather than stall)
+//! and what others publish to it is lost (the registry's snapshots make
+//! that good).
 //!
 //! # Presence
 //!
@@ -120,7 +122,7 @@ pub mod subject;
 pub use bus::{Bus, DEFAULT_MAX_PAYLOAD, DEFAULT_SUBSCRIPTION_CAPACITY, Message, Subscription};
 pub use error::Error;
 pub use local::LocalBus;
-pub use nats::NatsBus;
+pub use nats::{DEFAULT_PUBLISH_TIMEOUT, NatsBus};
 pub use presence::{
     MAX_FIELD_LEN, MAX_NODE_ID_LEN, NodeId, PRESENCE_PATTERN, PRESENCE_SUBJECT_PREFIX,
     PresenceConfig, PresenceEvent, PresenceRegistry,

@@ -1,5 +1,7 @@
 //! [`NatsBus`]: the bus between nodes, over a NATS server.
 
+use std::time::Duration;
+
 use bytes::Bytes;
 use futures::StreamExt;
 use salesiq_session::BoxFuture;
@@ -10,6 +12,10 @@ use crate::bus::{
 use crate::error::Error;
 use crate::subject::{validate_pattern, validate_subject};
 
+/// How long [`NatsBus`] waits for room in the client's buffer before a
+/// publish fails with [`Error::Timeout`]: 1 s.
+pub const DEFAULT_PUBLISH_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// The bus over NATS core publish/subscribe (`async-nats`), for several
 /// nodes: each node connects to the same NATS server or cluster.
 ///
@@ -17,13 +23,16 @@ use crate::subject::{validate_pattern, validate_subject};
 /// subscription has the same bounded queue, fed by a task that lives as
 /// long as the [`Subscription`]. The client reconnects on its own after a
 /// lost connection; messages published meanwhile wait in its bounded
-/// buffer (a `publish` waits when that is full), and messages sent to this
-/// node meanwhile are lost, which the presence registry's periodic
-/// snapshots make good.
+/// buffer, and a publish that finds it full waits at most the publish
+/// timeout ([`DEFAULT_PUBLISH_TIMEOUT`]) and then fails with
+/// [`Error::Timeout`], so that a NATS outage never stalls the caller.
+/// Messages sent to this node meanwhile are lost, which the presence
+/// registry's periodic snapshots make good.
 #[derive(Debug, Clone)]
 pub struct NatsBus {
     client: async_nats::Client,
     capacity: usize,
+    publish_timeout: Duration,
 }
 
 impl NatsBus {
@@ -46,7 +55,14 @@ impl NatsBus {
         Self {
             client,
             capacity: DEFAULT_SUBSCRIPTION_CAPACITY,
+            publish_timeout: DEFAULT_PUBLISH_TIMEOUT,
         }
+    }
+
+    /// The same bus with another publish timeout (see [`NatsBus`]).
+    pub fn with_publish_timeout(mut self, timeout: Duration) -> Self {
+        self.publish_timeout = timeout;
+        self
     }
 
     /// The underlying client.
@@ -79,10 +95,16 @@ impl Bus for NatsBus {
                     max,
                 });
             }
-            self.client
-                .publish(subject.to_owned(), payload)
-                .await
-                .map_err(Error::Publish)
+            // Cancelling a publish that waits for room sends nothing.
+            tokio::time::timeout(
+                self.publish_timeout,
+                self.client.publish(subject.to_owned(), payload),
+            )
+            .await
+            .map_err(|_| Error::Timeout {
+                what: "publishing on NATS (the client's buffer is full: is the server reachable?)",
+            })?
+            .map_err(Error::Publish)
         })
     }
 
