@@ -59,6 +59,13 @@ impl NatsBus {
         }
     }
 
+    /// The same bus, whose subscriptions from now on each hold up to
+    /// `capacity` messages (at least one) before they lose new ones.
+    pub fn with_subscription_capacity(mut self, capacity: usize) -> Self {
+        self.capacity = capacity.max(1);
+        self
+    }
+
     /// The same bus with another publish timeout (see [`NatsBus`]).
     pub fn with_publish_timeout(mut self, timeout: Duration) -> Self {
         self.publish_timeout = timeout;

@@ -630,3 +630,118 @@ async fn run(shared: Arc<Shared>, mut subscription: Subscription) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::LocalBus;
+    use proptest::prelude::*;
+
+    fn shared(max_entries: usize) -> Shared {
+        let config = PresenceConfig {
+            max_entries,
+            max_nodes: 4,
+            ..PresenceConfig::default()
+        };
+        let (events, _) = broadcast::channel(16);
+        let node = NodeId::new("self").expect("node id");
+        Shared {
+            subject: node.presence_subject(),
+            node,
+            config,
+            bus: Arc::new(LocalBus::new()),
+            state: Mutex::new(State::default()),
+            publishing: tokio::sync::Mutex::new(()),
+            events,
+        }
+    }
+
+    fn message(node: &str, payload: Vec<u8>) -> Message {
+        Message {
+            subject: format!("{PRESENCE_SUBJECT_PREFIX}{node}"),
+            payload: Bytes::from(payload),
+        }
+    }
+
+    /// JSON that is close to the real thing: the right tags, fields of any
+    /// text (empty, long, control characters), missing or extra fields.
+    fn near_json() -> impl Strategy<Value = String> {
+        let field = prop_oneof![
+            "",
+            "[a-z.]{1,8}",
+            "\\PC{0,20}",
+            "[\\x00-\\x1f]{1,3}",
+            "x{127,130}"
+        ];
+        let entry =
+            (field.clone(), field.clone(), field, any::<bool>()).prop_map(|(p, u, r, extra)| {
+                let mut value = serde_json::json!({"portal": p, "username": u, "resource": r});
+                if extra {
+                    value["extra"] = serde_json::json!([1, {"a": null}]);
+                }
+                value
+            });
+        let entries = proptest::collection::vec(entry, 0..8);
+        let kind = prop_oneof!["snapshot", "delta", "leave", "other", ""];
+        (kind, entries.clone(), entries, any::<u8>()).prop_map(|(kind, a, b, shape)| {
+            let value = match shape % 4 {
+                0 => serde_json::json!({"type": kind, "entries": a}),
+                1 => serde_json::json!({"type": kind, "available": a, "unavailable": b}),
+                2 => serde_json::json!({"type": kind, "entries": {"not": "a list"}}),
+                _ => serde_json::json!([kind, a]),
+            };
+            value.to_string()
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn any_bytes_from_the_bus_never_panic(
+            node in prop_oneof!["a", "b", "self", "x.y", "", "\\PC{0,8}"],
+            payloads in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..64), 1..8),
+        ) {
+            let shared = shared(4);
+            for payload in payloads {
+                shared.receive(&message(&node, payload));
+            }
+            prop_assert!(shared.state().remote.len() <= 4);
+        }
+
+        #[test]
+        fn near_valid_json_never_panics_nor_exceeds_the_bounds(
+            messages in proptest::collection::vec((prop_oneof!["a", "b", "c", "d", "e", "f"], near_json()), 1..16),
+        ) {
+            let shared = shared(3);
+            for (node, json) in messages {
+                shared.receive(&message(&node, json.into_bytes()));
+            }
+            let state = shared.state();
+            prop_assert!(state.remote.len() <= 4);
+            for remote in state.remote.values() {
+                prop_assert!(remote.entries.len() <= 3);
+                for (operator, resource) in &remote.entries {
+                    prop_assert!(field_ok(operator.portal()) && field_ok(operator.username()) && field_ok(resource));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_valid_snapshot_then_delta_is_applied() {
+        let shared = shared(8);
+        let snapshot = br#"{"type":"snapshot","entries":[{"portal":"Demo","username":"Alice.Ops","resource":"phone"}]}"#;
+        assert!(shared.receive(&message("a", snapshot.to_vec())), "new node");
+        let delta = br#"{"type":"delta","available":[{"portal":"demo","username":"bob.ops","resource":"pc"}],"unavailable":[{"portal":"demo","username":"alice.ops","resource":"phone"}]}"#;
+        assert!(!shared.receive(&message("a", delta.to_vec())), "known node");
+        let state = shared.state();
+        let entries: Vec<&Entry> = state.remote[&NodeId::new("a").expect("id")]
+            .entries
+            .iter()
+            .collect();
+        assert_eq!(
+            entries,
+            vec![&(OperatorRef::new("demo", "bob.ops"), "pc".to_owned())]
+        );
+        assert_eq!(state.rejected, 0);
+    }
+}

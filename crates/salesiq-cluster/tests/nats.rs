@@ -152,6 +152,38 @@ async fn wildcard_subscriptions_across_two_connections() {
 }
 
 #[tokio::test]
+async fn a_slow_subscriber_loses_messages_instead_of_queueing_them() {
+    let Some(url) = server() else { return };
+    let publisher = connect(&url).await;
+    let subscriber = connect(&url).await.with_subscription_capacity(4);
+    let root = unique("slow");
+    let mut slow = subscriber.subscribe(&format!("{root}.>")).await.unwrap();
+    ready(&publisher, &subscriber, &root).await;
+    for i in 0..200u32 {
+        publisher
+            .publish(&format!("{root}.m"), Bytes::from(i.to_string()))
+            .await
+            .unwrap();
+    }
+    publisher.flush().await.unwrap();
+    // All 200 reach this node; 4 are kept, the rest counted as lost.
+    let start = Instant::now();
+    while slow.dropped() < 196 {
+        assert!(start.elapsed() < WAIT, "only {} dropped", slow.dropped());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(slow.dropped(), 196);
+    for i in 0..4u32 {
+        assert_eq!(next(&mut slow).await.payload, Bytes::from(i.to_string()));
+    }
+    assert!(
+        timeout(Duration::from_millis(100), slow.recv())
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
 async fn connecting_to_nothing_is_a_connect_error() {
     // Port 1 on loopback: nobody listens (no server needed for this one).
     let result = timeout(WAIT, NatsBus::connect("nats://127.0.0.1:1"))
