@@ -3,7 +3,9 @@
 # tests need (Debian's chromium and chromium-driver) and the interop tests
 # need (slixmpp) when it is missing, starts a private PostgreSQL for the
 # PgStore tests (scripts/postgres.sh, which installs Debian's postgresql
-# when missing; stopped again at exit),
+# when missing) and a private NATS server for the NatsBus tests
+# (scripts/nats.sh, which installs Debian's nats-server when missing),
+# both stopped again at exit,
 # then runs `cargo test --workspace` with any arguments given.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,5 +31,12 @@ echo "== starting PostgreSQL (PgStore tests)"
 trap 'bash scripts/postgres.sh stop' EXIT
 SALESIQ_PG_URL=$(bash scripts/postgres.sh start)
 export SALESIQ_PG_URL
+
+# salesiq-cluster's tests (crates/salesiq-cluster/tests/nats.rs) connect
+# to this server; they read its URL from SALESIQ_NATS_URL.
+echo "== starting nats-server (NatsBus tests)"
+trap 'bash scripts/nats.sh stop; bash scripts/postgres.sh stop' EXIT
+SALESIQ_NATS_URL=$(bash scripts/nats.sh start)
+export SALESIQ_NATS_URL
 
 cargo test --workspace "$@"
