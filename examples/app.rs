@@ -61,7 +61,7 @@ pub struct Running {
     pub certificate: Vec<u8>,
     /// What seeding added to the store.
     pub seeded: Seeded,
-    /// The SQLite file.
+    /// The SQLite file (none is used when `[store] url` names PostgreSQL).
     pub database: PathBuf,
     /// Chats a previous run left live, restored: their visitors resume
     /// and their operators find them when they log in again.
@@ -82,7 +82,7 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
     std::fs::create_dir_all(&server.data_dir)
         .map_err(|e| StartError::Io(format!("{}: {e}", server.data_dir.display())))?;
     let database = server.data_dir.join("gateway.sqlite3");
-    let store = Arc::new(SqliteStore::open(&database)?);
+    let store = open_store(config, &database).await?;
     let accounts = Arc::new(StoreAccounts::new(store.clone()));
     let seeded = seed(store.as_ref(), &accounts, &config.portals).await?;
 
@@ -174,6 +174,21 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         xmpp,
         web,
     })
+}
+
+/// The store `[store]` names: the SQLite file by default, or PostgreSQL.
+async fn open_store(config: &Config, database: &Path) -> Result<Arc<dyn Store>, StartError> {
+    match config.store.url.as_deref() {
+        None => Ok(Arc::new(SqliteStore::open(database)?)),
+        #[cfg(feature = "postgres")]
+        Some(url) => Ok(Arc::new(salesiq_pg::PgStore::connect(url).await?)),
+        #[cfg(not(feature = "postgres"))]
+        Some(_) => Err(StartError::Io(
+            "store.url names PostgreSQL, but the example was built without it: \
+             add `--features postgres` to cargo run"
+                .into(),
+        )),
+    }
 }
 
 async fn wait_for(mut stopped: watch::Receiver<bool>) {

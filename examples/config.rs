@@ -61,9 +61,42 @@ pub struct Config {
     /// Bounds on what clients may ask; every key has a default.
     #[serde(default)]
     pub limits: LimitsConfig,
+    /// Where everything is stored: the SQLite file under `data_dir`
+    /// unless a URL says otherwise.
+    #[serde(default)]
+    pub store: StoreConfig,
     /// The portals to seed; the first is the visitor page's default.
     #[serde(rename = "portal")]
     pub portals: Vec<PortalConfig>,
+}
+
+/// `[store]`: where everything is stored.
+///
+/// ```toml
+/// [store]
+/// url = "postgres://user:password@127.0.0.1:5432/salesiq"
+/// ```
+///
+/// Absent (the default), the SQLite file `data_dir/gateway.sqlite3`. A
+/// `postgres://` (or `postgresql://`) URL is a PostgreSQL database through
+/// `salesiq_pg::PgStore` (created tables, migrated on start), and needs
+/// the example built with `--features postgres`, so that the first run
+/// compiles no PostgreSQL client.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct StoreConfig {
+    /// The database's URL; `None` for the SQLite file.
+    pub url: Option<String>,
+}
+
+impl StoreConfig {
+    /// Whether `url` names a PostgreSQL database.
+    pub fn is_postgres(&self) -> bool {
+        self.url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("postgres://") || u.starts_with("postgresql://"))
+    }
 }
 
 /// Listeners, domain and files.
@@ -387,6 +420,12 @@ impl Config {
     fn check(&self) -> Result<(), String> {
         salesiq_jid::check_domain(&self.server.domain)
             .map_err(|e| format!("server.domain: {e}"))?;
+        if self.store.url.is_some() && !self.store.is_postgres() {
+            return Err(
+                "store.url: only postgres:// URLs are understood (leave it out for the SQLite file)"
+                    .into(),
+            );
+        }
         if self.server.certificate.is_some() != self.server.key.is_some() {
             return Err("server.certificate and server.key go together".into());
         }
@@ -480,6 +519,26 @@ mod tests {
     }
 
     const MINIMAL: &str = "[server]\ndomain = \"chat.example.com\"\n[[portal]]\nname = \"p\"\n";
+
+    #[test]
+    fn the_store_is_sqlite_unless_a_postgres_url_is_given() {
+        let config = Config::parse(MINIMAL, "test.toml").unwrap();
+        assert!(config.store.url.is_none() && !config.store.is_postgres());
+        let text = format!("{MINIMAL}[store]\nurl = \"postgres://u:p@127.0.0.1:5432/db\"\n");
+        assert!(
+            Config::parse(&text, "test.toml")
+                .unwrap()
+                .store
+                .is_postgres()
+        );
+        let text = format!("{MINIMAL}[store]\nurl = \"mysql://127.0.0.1/db\"\n");
+        assert!(refused(&text).contains("store.url"), "{}", refused(&text));
+        let text = format!("{MINIMAL}[store]\npath = \"x\"\n");
+        assert!(
+            Config::parse(&text, "test.toml").is_err(),
+            "unknown keys are refused"
+        );
+    }
 
     #[test]
     fn defaults_fill_what_is_left_out() {

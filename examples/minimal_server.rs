@@ -61,16 +61,18 @@ fn print_welcome(config: &Config, running: &app::Running) {
     let server = &config.server;
     let host = server.client_host();
     let seeded = &running.seeded;
+    let store = if config.store.is_postgres() {
+        "the PostgreSQL database of [store] url".to_owned()
+    } else {
+        running.database.display().to_string()
+    };
     if seeded.operators > 0 {
         println!(
-            "Seeded {} portal(s), {} department(s), {} operator(s) into {}.",
-            seeded.portals,
-            seeded.departments,
-            seeded.operators,
-            running.database.display()
+            "Seeded {} portal(s), {} department(s), {} operator(s) into {store}.",
+            seeded.portals, seeded.departments, seeded.operators,
         );
     } else {
-        println!("Using {}.", running.database.display());
+        println!("Using {store}.");
     }
     if running.restored_chats > 0 {
         println!(
