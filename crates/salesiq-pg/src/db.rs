@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, SubsecRound, Utc};
 use deadpool_postgres::GenericClient;
-use salesiq_session::{Activity, Author, ChatState, ContactId, StoreError, VisitorEvent};
+use salesiq_session::{Author, ChatState, StoreError};
 use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
@@ -127,61 +127,9 @@ pub(crate) fn get<'r, T: tokio_postgres::types::FromSql<'r>>(
     row.try_get(i).map_err(backend)
 }
 
-/// A contact as the `offline` and `archive` tables keep it: kind and key.
-pub(crate) fn contact_key(contact: &ContactId) -> (&'static str, String) {
-    match contact {
-        ContactId::Colleague(from) => (
-            "colleague",
-            format!("{}|{}", from.portal(), from.username()),
-        ),
-        ContactId::Visitor { portal, number } => ("visitor", format!("{portal}|{number}")),
-        ContactId::Board { portal } => ("board", portal.clone()),
-    }
-}
-
-/// The contact [`contact_key`] wrote.
-pub(crate) fn contact(kind: &str, key: &str) -> Option<ContactId> {
-    match kind {
-        "colleague" => {
-            let (portal, username) = key.split_once('|')?;
-            Some(ContactId::colleague(portal, username))
-        }
-        "visitor" => {
-            let (portal, number) = key.split_once('|')?;
-            Some(ContactId::visitor(portal, number.parse().ok()?))
-        }
-        "board" => Some(ContactId::board(key)),
-        _ => None,
-    }
-}
-
-/// A visitor event as three columns: its kind and up to two texts.
-pub(crate) fn event_columns(event: &VisitorEvent) -> (&'static str, &str, &str) {
-    match event {
-        VisitorEvent::Queued => ("queued", "", ""),
-        VisitorEvent::Joined { operator } => ("joined", operator, ""),
-        VisitorEvent::Message { from, text } => ("message", from, text),
-        VisitorEvent::Typing { from, state } => ("typing", from, state.as_str()),
-        VisitorEvent::Push { url } => ("push", url, ""),
-        VisitorEvent::Ended { reason } => ("ended", reason, ""),
-    }
-}
-
-/// The visitor event [`event_columns`] wrote.
-pub(crate) fn event(kind: &str, a: String, b: String) -> Option<VisitorEvent> {
-    Some(match kind {
-        "queued" => VisitorEvent::Queued,
-        "joined" => VisitorEvent::Joined { operator: a },
-        "message" => VisitorEvent::Message { from: a, text: b },
-        "typing" => VisitorEvent::Typing {
-            from: a,
-            state: Activity::from_name(&b)?,
-        },
-        "push" => VisitorEvent::Push { url: a },
-        "ended" => VisitorEvent::Ended { reason: a },
-        _ => return None,
-    })
-}
+pub(crate) use salesiq_session::columns::{
+    contact_from_key as contact, contact_key, event_columns, event_from_columns as event,
+};
 
 /// A chat state's column.
 pub(crate) fn state_column(state: ChatState) -> Result<&'static str, StoreError> {

@@ -104,6 +104,7 @@
 mod accounts;
 mod archive;
 mod auth;
+pub mod columns;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod contact;

@@ -18,9 +18,9 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::archive::{ArchivePage, ArchiveQuery, ArchivedMessage};
 use crate::auth::ScramCredentials;
-use crate::contact::{ContactId, OperatorRef};
+use crate::columns::{contact_from_key, contact_key, event_columns, event_from_columns};
+use crate::contact::OperatorRef;
 use crate::future::BoxFuture;
-use crate::gateway::VisitorEvent;
 use crate::model::{
     Author, BoardPost, Chat, ChatEvent, ChatId, ChatLine, ChatState, Department, DepartmentId,
     LiveChat, NewOperator, Note, OfflineMessage, Operator, OperatorId, Portal, Visitor,
@@ -176,62 +176,6 @@ fn migrate(connection: &mut Connection) -> StoreResult<()> {
         transaction.commit().map_err(backend)?;
     }
     Ok(())
-}
-
-/// A contact as the `offline` and `archive` tables keep it: kind and key.
-fn contact_key(contact: &ContactId) -> (&'static str, String) {
-    match contact {
-        ContactId::Colleague(from) => (
-            "colleague",
-            format!("{}|{}", from.portal(), from.username()),
-        ),
-        ContactId::Visitor { portal, number } => ("visitor", format!("{portal}|{number}")),
-        ContactId::Board { portal } => ("board", portal.clone()),
-    }
-}
-
-/// Who an offline message is from, as `add_offline` wrote it.
-fn offline_sender(kind: &str, key: &str) -> Option<ContactId> {
-    match kind {
-        "colleague" => {
-            let (portal, username) = key.split_once('|')?;
-            Some(ContactId::colleague(portal, username))
-        }
-        "visitor" => {
-            let (portal, number) = key.split_once('|')?;
-            Some(ContactId::visitor(portal, number.parse().ok()?))
-        }
-        "board" => Some(ContactId::board(key)),
-        _ => None,
-    }
-}
-
-/// A visitor event as three columns: its kind and up to two texts.
-fn event_columns(event: &VisitorEvent) -> (&'static str, &str, &str) {
-    match event {
-        VisitorEvent::Queued => ("queued", "", ""),
-        VisitorEvent::Joined { operator } => ("joined", operator, ""),
-        VisitorEvent::Message { from, text } => ("message", from, text),
-        VisitorEvent::Typing { from, state } => ("typing", from, state.as_str()),
-        VisitorEvent::Push { url } => ("push", url, ""),
-        VisitorEvent::Ended { reason } => ("ended", reason, ""),
-    }
-}
-
-/// The visitor event [`event_columns`] wrote.
-fn event_from_columns(kind: &str, a: String, b: String) -> Option<VisitorEvent> {
-    Some(match kind {
-        "queued" => VisitorEvent::Queued,
-        "joined" => VisitorEvent::Joined { operator: a },
-        "message" => VisitorEvent::Message { from: a, text: b },
-        "typing" => VisitorEvent::Typing {
-            from: a,
-            state: crate::contact::Activity::from_name(&b)?,
-        },
-        "push" => VisitorEvent::Push { url: a },
-        "ended" => VisitorEvent::Ended { reason: a },
-        _ => return None,
-    })
 }
 
 /// A visitor with the portal's next number (a counter per portal, so
@@ -1118,7 +1062,7 @@ impl Store for SqliteStore {
                 let rows: Vec<_> = rows.and_then(Iterator::collect).map_err(backend)?;
                 rows.into_iter()
                     .filter_map(|(at, kind, key, text)| {
-                        let from = offline_sender(&kind, &key)?;
+                        let from = contact_from_key(&kind, &key)?;
                         Some(OfflineMessage::new(time(at), from, &text))
                     })
                     .collect()
@@ -1294,7 +1238,7 @@ fn archived(
         .into_iter()
         .take(max)
         .filter_map(|(id, at, kind, key, outgoing, text)| {
-            let with = offline_sender(&kind, &key)?;
+            let with = contact_from_key(&kind, &key)?;
             Some(ArchivedMessage::new(id, time(at), with, outgoing, &text))
         })
         .collect();
