@@ -20,25 +20,53 @@ fn chat(to: &str, text: &str) -> Message {
     Message::chat(Some(Jid::new(to).unwrap())).with_body(Lang::new(), text.into())
 }
 
-fn slixmpp_missing() -> Option<String> {
+/// Whether python3 can import slixmpp; when not, says why, and fails
+/// under CI (where `scripts/test.sh` installs it).
+fn slixmpp_available() -> bool {
     let probe = std::process::Command::new("python3")
         .args(["-c", "import slixmpp"])
         .output();
-    match probe {
-        Ok(out) if out.status.success() => None,
-        Ok(out) => Some(String::from_utf8_lossy(&out.stderr).trim().to_owned()),
-        Err(error) => Some(format!("python3: {error}")),
-    }
+    let why = match probe {
+        Ok(out) if out.status.success() => return true,
+        Ok(out) => String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        Err(error) => format!("python3: {error}"),
+    };
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI must run the slixmpp test: {why}"
+    );
+    println!("skipped: slixmpp is not available ({why})");
+    false
+}
+
+/// Runs `scripts/interop/<script>` with `args` against the server on
+/// `port`, beside this runtime (which serves it), and returns what it
+/// printed, which must end in `DONE`.
+async fn run_script(script: &str, port: u16, args: &[&str]) -> String {
+    let path = format!(
+        "{}/../../scripts/interop/{script}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut argv = vec![path, port.to_string()];
+    argv.extend(args.iter().map(|a| (*a).to_owned()));
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3").args(&argv).output()
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stdout.contains("DONE"),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    stdout
 }
 
 #[tokio::test]
 async fn slixmpp_reads_the_archive() {
-    if let Some(why) = slixmpp_missing() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must run the slixmpp test: {why}"
-        );
-        println!("skipped: slixmpp is not available ({why})");
+    if !slixmpp_available() {
         return;
     }
     let w = world(&[], None).await;
@@ -58,26 +86,8 @@ async fn slixmpp_reads_the_archive() {
         .unwrap();
     message_saying(&mut desk, "Hello from Ann").await;
 
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../scripts/interop/slixmpp_mam.py"
-    );
-    let port = w.server.addr(Mode::StartTls).port().to_string();
-    // The server runs on this runtime; the script waits beside it.
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("python3")
-            .args([script, &port, BOB, PASSWORD, ANN])
-            .output()
-    })
-    .await
-    .unwrap()
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stdout.contains("DONE"),
-        "stdout:\n{stdout}\nstderr:\n{stderr}"
-    );
+    let port = w.server.addr(Mode::StartTls).port();
+    let stdout = run_script("slixmpp_mam.py", port, &[BOB, PASSWORD, ANN]).await;
     let lines: Vec<&str> = stdout.lines().collect();
     let archived: Vec<&str> = lines
         .iter()
@@ -103,12 +113,7 @@ async fn slixmpp_reads_the_archive() {
 /// slixmpp at login, in order, each with an XEP-0203 delay stamp.
 #[tokio::test]
 async fn slixmpp_gets_what_was_kept_with_delay_stamps() {
-    if let Some(why) = slixmpp_missing() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must run the slixmpp test: {why}"
-        );
-        println!("skipped: slixmpp is not available ({why})");
+    if !slixmpp_available() {
         return;
     }
     let w = world(&[], None).await;
@@ -123,25 +128,8 @@ async fn slixmpp_gets_what_was_kept_with_delay_stamps() {
         .await
         .unwrap();
 
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../scripts/interop/slixmpp_offline.py"
-    );
-    let port = w.server.addr(Mode::StartTls).port().to_string();
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("python3")
-            .args([script, &port, BOB, PASSWORD, "2"])
-            .output()
-    })
-    .await
-    .unwrap()
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stdout.contains("DONE"),
-        "stdout:\n{stdout}\nstderr:\n{stderr}"
-    );
+    let port = w.server.addr(Mode::StartTls).port();
+    let stdout = run_script("slixmpp_offline.py", port, &[BOB, PASSWORD, "2"]).await;
     let kept: Vec<Vec<&str>> = stdout
         .lines()
         .filter(|l| *l != "DONE")
