@@ -13,8 +13,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 dir="/tmp/salesiq-nats-$(printf '%s' "$PWD" | cksum | cut -d' ' -f1)"
-sudo=""
-if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+# shellcheck source=scripts/services.sh
+source scripts/services.sh # (the working directory is the checkout)
 
 server_bin() {
     command -v nats-server || { [[ -x /usr/sbin/nats-server ]] && echo /usr/sbin/nats-server; } || true
@@ -35,27 +35,9 @@ stop() {
     fi
 }
 
-free_port() {
-    if command -v python3 >/dev/null; then
-        python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-        return
-    fi
-    local port
-    for ((port = 54222; port < 54322; port++)); do
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-            echo "$port"
-            return
-        fi
-    done
-    echo "no free port from 54222 to 54321" >&2
-    return 1
-}
-
 start() {
     if [[ -z $(server_bin) ]]; then
-        echo "== installing nats-server (the NatsBus tests)" >&2
-        $sudo apt-get update -qq >&2
-        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq nats-server >/dev/null
+        apt_install nats-server
     fi
     local bin port
     bin=$(server_bin)
@@ -63,7 +45,7 @@ start() {
     stop
     rm -rf "$dir"
     mkdir -p "$dir"
-    port=$(free_port)
+    port=$(free_port 54222)
     "$bin" -a 127.0.0.1 -p "$port" >"$dir/server.log" 2>&1 </dev/null &
     echo $! >"$dir/pid"
     # Ready when it accepts connections (a few hundred milliseconds).

@@ -19,8 +19,8 @@ cd "$(dirname "$0")/.."
 # it (a checkout under a private home directory is not), one per checkout.
 dir="/tmp/salesiq-pg-$(printf '%s' "$PWD" | cksum | cut -d' ' -f1)"
 data="$dir/data"
-sudo=""
-if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+# shellcheck source=scripts/services.sh
+source scripts/services.sh # (the working directory is the checkout)
 
 bin_dir() {
     local d
@@ -45,27 +45,9 @@ stop() {
     fi
 }
 
-free_port() {
-    if command -v python3 >/dev/null; then
-        python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-        return
-    fi
-    local port
-    for ((port = 55432; port < 55532; port++)); do
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-            echo "$port"
-            return
-        fi
-    done
-    echo "no free port from 55432 to 55531" >&2
-    return 1
-}
-
 start() {
     if [[ -z $(bin_dir) ]]; then
-        echo "== installing postgresql (the PgStore tests)" >&2
-        $sudo apt-get update -qq >&2
-        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql >/dev/null
+        apt_install postgresql
     fi
     local bin port user
     bin=$(bin_dir)
@@ -81,7 +63,7 @@ start() {
     chmod 700 "$data"
     as_pg "$bin/initdb" -D "$data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 --no-sync >"$dir/initdb.log" 2>&1 ||
         { cat "$dir/initdb.log" >&2; exit 1; }
-    port=$(free_port)
+    port=$(free_port 55432)
     if ! as_pg "$bin/pg_ctl" start -D "$data" -l "$dir/server.log" -w -t 30 -o \
         "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir/socket -c fsync=off -c max_connections=200" >/dev/null; then
         cat "$dir/server.log" >&2
