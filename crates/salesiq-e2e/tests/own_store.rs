@@ -48,6 +48,12 @@ fn note(n: Note) -> Note {
 fn post(p: BoardPost) -> BoardPost {
     BoardPost::new(p.at, &p.author, &p.text)
 }
+fn live_chat(l: LiveChat) -> LiveChat {
+    LiveChat::new(l.chat, &l.portal, &l.token_hash)
+        .with_members(l.operator, l.guests)
+        .with_seq_reserved(l.seq_reserved)
+        .with_owner(l.owner.as_deref())
+}
 fn credentials(c: Credentials) -> Credentials {
     Credentials::new(&c.password_hash, c.scram_sha1, c.scram_sha256)
 }
@@ -282,15 +288,22 @@ impl Store for Rebuilt {
     fn live_chats(&self) -> BoxFuture<'_, StoreResult<Vec<LiveChat>>> {
         Box::pin(async move {
             let kept = self.inner.live_chats().await?;
-            Ok(kept
-                .into_iter()
-                .map(|l| {
-                    LiveChat::new(l.chat, &l.portal, &l.token_hash)
-                        .with_members(l.operator, l.guests)
-                        .with_seq_reserved(l.seq_reserved)
-                })
-                .collect())
+            Ok(kept.into_iter().map(live_chat).collect())
         })
+    }
+    fn live_chat<'a>(
+        &'a self,
+        token_hash: &'a str,
+    ) -> BoxFuture<'a, StoreResult<Option<LiveChat>>> {
+        Box::pin(async move { Ok(self.inner.live_chat(token_hash).await?.map(live_chat)) })
+    }
+    fn claim_live_chat(
+        &self,
+        chat: ChatId,
+        from: Option<&str>,
+        to: Option<&str>,
+    ) -> BoxFuture<'_, StoreResult<bool>> {
+        self.inner.claim_live_chat(chat, from, to)
     }
     fn drop_live_chat(&self, chat: ChatId) -> BoxFuture<'_, StoreResult<()>> {
         self.inner.drop_live_chat(chat)

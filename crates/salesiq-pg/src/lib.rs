@@ -70,8 +70,10 @@
 //! * **Races**: two claims of one username: one statement each, the second
 //!   waits on the unique index and loses. Visitor numbers: a counter row
 //!   per portal bumped with `INSERT ... ON CONFLICT DO UPDATE ... RETURNING`
-//!   under its row lock, never `MAX + 1`. Whatever writes several rows is
-//!   one transaction (`open_chat`, `add_offline` with its bound under a
+//!   under its row lock, never `MAX + 1`. Claims of a live chat: one
+//!   `UPDATE ... WHERE owner IS NOT DISTINCT FROM $2`; a racing second
+//!   waits on the row lock, rechecks the row and changes nothing.
+//!   Whatever writes several rows is one transaction (`open_chat`, `add_offline` with its bound under a
 //!   per-operator advisory lock, `add_chat_event` with its bound,
 //!   `drop_live_chat`) or one statement (`take_offline` is one
 //!   `DELETE ... RETURNING`; `archive_all` one `INSERT ... SELECT FROM

@@ -7,17 +7,18 @@ use salesiq_session::{
 };
 
 use crate::PgStore;
-use crate::db::{backend, contact, contact_key, event, event_columns, execute, get, rows};
+use crate::db::{backend, contact, contact_key, event, event_columns, execute, get, row, rows};
 
 pub(crate) async fn save_live_chat(store: &PgStore, chat: &LiveChat) -> StoreResult<()> {
     let operator = chat.operator.as_ref().map(OperatorRef::username);
     let guests: Vec<&str> = chat.guests.iter().map(OperatorRef::username).collect();
     let portal = chat.portal.to_ascii_lowercase();
     let reserved = i64::try_from(chat.seq_reserved).unwrap_or(i64::MAX);
+    // An update leaves the owner: it moves by claim_live_chat only.
     execute(
         &store.client().await?,
-        "INSERT INTO live_chats (chat, portal, token_hash, operator, guests, seq_reserved)
-         VALUES ($1, $2, $3, $4, $5, $6)
+        "INSERT INTO live_chats (chat, portal, token_hash, operator, guests, seq_reserved, owner)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
          ON CONFLICT (chat) DO UPDATE SET portal = $2, token_hash = $3, operator = $4, guests = $5,
          seq_reserved = $6",
         &[
@@ -27,6 +28,7 @@ pub(crate) async fn save_live_chat(store: &PgStore, chat: &LiveChat) -> StoreRes
             &operator,
             &guests,
             &reserved,
+            &chat.owner,
         ],
     )
     .await
@@ -34,31 +36,65 @@ pub(crate) async fn save_live_chat(store: &PgStore, chat: &LiveChat) -> StoreRes
     .map_err(backend)
 }
 
+const LIVE_CHAT: &str =
+    "SELECT chat, portal, token_hash, operator, guests, seq_reserved, owner FROM live_chats";
+
+fn live_chat_row(row: &tokio_postgres::Row) -> StoreResult<LiveChat> {
+    let portal: String = get(row, 1)?;
+    let member = |username: &str| OperatorRef::new(&portal, username);
+    let operator: Option<String> = get(row, 3)?;
+    let guests: Vec<String> = get(row, 4)?;
+    let hash: String = get(row, 2)?;
+    let reserved: i64 = get(row, 5)?;
+    let owner: Option<String> = get(row, 6)?;
+    Ok(LiveChat::new(ChatId(get(row, 0)?), &portal, &hash)
+        .with_members(
+            operator.as_deref().map(member),
+            guests.iter().map(|g| member(g)).collect(),
+        )
+        .with_seq_reserved(u64::try_from(reserved).unwrap_or(0))
+        .with_owner(owner.as_deref()))
+}
+
 pub(crate) async fn live_chats(store: &PgStore) -> StoreResult<Vec<LiveChat>> {
     let found = rows(
         &store.client().await?,
-        "SELECT chat, portal, token_hash, operator, guests, seq_reserved FROM live_chats ORDER BY chat",
+        &format!("{LIVE_CHAT} ORDER BY chat"),
         &[],
     )
     .await
     .map_err(backend)?;
-    found
-        .iter()
-        .map(|row| {
-            let portal: String = get(row, 1)?;
-            let member = |username: &str| OperatorRef::new(&portal, username);
-            let operator: Option<String> = get(row, 3)?;
-            let guests: Vec<String> = get(row, 4)?;
-            let hash: String = get(row, 2)?;
-            let reserved: i64 = get(row, 5)?;
-            Ok(LiveChat::new(ChatId(get(row, 0)?), &portal, &hash)
-                .with_members(
-                    operator.as_deref().map(member),
-                    guests.iter().map(|g| member(g)).collect(),
-                )
-                .with_seq_reserved(u64::try_from(reserved).unwrap_or(0)))
-        })
-        .collect()
+    found.iter().map(live_chat_row).collect()
+}
+
+pub(crate) async fn live_chat(store: &PgStore, token_hash: &str) -> StoreResult<Option<LiveChat>> {
+    let found = row(
+        &store.client().await?,
+        &format!("{LIVE_CHAT} WHERE token_hash = $1 ORDER BY chat LIMIT 1"),
+        &[&token_hash],
+    )
+    .await
+    .map_err(backend)?;
+    found.as_ref().map(live_chat_row).transpose()
+}
+
+/// One statement: PostgreSQL's row lock makes racing claims from one
+/// owner wait for each other, and the later one, rechecking the row,
+/// finds the owner changed and updates nothing.
+pub(crate) async fn claim_live_chat(
+    store: &PgStore,
+    chat: ChatId,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> StoreResult<bool> {
+    let changed = execute(
+        &store.client().await?,
+        "UPDATE live_chats SET owner = $3 WHERE chat = $1 AND owner IS NOT DISTINCT FROM $2",
+        &[&chat.0, &from, &to],
+    )
+    .await
+    .map_err(backend)?;
+    Ok(changed == 1)
 }
 
 pub(crate) async fn drop_live_chat(store: &PgStore, chat: ChatId) -> StoreResult<()> {

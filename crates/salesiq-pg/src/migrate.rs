@@ -13,6 +13,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
         "seq_reserved",
         include_str!("../migrations/0002_seq_reserved.sql"),
     ),
+    (
+        "live_chat_owner",
+        include_str!("../migrations/0003_live_chat_owner.sql"),
+    ),
 ];
 
 /// The advisory lock that serialises migrations: two nodes starting at

@@ -250,6 +250,23 @@ impl Store for PgStore {
     fn live_chats(&self) -> BoxFuture<'_, StoreResult<Vec<LiveChat>>> {
         Box::pin(live::live_chats(self))
     }
+    fn live_chat<'a>(
+        &'a self,
+        token_hash: &'a str,
+    ) -> BoxFuture<'a, StoreResult<Option<LiveChat>>> {
+        Box::pin(live::live_chat(self, token_hash))
+    }
+    fn claim_live_chat(
+        &self,
+        chat: ChatId,
+        from: Option<&str>,
+        to: Option<&str>,
+    ) -> BoxFuture<'_, StoreResult<bool>> {
+        let (from, to) = (from.map(str::to_owned), to.map(str::to_owned));
+        Box::pin(
+            async move { live::claim_live_chat(self, chat, from.as_deref(), to.as_deref()).await },
+        )
+    }
     fn drop_live_chat(&self, chat: ChatId) -> BoxFuture<'_, StoreResult<()>> {
         Box::pin(live::drop_live_chat(self, chat))
     }

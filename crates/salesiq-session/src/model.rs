@@ -454,6 +454,16 @@ pub struct LiveChat {
     /// higher), so that after a crash no number the visitor saw is given
     /// to another event. The chat keeps it ahead of what it sends.
     pub seq_reserved: u64,
+    /// The node (gateway process) that runs the chat's task, by its node
+    /// id, when several nodes share one store; `None` on a single-node
+    /// gateway, and for chats saved before stores kept an owner.
+    ///
+    /// Kept by the first [`crate::Store::save_live_chat`] of the chat;
+    /// later saves leave it as it is. It moves only by
+    /// [`crate::Store::claim_live_chat`], a compare-and-set, so that of
+    /// two nodes taking over a chat exactly one gets it, and a node that
+    /// lost a chat cannot take it back by saving.
+    pub owner: Option<String>,
 }
 
 impl LiveChat {
@@ -466,6 +476,7 @@ impl LiveChat {
             operator: None,
             guests: Vec::new(),
             seq_reserved: 0,
+            owner: None,
         }
     }
 
@@ -483,6 +494,13 @@ impl LiveChat {
     /// With numbers up to `seq` reserved ([`LiveChat::seq_reserved`]).
     pub fn with_seq_reserved(mut self, seq: u64) -> Self {
         self.seq_reserved = seq;
+        self
+    }
+
+    /// Run by the node `owner` ([`LiveChat::owner`]; `None`: by the one
+    /// node of a single-node gateway).
+    pub fn with_owner(mut self, owner: Option<&str>) -> Self {
+        self.owner = owner.map(str::to_owned);
         self
     }
 }

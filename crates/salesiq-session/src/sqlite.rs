@@ -97,6 +97,9 @@ const MIGRATIONS: &[&str] = &["
     CREATE INDEX archive_by_age ON archive (portal, at);
 ", "
     ALTER TABLE live_chats ADD COLUMN seq_reserved INTEGER NOT NULL DEFAULT 0;
+", "
+    ALTER TABLE live_chats ADD COLUMN owner TEXT;
+    CREATE INDEX live_chats_by_token ON live_chats (token_hash);
 "];
 
 /// The SQLite store.
@@ -274,6 +277,29 @@ fn visitor(row: &Row<'_>) -> rusqlite::Result<Visitor> {
             current_page: row.get(10)?,
         },
     })
+}
+
+const LIVE_CHAT: &str =
+    "SELECT chat, portal, token_hash, operator, guests, seq_reserved, owner FROM live_chats";
+
+fn live_chat(row: &Row<'_>) -> rusqlite::Result<LiveChat> {
+    let portal: String = row.get(1)?;
+    let operator: Option<String> = row.get(3)?;
+    let guests: String = row.get(4)?;
+    let member = |username: &str| OperatorRef::new(&portal, username);
+    let guests = guests
+        .split('\n')
+        .filter(|g| !g.is_empty())
+        .map(member)
+        .collect();
+    let operator = operator.as_deref().map(member);
+    let hash: String = row.get(2)?;
+    let reserved = u64::try_from(row.get::<_, i64>(5)?).unwrap_or(0);
+    let owner: Option<String> = row.get(6)?;
+    Ok(LiveChat::new(ChatId(row.get(0)?), &portal, &hash)
+        .with_members(operator, guests)
+        .with_seq_reserved(reserved)
+        .with_owner(owner.as_deref()))
 }
 
 fn chat_line(row: &Row<'_>) -> rusqlite::Result<ChatLine> {
@@ -769,11 +795,14 @@ impl Store for SqliteStore {
         let guests: Vec<&str> = chat.guests.iter().map(OperatorRef::username).collect();
         let guests = guests.join("\n");
         let reserved = i64::try_from(chat.seq_reserved).unwrap_or(i64::MAX);
+        let owner = chat.owner.clone();
+        // An update leaves the owner: it moves by claim_live_chat only.
         self.run(move |c| {
             c.execute(
-                "INSERT INTO live_chats (chat, portal, token_hash, operator, guests, seq_reserved) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                "INSERT INTO live_chats (chat, portal, token_hash, operator, guests, seq_reserved, owner)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                  ON CONFLICT (chat) DO UPDATE SET portal = ?2, token_hash = ?3, operator = ?4, guests = ?5, seq_reserved = ?6",
-                params![id, portal, hash, operator, guests, reserved],
+                params![id, portal, hash, operator, guests, reserved, owner],
             )
             .map(drop)
             .map_err(backend)
@@ -783,22 +812,44 @@ impl Store for SqliteStore {
     fn live_chats(&self) -> BoxFuture<'_, StoreResult<Vec<LiveChat>>> {
         self.run(move |c| {
             let mut query = c
-                .prepare("SELECT chat, portal, token_hash, operator, guests, seq_reserved FROM live_chats ORDER BY chat")
+                .prepare(&format!("{LIVE_CHAT} ORDER BY chat"))
                 .map_err(backend)?;
-            let rows = query.query_map([], |row| {
-                let portal: String = row.get(1)?;
-                let operator: Option<String> = row.get(3)?;
-                let guests: String = row.get(4)?;
-                let member = |username: &str| OperatorRef::new(&portal, username);
-                let guests = guests.split('\n').filter(|g| !g.is_empty()).map(member).collect();
-                let operator = operator.as_deref().map(member);
-                let hash: String = row.get(2)?;
-                let reserved = u64::try_from(row.get::<_, i64>(5)?).unwrap_or(0);
-                Ok(LiveChat::new(ChatId(row.get(0)?), &portal, &hash)
-                    .with_members(operator, guests)
-                    .with_seq_reserved(reserved))
-            });
+            let rows = query.query_map([], live_chat);
             rows.and_then(Iterator::collect).map_err(backend)
+        })
+    }
+
+    fn live_chat<'a>(
+        &'a self,
+        token_hash: &'a str,
+    ) -> BoxFuture<'a, StoreResult<Option<LiveChat>>> {
+        let hash = token_hash.to_owned();
+        self.run(move |c| {
+            c.query_row(
+                &format!("{LIVE_CHAT} WHERE token_hash = ?1 ORDER BY chat LIMIT 1"),
+                [hash],
+                live_chat,
+            )
+            .optional()
+            .map_err(backend)
+        })
+    }
+
+    fn claim_live_chat(
+        &self,
+        chat: ChatId,
+        from: Option<&str>,
+        to: Option<&str>,
+    ) -> BoxFuture<'_, StoreResult<bool>> {
+        let (from, to) = (from.map(str::to_owned), to.map(str::to_owned));
+        self.run(move |c| {
+            // `IS` compares NULL-safely: a NULL `from` matches no owner.
+            c.execute(
+                "UPDATE live_chats SET owner = ?3 WHERE chat = ?1 AND owner IS ?2",
+                params![chat.0, from, to],
+            )
+            .map(|changed| changed == 1)
+            .map_err(backend)
         })
     }
 
@@ -1250,4 +1301,71 @@ fn archived(
         complete,
         usize::try_from(count).unwrap_or(0),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// A database made by the release before live chats had owners (every
+    /// migration but the last), with a live chat in it, opens migrated:
+    /// the chat has no owner, is found by its token hash through the
+    /// index, and can be claimed.
+    #[tokio::test]
+    async fn a_database_from_before_owners_migrates() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.sqlite3");
+        let before = MIGRATIONS.len() - 1;
+        {
+            let connection = Connection::open(&path).unwrap();
+            for migration in &MIGRATIONS[..before] {
+                connection.execute_batch(migration).unwrap();
+            }
+            connection
+                .pragma_update(None, "user_version", before as i64)
+                .unwrap();
+            connection
+                .execute_batch(
+                    "INSERT INTO visitors (id, portal, number, name) VALUES (1, 'old', 1, 'Ann');
+                     INSERT INTO chats (id, portal, visitor, question, state, started)
+                         VALUES (7, 'old', 1, 'hi', 'active', 0);
+                     INSERT INTO live_chats (chat, portal, token_hash, operator, guests, seq_reserved)
+                         VALUES (7, 'old', 'cafe', 'alice.old', '', 40);",
+                )
+                .unwrap();
+        }
+
+        let store = SqliteStore::open(&path).unwrap();
+        let expected = LiveChat::new(ChatId(7), "old", "cafe")
+            .with_members(Some(OperatorRef::new("old", "alice.old")), Vec::new())
+            .with_seq_reserved(40);
+        assert_eq!(store.live_chats().await.unwrap(), vec![expected.clone()]);
+        assert_eq!(store.live_chat("cafe").await.unwrap(), Some(expected));
+        assert!(
+            store
+                .claim_live_chat(ChatId(7), None, Some("node-a"))
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            store.live_chat("cafe").await.unwrap().and_then(|l| l.owner),
+            Some("node-a".to_owned())
+        );
+
+        let connection = Connection::open(&path).unwrap();
+        let version: i64 = connection
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, MIGRATIONS.len() as i64);
+        let plan: String = connection
+            .query_row(
+                &format!("EXPLAIN QUERY PLAN {LIVE_CHAT} WHERE token_hash = 'cafe'"),
+                [],
+                |row| row.get(3),
+            )
+            .unwrap();
+        assert!(plan.contains("live_chats_by_token"), "{plan}");
+    }
 }

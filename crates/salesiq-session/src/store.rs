@@ -280,9 +280,45 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Keeps what a restart needs of a live chat, replacing what was kept
     /// for it before: called when the chat starts and whenever its members
     /// change.
+    ///
+    /// The first save of a chat keeps its [`LiveChat::owner`]; a later
+    /// save replaces everything else but leaves the owner as it is (an
+    /// owner moves only by [`Store::claim_live_chat`], so a node that lost
+    /// a chat cannot take it back by saving it).
     fn save_live_chat<'a>(&'a self, chat: &'a LiveChat) -> BoxFuture<'a, StoreResult<()>>;
     /// Every live chat kept, of every portal, by chat id.
     fn live_chats(&self) -> BoxFuture<'_, StoreResult<Vec<LiveChat>>>;
+    /// The live chat whose [`LiveChat::token_hash`] is `token_hash`, if
+    /// one is kept (of any portal): how a node finds the chat a resuming
+    /// visitor's token names, and who runs it.
+    ///
+    /// The default looks through [`Store::live_chats`], reading every
+    /// live chat; a store overrides it with an indexed lookup (as
+    /// [`crate::SqliteStore`] does).
+    fn live_chat<'a>(
+        &'a self,
+        token_hash: &'a str,
+    ) -> BoxFuture<'a, StoreResult<Option<LiveChat>>> {
+        Box::pin(async move {
+            let all = self.live_chats().await?;
+            Ok(all.into_iter().find(|l| l.token_hash == token_hash))
+        })
+    }
+    /// Moves a live chat to the node `to` if, and only if, its
+    /// [`LiveChat::owner`] is `from` now (`None` is no owner, and matches
+    /// only no owner); whether it did. False, changing nothing, for a
+    /// chat with no live chat kept or with another owner.
+    ///
+    /// A compare-and-set, atomic in the store: of claims racing from one
+    /// owner (two nodes taking over the chat of a node that died), exactly
+    /// one returns true, and the chat is the winner's. There is no
+    /// default: one built from other methods could not be atomic.
+    fn claim_live_chat(
+        &self,
+        chat: ChatId,
+        from: Option<&str>,
+        to: Option<&str>,
+    ) -> BoxFuture<'_, StoreResult<bool>>;
     /// Forgets a live chat and its events: it ended.
     fn drop_live_chat(&self, chat: ChatId) -> BoxFuture<'_, StoreResult<()>>;
     /// Appends a content event the chat sent its visitor; at most
