@@ -21,6 +21,8 @@
 //! * visitor numbers count per portal from 1;
 //! * lists come in the documented order (departments and operators by
 //!   name, transcripts, notes, history and posts oldest first);
+//! * a live chat's owner is kept by its first save only and moves by
+//!   claim alone, a compare-and-set of which, racing, exactly one wins;
 //! * an operator's archive is theirs alone, read by id oldest first, in
 //!   pages both ways, filtered by contact and time, pruned per portal.
 
@@ -31,7 +33,8 @@ use crate::auth::{Photo, ScramCredentials, ScramHash};
 use crate::contact::{ContactId, OperatorRef};
 use crate::gateway::VisitorEvent;
 use crate::model::{
-    Author, ChatEvent, ChatState, LiveChat, NewOperator, OfflineMessage, Portal, VisitorDetails,
+    Author, ChatEvent, ChatId, ChatState, LiveChat, NewOperator, OfflineMessage, Portal,
+    VisitorDetails,
 };
 use crate::store::{Credentials, MAX_CHAT_EVENTS, MAX_OFFLINE, Store, StoreError};
 
@@ -43,6 +46,7 @@ pub async fn run(store: &dyn Store) {
     notes_blocks_board_and_tickets(store).await;
     offline_messages(store).await;
     live_chats(store).await;
+    live_chat_owners(store).await;
     archive(store).await;
 }
 
@@ -869,6 +873,201 @@ async fn live_chats(store: &dyn Store) {
         .drop_live_chat(second.id)
         .await
         .expect("drop_live_chat");
+}
+
+/// The live chats of `portal`, as `live_chats` gives them.
+async fn live_of(store: &dyn Store, portal: &str) -> Vec<LiveChat> {
+    let all = store.live_chats().await.expect("live_chats");
+    all.into_iter().filter(|l| l.portal == portal).collect()
+}
+
+/// The owner `live_chats` gives for `chat`: `None` for no row, `Some(None)`
+/// for a row with no owner.
+async fn owner_of(store: &dyn Store, chat: ChatId) -> Option<Option<String>> {
+    let all = store.live_chats().await.expect("live_chats");
+    all.into_iter().find(|l| l.chat == chat).map(|l| l.owner)
+}
+
+async fn live_chat_owners(store: &dyn Store) {
+    store
+        .put_portal(&Portal::new("conf-own", "en"))
+        .await
+        .expect("put_portal");
+    let mut chats = Vec::new();
+    for name in ["Ola", "Pat", "Quinn", "Ray"] {
+        let (_, chat) = store
+            .open_chat("conf-own", &visitor(name), None, "owned?")
+            .await
+            .expect("open_chat");
+        chats.push(chat.id);
+    }
+    let [owned, unowned, raced, never_saved] = chats[..] else {
+        panic!("four chats: {chats:?}");
+    };
+
+    let on_a = LiveChat::new(owned, "conf-own", "own-aa").with_owner(Some("node-a"));
+    let nobodys = LiveChat::new(unowned, "conf-own", "own-bb");
+    store.save_live_chat(&on_a).await.expect("save_live_chat");
+    store
+        .save_live_chat(&nobodys)
+        .await
+        .expect("save_live_chat");
+    assert_eq!(
+        live_of(store, "conf-own").await,
+        vec![on_a.clone(), nobodys.clone()],
+        "a live chat keeps the owner it was first saved with, or none"
+    );
+    assert_eq!(
+        store.live_chat("own-aa").await.expect("live_chat"),
+        Some(on_a.clone()),
+        "live_chat finds a chat by its token hash, owner and all"
+    );
+    assert_eq!(
+        store.live_chat("own-bb").await.expect("live_chat"),
+        Some(nobodys.clone())
+    );
+    assert_eq!(
+        store.live_chat("own-none").await.expect("live_chat"),
+        None,
+        "no live chat has that token hash"
+    );
+
+    // A save by another node changes the members, never the owner.
+    let bob = OperatorRef::new("conf-own", "bob.own");
+    let resaved = LiveChat::new(owned, "conf-own", "own-aa")
+        .with_members(Some(bob.clone()), Vec::new())
+        .with_seq_reserved(50)
+        .with_owner(Some("node-b"));
+    store
+        .save_live_chat(&resaved)
+        .await
+        .expect("save_live_chat");
+    let kept = store.live_chat("own-aa").await.expect("live_chat");
+    assert_eq!(
+        kept,
+        Some(resaved.clone().with_owner(Some("node-a"))),
+        "a second save replaces all but the owner"
+    );
+
+    // Claims from the wrong owner change nothing.
+    for wrong in [Some("node-b"), None] {
+        assert!(
+            !store
+                .claim_live_chat(owned, wrong, Some("node-c"))
+                .await
+                .expect("claim_live_chat"),
+            "a claim from {wrong:?} of node-a's chat fails"
+        );
+    }
+    assert_eq!(
+        owner_of(store, owned).await,
+        Some(Some("node-a".to_owned())),
+        "a failed claim changes nothing"
+    );
+    assert!(
+        store
+            .claim_live_chat(owned, Some("node-a"), Some("node-b"))
+            .await
+            .expect("claim_live_chat"),
+        "a claim from the owner succeeds"
+    );
+    assert_eq!(
+        owner_of(store, owned).await,
+        Some(Some("node-b".to_owned())),
+        "and moves the chat"
+    );
+    assert_eq!(
+        store
+            .live_chat("own-aa")
+            .await
+            .expect("live_chat")
+            .and_then(|l| l.owner),
+        Some("node-b".to_owned())
+    );
+
+    // None is no owner, and matches only no owner.
+    assert!(
+        !store
+            .claim_live_chat(unowned, Some("node-a"), Some("node-b"))
+            .await
+            .expect("claim_live_chat"),
+        "a chat with no owner is not node-a's"
+    );
+    assert!(
+        store
+            .claim_live_chat(unowned, None, Some("node-a"))
+            .await
+            .expect("claim_live_chat"),
+        "a claim from None of a chat with no owner succeeds"
+    );
+    assert_eq!(
+        owner_of(store, unowned).await,
+        Some(Some("node-a".to_owned()))
+    );
+    assert!(
+        store
+            .claim_live_chat(unowned, Some("node-a"), None)
+            .await
+            .expect("claim_live_chat"),
+        "a claim to None gives the chat up"
+    );
+    assert_eq!(owner_of(store, unowned).await, Some(None));
+
+    // A chat with no live row, or none at all.
+    for chat in [never_saved, ChatId(i64::MAX)] {
+        assert!(
+            !store
+                .claim_live_chat(chat, None, Some("node-a"))
+                .await
+                .expect("claim_live_chat"),
+            "no live chat {chat:?}, nothing to claim"
+        );
+    }
+    assert_eq!(owner_of(store, never_saved).await, None);
+
+    // Two nodes take over a dead node's chat at once: exactly one does.
+    let dead = LiveChat::new(raced, "conf-own", "own-cc").with_owner(Some("node-dead"));
+    store.save_live_chat(&dead).await.expect("save_live_chat");
+    let mut from = "node-dead".to_owned();
+    for round in 0..5 {
+        let (x, y) = (format!("node-x{round}"), format!("node-y{round}"));
+        let (took_x, took_y) = tokio::join!(
+            store.claim_live_chat(raced, Some(&from), Some(&x)),
+            store.claim_live_chat(raced, Some(&from), Some(&y)),
+        );
+        let (took_x, took_y) = (
+            took_x.expect("claim_live_chat"),
+            took_y.expect("claim_live_chat"),
+        );
+        assert!(
+            took_x != took_y,
+            "round {round}: of two racing claims exactly one wins ({took_x}, {took_y})"
+        );
+        let winner = if took_x { x } else { y };
+        assert_eq!(
+            owner_of(store, raced).await,
+            Some(Some(winner.clone())),
+            "round {round}: the chat is the winner's"
+        );
+        from = winner;
+    }
+
+    store.drop_live_chat(raced).await.expect("drop_live_chat");
+    assert!(
+        !store
+            .claim_live_chat(raced, Some(&from), Some("node-a"))
+            .await
+            .expect("claim_live_chat"),
+        "a dropped live chat cannot be claimed"
+    );
+    assert_eq!(
+        store.live_chat("own-cc").await.expect("live_chat"),
+        None,
+        "nor found"
+    );
+    store.drop_live_chat(owned).await.expect("drop_live_chat");
+    store.drop_live_chat(unowned).await.expect("drop_live_chat");
+    assert!(live_of(store, "conf-own").await.is_empty());
 }
 
 fn at(seconds: i64) -> chrono::DateTime<chrono::Utc> {
