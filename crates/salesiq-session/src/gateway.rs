@@ -72,6 +72,8 @@ pub use limits::VisitorLimits;
 mod api;
 pub(crate) mod board;
 mod chat;
+mod cluster;
+pub use cluster::{Cluster, Listing};
 mod commands;
 mod handover;
 mod integrations;
@@ -129,6 +131,10 @@ pub(crate) struct Inner {
     /// When each portal's archive was last pruned (one entry per portal
     /// that archived since; cleared past [`PRUNED_PORTALS`]).
     pruned: Mutex<HashMap<String, tokio::time::Instant>>,
+    /// The other nodes, if this gateway is one of many.
+    cluster: Option<Arc<dyn Cluster>>,
+    /// Held while chats of other nodes are taken over.
+    takeover: tokio::sync::Mutex<()>,
 }
 
 /// How often a portal's archive is pruned at most.
@@ -200,9 +206,18 @@ pub struct GatewayBuilder {
     queue_timeout: Duration,
     limits: VisitorLimits,
     visitor_grace: Duration,
+    cluster: Option<Arc<dyn Cluster>>,
 }
 
 impl GatewayBuilder {
+    /// One node of many (issue 14): chats of other nodes, devices on
+    /// other nodes and operator input for them go through `cluster`
+    /// (see [`Cluster`]). Without it the gateway is alone.
+    pub fn cluster(mut self, cluster: Arc<dyn Cluster>) -> Self {
+        self.cluster = Some(cluster);
+        self
+    }
+
     /// One CRM and one helpdesk for `#crm` and `#support` in every
     /// portal: for a single tenant, or tenants who share the vendor
     /// accounts. See [`GatewayBuilder::portal_connectors`] for tenants
@@ -259,6 +274,8 @@ impl GatewayBuilder {
             limits: self.limits,
             visitor_grace: self.visitor_grace,
             pruned: Mutex::default(),
+            cluster: self.cluster,
+            takeover: tokio::sync::Mutex::new(()),
         });
         tokio::spawn(board::run(Arc::downgrade(&inner), posts));
         Gateway { inner }
@@ -299,6 +316,7 @@ impl Gateway {
             queue_timeout: DEFAULT_QUEUE_TIMEOUT,
             limits: VisitorLimits::default(),
             visitor_grace: DEFAULT_VISITOR_GRACE,
+            cluster: None,
         }
     }
 
@@ -328,15 +346,31 @@ impl Gateway {
 
     /// Ends, in the store, every chat left waiting or active by an earlier
     /// run of the process (its visitors and operators are gone); call it
-    /// once at start. Returns how many there were.
+    /// once at start. Returns how many there were. In a cluster, only the
+    /// chats the store says this node owns, and that it does not run:
+    /// other nodes' chats go on.
     pub async fn close_unfinished_chats(&self) -> Result<usize, GatewayError> {
         let store = &self.inner.store;
         let live: HashSet<ChatId> = self.inner.index().chats.keys().copied().collect();
+        // In a cluster, an unfinished chat may be another node's: only
+        // those this node owns in the store are its to end.
+        let mine: Option<HashSet<ChatId>> = match self.inner.node() {
+            Some(me) => Some(
+                store
+                    .live_chats()
+                    .await?
+                    .into_iter()
+                    .filter(|l| l.owner.as_deref() == Some(me))
+                    .map(|l| l.chat)
+                    .collect(),
+            ),
+            None => None,
+        };
         let stale: Vec<ChatId> = store
             .unfinished_chats()
             .await?
             .into_iter()
-            .filter(|c| !live.contains(c))
+            .filter(|c| !live.contains(c) && mine.as_ref().is_none_or(|m| m.contains(c)))
             .collect();
         for chat in &stale {
             store
@@ -529,13 +563,21 @@ impl Gateway {
             status: board::STATUS.to_owned(),
         }];
         let index = self.inner.index();
-        let mut visitors: Vec<&Entry> = index
+        let visitors: Vec<&Entry> = index
             .chats
             .values()
             .filter(|e| e.portal == operator.portal() && e.audience.contains(operator))
             .collect();
-        visitors.sort_by(|a, b| a.item.contact.id.cmp(&b.item.contact.id));
-        items.extend(visitors.into_iter().map(|e| e.item.clone()));
+        let mut visitors: Vec<RosterItem> = visitors.into_iter().map(|e| e.item.clone()).collect();
+        drop(index);
+        if let Some(cluster) = &self.inner.cluster {
+            let here: HashSet<ContactId> = visitors.iter().map(|i| i.contact.id.clone()).collect();
+            visitors.extend(cluster.roster(operator).into_iter().filter(|item| {
+                item.contact.id.portal() == operator.portal() && !here.contains(&item.contact.id)
+            }));
+        }
+        visitors.sort_by(|a, b| a.contact.id.cmp(&b.contact.id));
+        items.extend(visitors);
         items
     }
 
@@ -551,7 +593,19 @@ impl Gateway {
         input: OperatorInput,
     ) -> Result<(), PortError> {
         let input = input.cleaned();
-        match self.inner.route(operator, to)? {
+        let route = match self.inner.route(operator, to) {
+            Err(PortError::NoSuchChat) if matches!(to, ContactId::Visitor { .. }) => {
+                // Not a chat of this node: perhaps another node's.
+                return match &self.inner.cluster {
+                    Some(cluster) if to.portal() == operator.portal() => {
+                        cluster.forward(operator, device, to, input)
+                    }
+                    _ => Err(PortError::NoSuchChat),
+                };
+            }
+            route => route?,
+        };
+        match route {
             Route::Chat(tx) => {
                 let message = Msg::Operator {
                     from: operator.clone(),
@@ -711,20 +765,18 @@ impl Gateway {
         after: u64,
     ) -> Result<VisitorChat, GatewayError> {
         let hash = token_hash(token);
-        let found = {
-            let index = self.inner.index();
-            index.tokens.get(&hash).and_then(|chat| {
-                let entry = index.chats.get(chat)?;
-                let ContactId::Visitor { number, .. } = &entry.item.contact.id else {
-                    return None;
-                };
-                (entry.portal.eq_ignore_ascii_case(portal))
-                    .then(|| (*chat, *number, entry.tx.clone()))
-            })
+        let found = match self.inner.running(portal, &hash) {
+            Some(found) => found,
+            None => match self.inner.unbury(portal, token, &hash, after) {
+                // Perhaps a chat of another node, which this one takes over.
+                Err(GatewayError::BadToken) if self.take_over(portal, &hash).await? => self
+                    .inner
+                    .running(portal, &hash)
+                    .ok_or(GatewayError::BadToken)?,
+                buried => return buried,
+            },
         };
-        let Some((chat, visitor_number, tx)) = found else {
-            return self.inner.unbury(portal, token, &hash, after);
-        };
+        let (chat, visitor_number, tx) = found;
         let (reply, answer) = oneshot::channel();
         tx.send(Msg::Resume { after, reply })
             .await
@@ -928,6 +980,18 @@ impl Inner {
         self.presence.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The live chat of `portal` whose token hashes to `hash`: its id,
+    /// visitor number and task.
+    fn running(&self, portal: &str, hash: &str) -> Option<(ChatId, i64, mpsc::Sender<Msg>)> {
+        let index = self.index();
+        let chat = index.tokens.get(hash)?;
+        let entry = index.chats.get(chat)?;
+        let ContactId::Visitor { number, .. } = &entry.item.contact.id else {
+            return None;
+        };
+        (entry.portal.eq_ignore_ascii_case(portal)).then(|| (*chat, *number, entry.tx.clone()))
+    }
+
     /// The task of a live chat.
     fn chat(&self, chat: ChatId) -> Option<mpsc::Sender<Msg>> {
         self.index().chats.get(&chat).map(|e| e.tx.clone())
@@ -1073,9 +1137,28 @@ impl Inner {
     /// What the index shows of a chat: who has it on their list, and
     /// whether it still waits.
     fn update_entry(&self, chat: ChatId, audience: HashSet<OperatorRef>, waiting: bool) {
-        if let Some(entry) = self.index().chats.get_mut(&chat) {
+        let listing = {
+            let mut index = self.index();
+            let Some(entry) = index.chats.get_mut(&chat) else {
+                return;
+            };
+            if entry.audience == audience && entry.waiting == waiting {
+                return;
+            }
+            let listing = self.cluster.is_some().then(|| {
+                Listing::new(
+                    &entry.portal,
+                    entry.item.clone(),
+                    Inner::sorted(&audience),
+                    waiting,
+                )
+            });
             entry.audience = audience;
             entry.waiting = waiting;
+            listing
+        };
+        if let Some(listing) = listing {
+            self.list(chat, Some(&listing));
         }
     }
 
@@ -1134,11 +1217,15 @@ impl Inner {
 
     /// Takes an ended chat out of the index; its resume token's hash.
     fn remove(&self, chat: ChatId) -> Option<String> {
-        let mut index = self.index();
-        let entry = index.chats.remove(&chat)?;
-        index.visitors.remove(&entry.item.contact.id);
-        index.tokens.remove(&entry.token_hash);
-        Some(entry.token_hash)
+        let token_hash = {
+            let mut index = self.index();
+            let entry = index.chats.remove(&chat)?;
+            index.visitors.remove(&entry.item.contact.id);
+            index.tokens.remove(&entry.token_hash);
+            entry.token_hash
+        };
+        self.list(chat, None);
+        Some(token_hash)
     }
 
     /// Keeps an ended chat's last events for the grace, for a visitor

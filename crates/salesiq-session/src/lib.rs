@@ -129,10 +129,10 @@ pub use directory::{COLLEAGUES_GROUP, Contact, Directory};
 pub use future::BoxFuture;
 pub use gateway::board::board_contact;
 pub use gateway::{
-    CHAT_QUEUE, ChatRequest, DEFAULT_QUEUE_TIMEOUT, DEFAULT_VISITOR_GRACE, Gateway, GatewayBuilder,
-    GatewayError, MAX_LINE_BYTES, MAX_OFFERS_PER_DEVICE, Numbered, OperatorEvent, OperatorInput,
-    OperatorSink, PortError, Restored, RosterItem, VISITOR_QUEUE, VisitorChat, VisitorEvent,
-    VisitorLimits,
+    CHAT_QUEUE, ChatRequest, Cluster, DEFAULT_QUEUE_TIMEOUT, DEFAULT_VISITOR_GRACE, Gateway,
+    GatewayBuilder, GatewayError, Listing, MAX_LINE_BYTES, MAX_OFFERS_PER_DEVICE, Numbered,
+    OperatorEvent, OperatorInput, OperatorSink, PortError, Restored, RosterItem, VISITOR_QUEUE,
+    VisitorChat, VisitorEvent, VisitorLimits,
 };
 pub use memory::MemoryAccounts;
 pub use model::{

@@ -298,6 +298,16 @@ impl ServerHandle {
         self.shared.gateway.as_ref()
     }
 
+    /// The sink the server's gateway was built with: the chat domain's
+    /// events as stanzas to this server's resources. For a glue that
+    /// carries events from other nodes ([`salesiq_session::Cluster`]).
+    pub fn sink(&self) -> Arc<dyn OperatorSink> {
+        Arc::new(XmppSink {
+            shared: Arc::downgrade(&self.shared),
+            offers: Default::default(),
+        })
+    }
+
     /// `contact` was added to (or updated on) `account`'s contact list:
     /// every connected resource gets a roster push and may now reach it.
     pub fn contact_added(

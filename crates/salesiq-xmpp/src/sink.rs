@@ -107,6 +107,17 @@ impl XmppSink {
 }
 
 impl XmppSink {
+    /// Queues `outbound` to every mailbox.
+    fn to_all(mailboxes: &[crate::router::Mailbox], outbound: Vec<Outbound>) {
+        for mailbox in mailboxes {
+            for item in &outbound {
+                if let Some(copy) = item.try_clone() {
+                    let _ = mailbox.send(copy);
+                }
+            }
+        }
+    }
+
     /// Archives a message sent device by device (an offer) the first time
     /// any device of `operator` gets it; the id it has.
     fn archive_offer(
@@ -156,14 +167,17 @@ impl OperatorSink for XmppSink {
             }
             return;
         }
-        let outbound = Self::outbound(domain, &bare, event, archived);
-        for mailbox in mailboxes {
-            for item in &outbound {
-                if let Some(copy) = item.try_clone() {
-                    let _ = mailbox.send(copy);
-                }
-            }
-        }
+        Self::to_all(&mailboxes, Self::outbound(domain, &bare, event, archived));
+    }
+
+    fn deliver(&self, operator: &OperatorRef, event: OperatorEvent) {
+        let Some(shared) = self.shared.upgrade() else {
+            return;
+        };
+        let domain = &shared.config.domain;
+        let bare = jids::operator(operator, domain);
+        let mailboxes = shared.router.mailboxes(&bare);
+        Self::to_all(&mailboxes, Self::outbound(domain, &bare, event, None));
     }
 
     fn send_to_device(&self, operator: &OperatorRef, device: DeviceId, event: OperatorEvent) {

@@ -73,6 +73,15 @@ pub trait OperatorSink: Send + Sync + fmt::Debug {
         let _ = device;
         self.send(operator, event);
     }
+
+    /// Delivers `event` to the connected devices of `operator` and keeps
+    /// nothing: no archive entry, no copy for later when none is
+    /// connected. For an event another node delivers and keeps too (one
+    /// operator with devices on two nodes, [`crate::Cluster`]). By
+    /// default, [`OperatorSink::send`].
+    fn deliver(&self, operator: &OperatorRef, event: OperatorEvent) {
+        self.send(operator, event);
+    }
 }
 
 /// What an operator's client hands the gateway for a contact.

@@ -64,6 +64,9 @@ pub(crate) enum Msg {
     },
     /// The process is stopping.
     ShutDown(Done),
+    /// Another node takes the chat over: stop as at shutdown, and give
+    /// back this node's offer slots.
+    Release(Done),
     /// Answered once everything before it was handled.
     Sync(tokio::sync::oneshot::Sender<Result<(), GatewayError>>),
 }
@@ -296,26 +299,41 @@ impl ChatTask {
                 self.reply(&to, &text);
                 answer(done, result, "connector command");
             }
-            Msg::ShutDown(done) => {
-                // Kept, not ended: the next start restores the chat
-                // (`Gateway::restore_chats`) and the visitor resumes,
-                // numbered on exactly where it stopped.
-                self.save().await;
-                let live = LiveChat::new(self.id, &self.portal, &self.token_hash)
-                    .with_members(self.operator.clone(), self.guests.clone())
-                    .with_seq_reserved(self.seq);
-                logged(
-                    self.inner.store.save_live_chat(&live).await,
-                    "a stopped chat was not stored",
-                );
-                self.ended = true;
-                self.inner.remove(self.id);
-                answer(done, Ok(()), "shut down");
+            Msg::Release(done) => {
+                let offered: Vec<OperatorRef> = self.withdraw_offers();
+                tracing::info!(offered = offered.len(), "chat given up to another node");
+                self.stop(done).await;
             }
+            Msg::ShutDown(done) => self.stop(done).await,
             Msg::Sync(done) => {
                 let _ = done.send(Ok(()));
             }
         }
+    }
+
+    /// What the store keeps of the chat as it stands.
+    fn live(&self) -> LiveChat {
+        LiveChat::new(self.id, &self.portal, &self.token_hash)
+            .with_members(self.operator.clone(), self.guests.clone())
+            .with_seq_reserved(self.seq)
+            .with_owner(self.inner.node())
+    }
+
+    /// Stops the task, keeping the chat in the store for whoever runs it
+    /// next (this node after a restart, or another node).
+    async fn stop(&mut self, done: Done) {
+        // Kept, not ended: the next start restores the chat
+        // (`Gateway::restore_chats`) and the visitor resumes, numbered on
+        // exactly where it stopped.
+        self.save().await;
+        let live = self.live();
+        logged(
+            self.inner.store.save_live_chat(&live).await,
+            "a stopped chat was not stored",
+        );
+        self.ended = true;
+        self.inner.remove(self.id);
+        answer(done, Ok(()), "shut down");
     }
 
     /// A message that arrived after the chat ended.
@@ -342,6 +360,7 @@ impl ChatTask {
             | Msg::VisitorLeft(done)
             | Msg::VisitorGone(_, done)
             | Msg::Answer { done, .. }
+            | Msg::Release(done)
             | Msg::ShutDown(done) => {
                 if let Some(done) = done {
                     let _ = done.send(Err(GatewayError::NoSuchChat));
@@ -817,7 +836,8 @@ impl ChatTask {
             };
             let live = LiveChat::new(self.id, &self.portal, &self.token_hash)
                 .with_members(members.0.clone(), members.1.clone())
-                .with_seq_reserved(reserved);
+                .with_seq_reserved(reserved)
+                .with_owner(self.inner.node());
             match self.inner.store.save_live_chat(&live).await {
                 Ok(()) => {
                     self.saved_members = Some(members);

@@ -12,12 +12,15 @@ pub struct Restored {
     /// Chats brought back, waiting for their visitors to resume.
     pub restored: usize,
     /// Chats left unfinished that could not come back (ended in the store,
-    /// as [`Gateway::close_unfinished_chats`] does).
+    /// as [`Gateway::close_unfinished_chats`] does). In a cluster, only
+    /// this node's.
     pub closed: usize,
 }
 
 impl Gateway {
     /// Brings back every chat an earlier run of the process left live
+    /// (in a cluster, [`crate::Cluster`]: every chat this node ran, and
+    /// those no node owns; other nodes' chats are theirs)
     /// (stopped with [`Gateway::shut_down`], or killed), and ends the
     /// unfinished chats that cannot come back (no live state kept, or what
     /// it refers to is gone). Call it once at start, before visitors and
@@ -54,6 +57,9 @@ impl Gateway {
             if !unfinished.contains(&chat) || self.inner.chat(chat).is_some() {
                 continue;
             }
+            if !self.ours(&live).await? {
+                continue;
+            }
             match self.restore(live).await {
                 Ok(()) => restored += 1,
                 Err(error) => {
@@ -65,7 +71,26 @@ impl Gateway {
         Ok(Restored { restored, closed })
     }
 
-    async fn restore(&self, live: LiveChat) -> Result<(), GatewayError> {
+    /// Whether this node restores `live` at start: alone, every chat; in
+    /// a cluster, the chats it owned, and chats no node owns (left by a
+    /// single-node run), claimed in the store first so that only one
+    /// node restores each.
+    async fn ours(&self, live: &LiveChat) -> Result<bool, GatewayError> {
+        let Some(me) = self.inner.node() else {
+            return Ok(true);
+        };
+        Ok(match live.owner.as_deref() {
+            Some(owner) => owner == me,
+            None => {
+                self.inner
+                    .store
+                    .claim_live_chat(live.chat, None, Some(me))
+                    .await?
+            }
+        })
+    }
+
+    pub(super) async fn restore(&self, live: LiveChat) -> Result<(), GatewayError> {
         let store = &self.inner.store;
         let chat = store
             .chat(&live.portal, live.chat)
