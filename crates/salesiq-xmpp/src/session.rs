@@ -16,7 +16,9 @@ use crate::ns;
 use crate::router::{Inbox, Mailbox, Outbound};
 use crate::shared::Shared;
 use crate::sm::{self, StreamManagement};
-use crate::stanza::{Address, error_reply, error_reply_saying, iq_result, name, set_attr};
+use crate::stanza::{
+    Address, error_reply, error_reply_saying, iq_result, name, priority, set_attr,
+};
 use crate::stream::{Closing, SecureIo, XmlStream};
 use crate::xml::StreamEvent;
 
@@ -767,14 +769,6 @@ fn wants_carbons(message: &Element) -> bool {
         && !message.has_child("no-copy", ns::HINTS)
         && !message.has_child("sent", ns::CARBONS)
         && !message.has_child("received", ns::CARBONS)
-}
-
-/// The `<priority/>` of a presence (RFC 6121, 4.7.2.3), 0 when absent.
-fn priority(presence: &Element) -> i8 {
-    presence
-        .get_child("priority", ns::CLIENT)
-        .and_then(|p| p.text().trim().parse().ok())
-        .unwrap_or(0)
 }
 
 /// Runs `work` (which may write to the client) unless the mailbox
