@@ -205,6 +205,7 @@ async fn serve(
         accounts.clone(),
         accounts,
         Some(Box::new(move |sink| Gateway::new(store, sink))),
+        None,
     );
     let Some(gateway) = shared.gateway.clone() else {
         return Served {

@@ -152,6 +152,20 @@
 //!   resource's availability is reported as a device of its own, and a
 //!   resource that comes online later is offered the waiting chats too.
 //!
+//! * Several nodes (issue 14): a server built with a [`Relay`]
+//!   ([`ServerBuilder::relay`]) tells it every presence its resources
+//!   broadcast, adds the presences of colleagues' (and the operator's
+//!   own) resources on other nodes to the answer to an initial presence,
+//!   and hands it messages and directed presence to resources not bound
+//!   here, and to bare JIDs besides the local resources; a message that
+//!   reached another node is neither kept offline nor bounced. What other
+//!   nodes carry here goes to [`ServerHandle::deliver`] and
+//!   [`ServerHandle::remote_presence`], which reach only resources that
+//!   have the sender among their contacts (never another portal's).
+//!   Carbon copies stay on the node that makes them; archiving happens
+//!   once, on the sender's node. Without a relay, a server knows only
+//!   its own resources.
+//!
 //! * [`ServerHandle::stats`] tells how many connections are being served
 //!   and how many sessions are bound, for monitoring (and for tests that
 //!   check nothing is left behind).
@@ -166,6 +180,7 @@ mod jids;
 mod negotiation;
 mod ns;
 mod offline;
+mod relay;
 mod router;
 mod sasl;
 mod server;
@@ -180,6 +195,7 @@ mod xml;
 
 pub use config::Config;
 pub use error::{Error, StanzaErrorCondition, StreamErrorCondition};
+pub use relay::Relay;
 pub use server::{Server, ServerBuilder, ServerHandle, ServerStats};
 pub use tls::TlsIdentity;
 pub use xml::{StreamEvent, StreamHeader, XmlLimits, XmlReader};

@@ -20,7 +20,7 @@ use crate::session::Session;
 use crate::session::Stream;
 use crate::shared::Shared;
 use crate::sm;
-use crate::stanza::{error_reply, iq_result};
+use crate::stanza::{error_reply, iq_result, valid_resource};
 use crate::stream::{Closing, SecureIo, XmlStream};
 use crate::xml::StreamEvent;
 
@@ -484,9 +484,4 @@ async fn bind<S: AsyncRead + AsyncWrite + Unpin>(
 fn replace(old: &Mailbox) {
     let text = Some("you logged in again with the same resource elsewhere".to_owned());
     let _ = old.send(Outbound::Close(StreamErrorCondition::Conflict, text));
-}
-
-/// A resource: 1 to 1023 bytes, no control characters.
-fn valid_resource(resource: &str) -> bool {
-    resource.len() <= salesiq_jid::RESOURCE_MAX_LEN && !resource.chars().any(char::is_control)
 }

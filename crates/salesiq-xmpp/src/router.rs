@@ -1,7 +1,7 @@
 //! Who is connected: bare JID -> resources, each with the channel its
 //! connection task reads and its current presence.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use minidom::Element;
@@ -124,6 +124,9 @@ struct Resource {
     presence: Option<Element>,
     /// Whether it asked for XEP-0280 carbon copies.
     carbons: bool,
+    /// The bare JIDs of the colleagues on its contact list (lower case):
+    /// whom it hears from through a relay.
+    contacts: Arc<HashSet<String>>,
 }
 
 /// The routing table. Its lock is never held across an await.
@@ -158,6 +161,7 @@ impl Router {
             mailbox,
             presence: None,
             carbons: false,
+            contacts: Arc::default(),
         });
         replaced
     }
@@ -196,6 +200,61 @@ impl Router {
         }) {
             r.presence = presence;
         }
+    }
+
+    /// Records the colleagues on a resource's contact list.
+    pub(crate) fn set_contacts(
+        &self,
+        bare: &str,
+        resource: &str,
+        connection: u64,
+        contacts: Arc<HashSet<String>>,
+    ) {
+        if let Some(r) = self.lock().get_mut(bare).and_then(|rs| {
+            rs.iter_mut()
+                .find(|r| r.name == resource && r.connection == connection)
+        }) {
+            r.contacts = contacts;
+        }
+    }
+
+    /// The resources of `bare` that may hear from the bare JID `from`:
+    /// all of them if it is `bare` itself, else those with `from` on
+    /// their contact list; with names, mailboxes and presence (`None`:
+    /// not available).
+    pub(crate) fn hearing(
+        &self,
+        bare: &str,
+        from: &str,
+    ) -> Vec<(String, Mailbox, Option<Element>)> {
+        self.lock()
+            .get(bare)
+            .map(|rs| {
+                rs.iter()
+                    .filter(|r| bare == from || r.contacts.contains(from))
+                    .map(|r| (r.name.clone(), r.mailbox.clone(), r.presence.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Every available resource of an operator of `portal` that sees the
+    /// presence of the bare JID `of`: its own, and those with `of` on
+    /// their contact list; with their full JIDs. (One pass over the
+    /// table.)
+    pub(crate) fn watchers(&self, of: &str, portal: &str) -> Vec<(String, Mailbox)> {
+        let prefix = format!("{portal}|");
+        self.lock()
+            .iter()
+            .filter(|(bare, _)| bare.starts_with(&prefix))
+            .flat_map(|(bare, rs)| {
+                rs.iter()
+                    .filter(move |r| {
+                        r.presence.is_some() && (bare == of || r.contacts.contains(of))
+                    })
+                    .map(move |r| (format!("{bare}/{}", r.name), r.mailbox.clone()))
+            })
+            .collect()
     }
 
     /// The mailbox of one resource.

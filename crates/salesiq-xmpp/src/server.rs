@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use salesiq_session::{Authenticator, Directory, Gateway, OperatorSink};
+use minidom::Element;
+use salesiq_session::{Authenticator, Directory, Gateway, OperatorRef, OperatorSink};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
@@ -18,6 +19,7 @@ use crate::config::Config;
 use crate::error::{Error, StreamErrorCondition};
 use crate::jids;
 use crate::negotiation::{serve_direct_tls, serve_starttls};
+use crate::relay::Relay;
 use crate::router::{Outbound, Router};
 use crate::shared::Shared;
 use crate::sink::XmppSink;
@@ -85,6 +87,7 @@ impl Server {
             authenticator,
             directory,
             gateway: None,
+            relay: None,
         }
     }
 
@@ -192,6 +195,7 @@ pub struct ServerBuilder {
     authenticator: Arc<dyn Authenticator>,
     directory: Arc<dyn Directory>,
     gateway: Option<MakeGateway>,
+    relay: Option<Arc<dyn Relay>>,
 }
 
 impl std::fmt::Debug for ServerBuilder {
@@ -199,6 +203,7 @@ impl std::fmt::Debug for ServerBuilder {
         f.debug_struct("ServerBuilder")
             .field("config", &self.config)
             .field("gateway", &self.gateway.is_some())
+            .field("relay", &self.relay)
             .finish_non_exhaustive()
     }
 }
@@ -215,6 +220,18 @@ impl ServerBuilder {
         self
     }
 
+    /// The other nodes (issue 14): presence broadcast here, answers to
+    /// initial presence, and messages and directed presence to
+    /// colleagues' (and the operator's own) resources not bound here go
+    /// through `relay` too; what it brings back from other nodes goes
+    /// to [`ServerHandle::deliver`] and [`ServerHandle::remote_presence`].
+    /// Without one (the default), the server knows only its own
+    /// resources.
+    pub fn relay(mut self, relay: Arc<dyn Relay>) -> Self {
+        self.relay = Some(relay);
+        self
+    }
+
     /// Binds the listeners the configuration names.
     pub async fn bind(self) -> Result<Server, Error> {
         let Self {
@@ -223,6 +240,7 @@ impl ServerBuilder {
             authenticator,
             directory,
             gateway,
+            relay,
         } = self;
         let acceptor = TlsAcceptor::from(identity.server_config()?);
         let starttls = match config.starttls_addr {
@@ -233,7 +251,7 @@ impl ServerBuilder {
             Some(addr) => Some(TcpListener::bind(addr).await?),
             None => None,
         };
-        let (shared, shutdown) = share(config, acceptor, authenticator, directory, gateway);
+        let (shared, shutdown) = share(config, acceptor, authenticator, directory, gateway, relay);
         Ok(Server {
             shared,
             shutdown,
@@ -251,6 +269,7 @@ pub(crate) fn share(
     authenticator: Arc<dyn Authenticator>,
     directory: Arc<dyn Directory>,
     gateway: Option<MakeGateway>,
+    relay: Option<Arc<dyn Relay>>,
 ) -> (Arc<Shared>, watch::Sender<bool>) {
     let (shutdown, watch) = watch::channel(false);
     let shared = Arc::new_cyclic(|weak| {
@@ -276,6 +295,7 @@ pub(crate) fn share(
                 .as_ref()
                 .map(|g| crate::archive::Archiver::new(g.clone())),
             gateway,
+            relay,
             resumable: Mutex::new(HashMap::new()),
             next_connection: AtomicU64::new(1),
             per_ip: Mutex::new(HashMap::new()),
@@ -354,6 +374,55 @@ impl ServerHandle {
             connections: self.shared.connections.load(Ordering::Relaxed),
             sessions: self.shared.router.len(),
         }
+    }
+
+    /// A stanza another node carries for this server's resources of `to`
+    /// (what a [`Relay::forward`] there handed over): the resource named,
+    /// if bound here, else (with `None`, or a named resource gone
+    /// meanwhile) every available one (a message: with a non-negative
+    /// priority, RFC 6121, 8.5.2.1.1). A directed presence to a named
+    /// resource not here goes nowhere. Nothing is kept offline here: the
+    /// sending node decided that.
+    ///
+    /// Hostile input is dropped, never a panic: anything but a
+    /// `jabber:client` message or presence, a stanza whose `to` is not
+    /// `to`'s JID, and one whose `from` is neither `to` nor a colleague
+    /// of the same portal on the recipient's contact list.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use salesiq_session::{MemoryAccounts, OperatorRef};
+    /// # use salesiq_xmpp::{Config, Server, TlsIdentity};
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # let mut config = Config::new("salesiq.zoho.com");
+    /// # config.starttls_addr = Some("127.0.0.1:0".parse().unwrap());
+    /// # config.direct_tls_addr = None;
+    /// # let identity = TlsIdentity::self_signed(&config.domain).unwrap();
+    /// # let accounts = Arc::new(MemoryAccounts::new());
+    /// # let server = Server::bind(config, identity, accounts.clone(), accounts).await.unwrap();
+    /// let bob = OperatorRef::new("demo", "bob.ops");
+    /// let message: minidom::Element = "<message xmlns='jabber:client' type='chat' \
+    ///     from='demo|alice.ops@salesiq.zoho.com/desk' to='demo|bob.ops@salesiq.zoho.com'>\
+    ///     <body>Can you take chat 42?</body></message>".parse().unwrap();
+    /// // Bob has no resource here: nothing happens.
+    /// server.handle().deliver(&bob, None, message);
+    /// # });
+    /// ```
+    pub fn deliver(&self, to: &OperatorRef, resource: Option<&str>, stanza: Element) {
+        crate::relay::deliver(&self.shared, to, resource, stanza);
+    }
+
+    /// A presence broadcast by `from`'s `resource` on another node (what
+    /// a [`Relay::presence`] there handed over): to every available
+    /// resource here that has `from` among its contacts (the directory's
+    /// colleagues of the same portal, as this server asked at bind and
+    /// roster fetch: never another portal's operator) and to `from`'s
+    /// own resources here, each copy with `from` set to `from`'s full JID
+    /// and `to` to the recipient's. Anything but an available or
+    /// `type='unavailable'` `jabber:client` presence is dropped, as is a
+    /// resource no client could bind.
+    pub fn remote_presence(&self, from: &OperatorRef, resource: &str, presence: Element) {
+        crate::relay::remote_presence(&self.shared, from, resource, presence);
     }
 
     fn roster_change(

@@ -16,7 +16,9 @@ use crate::ns;
 use crate::router::{Inbox, Mailbox, Outbound};
 use crate::shared::Shared;
 use crate::sm::{self, StreamManagement};
-use crate::stanza::{Address, error_reply, error_reply_saying, iq_result, name, set_attr};
+use crate::stanza::{
+    Address, error_reply, error_reply_saying, iq_result, name, priority, set_attr, valid_resource,
+};
 use crate::stream::{Closing, SecureIo, XmlStream};
 use crate::xml::StreamEvent;
 
@@ -41,8 +43,9 @@ pub(crate) struct Session {
     /// The directory's colleagues and the gateway's contacts.
     contacts: Vec<Contact>,
     /// The bare JIDs of the colleagues among `contacts`, lower case: the
-    /// only JIDs routed among operators.
-    contact_jids: HashSet<String>,
+    /// only JIDs routed among operators. Shared with the routing table,
+    /// which asks it for what comes through a relay.
+    contact_jids: Arc<HashSet<String>>,
     /// The presence status of the gateway's contacts (visitors, board).
     statuses: HashMap<ContactId, String>,
     available: bool,
@@ -105,7 +108,7 @@ impl Session {
             inbox,
             sm: None,
             contacts: Vec::new(),
-            contact_jids: HashSet::new(),
+            contact_jids: Arc::default(),
             statuses: HashMap::new(),
             available: false,
             ended: false,
@@ -132,12 +135,22 @@ impl Session {
             }
         }
         let domain = &self.shared.config.domain;
-        self.contact_jids = contacts
-            .iter()
-            .filter(|c| matches!(c.id, ContactId::Colleague(_)))
-            .map(|c| jids::bare(&c.id, domain))
-            .collect();
+        self.contact_jids = Arc::new(
+            contacts
+                .iter()
+                .filter(|c| matches!(c.id, ContactId::Colleague(_)))
+                .map(|c| jids::bare(&c.id, domain))
+                .collect(),
+        );
         self.contacts = contacts;
+        self.publish_contacts();
+    }
+
+    /// Tells the routing table whom this resource hears from.
+    pub(super) fn publish_contacts(&self) {
+        let contacts = self.contact_jids.clone();
+        let router = &self.shared.router;
+        router.set_contacts(&self.bare, &self.resource, self.connection, contacts);
     }
 
     /// Serves the stream until it ends, then tells the contacts.
@@ -362,8 +375,29 @@ impl Session {
             let _ = mailbox.send(Outbound::stanza(message));
             return Ok(());
         }
+        // Archived once, wherever it goes next: to another node, to the
+        // resources here, or kept for the next login (a message that can
+        // be archived can be kept, so it never bounces).
+        if let Some((to, text)) = self.colleague_text(&bare, &message)
+            && let Some(id) = self.archive_colleague(&to, &text)
+        {
+            message.append_child(crate::archive::stanza_id(&bare, id));
+        }
+        let relay = self.shared.relay.clone();
+        let operator = relay.as_ref().and_then(|_| self.operator_of(&bare));
+        let carbons = wants_carbons(&message) && bare != self.bare;
+        // A resource not bound here may be on another node (issue 14).
+        if let (Some(resource), Some(relay), Some(operator)) = (resource, &relay, &operator)
+            && relay.forward(operator, Some(resource), &message)
+        {
+            if carbons {
+                self.carbon_copies(&self.bare.clone(), &self.resource.clone(), "sent", &message);
+            }
+            return Ok(());
+        }
         // To the bare JID (or an offline resource): every available resource
-        // with a non-negative priority (RFC 6121, 8.5.2.1.1).
+        // with a non-negative priority (RFC 6121, 8.5.2.1.1), here and on
+        // other nodes.
         let recipients: Vec<_> = router
             .available(&bare)
             .into_iter()
@@ -371,8 +405,11 @@ impl Session {
                 priority(presence) >= 0 && !(bare == self.bare && *name == self.resource)
             })
             .collect();
-        let archivable = self.colleague_text(&bare, &message);
-        if recipients.is_empty() {
+        let elsewhere = match (&relay, &operator) {
+            (Some(relay), Some(operator)) => relay.forward(operator, None, &message),
+            _ => false,
+        };
+        if recipients.is_empty() && !elsewhere {
             // A colleague with no device online gets it at their next
             // login (XEP-0160) instead of a bounce.
             let text = message.get_child("body", ns::CLIENT).map(Element::text);
@@ -383,9 +420,6 @@ impl Session {
             if let (Some(queue), Some(text), Some(ContactId::Colleague(to)), "chat" | "normal") =
                 (&self.shared.offline, text, colleague, kind)
             {
-                if let Some((to, text)) = &archivable {
-                    self.archive_colleague(to, text);
-                }
                 let from = ContactId::Colleague(self.operator.clone());
                 crate::offline::keep(queue, crate::offline::Kept { to, from, text });
                 return Ok(());
@@ -394,18 +428,56 @@ impl Session {
                 .bounce(stream, &message, StanzaErrorCondition::ServiceUnavailable)
                 .await;
         }
-        if let Some((to, text)) = archivable
-            && let Some(id) = self.archive_colleague(&to, &text)
-        {
-            message.append_child(crate::archive::stanza_id(&bare, id));
-        }
-        if wants_carbons(&message) && bare != self.bare {
+        if carbons {
             self.carbon_copies(&self.bare.clone(), &self.resource.clone(), "sent", &message);
         }
         for (_, mailbox, _) in recipients {
             let _ = mailbox.send(Outbound::stanza(message.clone()));
         }
         Ok(())
+    }
+
+    /// The operator whose bare JID (lower case) `bare` is: this one, or a
+    /// colleague.
+    fn operator_of(&self, bare: &str) -> Option<OperatorRef> {
+        if bare == self.bare {
+            return Some(self.operator.clone());
+        }
+        match jids::contact(bare.split_once('@')?.0)? {
+            ContactId::Colleague(operator) => Some(operator),
+            _ => None,
+        }
+    }
+
+    /// Tells the relay, if any, a presence this resource broadcast (just
+    /// after the local contacts were told).
+    pub(super) fn relay_presence(&self, presence: &Element) {
+        if let Some(relay) = &self.shared.relay {
+            relay.presence(&self.operator, &self.resource, self.device(), presence);
+        }
+    }
+
+    /// The available resources on other nodes of the colleague (or this
+    /// operator) with bare JID `bare`, as their presence to this resource.
+    fn remote_presences(&self, bare: &str) -> Vec<Element> {
+        let (Some(relay), Some(operator)) = (&self.shared.relay, self.operator_of(bare)) else {
+            return Vec::new();
+        };
+        relay
+            .presences(&operator)
+            .into_iter()
+            .filter(|(resource, presence)| {
+                let own = bare == self.bare && *resource == self.resource;
+                let available =
+                    presence.is("presence", ns::CLIENT) && presence.attr("type").is_none();
+                available && !own && valid_resource(resource)
+            })
+            .map(|(resource, mut presence)| {
+                set_attr(&mut presence, name("from"), &format!("{bare}/{resource}"));
+                set_attr(&mut presence, name("to"), &self.full);
+                presence
+            })
+            .collect()
     }
 
     /// The colleague a message with a body (chat or normal, not a carbon)
@@ -560,10 +632,21 @@ impl Session {
                 _ => return Ok(()),
             };
             let router = &self.shared.router;
+            let mut here = false;
             for (name, mailbox, _) in router.available(&bare) {
                 if resource.is_none_or(|r| r == name) {
                     let _ = mailbox.send(Outbound::stanza(presence.clone()));
+                    here = true;
                 }
+            }
+            // And to their resources on other nodes (issue 14), unless the
+            // one named is here.
+            let named_here = here && resource.is_some();
+            if !named_here
+                && let Some(relay) = &self.shared.relay
+                && let Some(operator) = self.operator_of(&bare)
+            {
+                relay.forward(&operator, resource, &presence);
             }
             return Ok(());
         }
@@ -579,6 +662,7 @@ impl Session {
                     Some(presence.clone()),
                 );
                 self.broadcast(&presence);
+                self.relay_presence(&presence);
                 self.report_availability(true);
                 if initial {
                     // The presence of everyone already online, as a probe would give.
@@ -591,6 +675,10 @@ impl Session {
                             set_attr(&mut theirs, name("to"), &self.full);
                             online.push(theirs);
                         }
+                    }
+                    // And everyone's on other nodes (issue 14).
+                    for bare in self.contact_jids.iter().chain(std::iter::once(&self.bare)) {
+                        online.extend(self.remote_presences(bare));
                     }
                     // The board is always there; a visitor while the chat lasts.
                     online.extend(self.gateway_presences());
@@ -607,6 +695,7 @@ impl Session {
                     .router
                     .set_presence(&self.bare, &self.resource, self.connection, None);
                 self.broadcast(&presence);
+                self.relay_presence(&presence);
                 self.report_availability(false);
                 Ok(())
             }
@@ -767,14 +856,6 @@ fn wants_carbons(message: &Element) -> bool {
         && !message.has_child("no-copy", ns::HINTS)
         && !message.has_child("sent", ns::CARBONS)
         && !message.has_child("received", ns::CARBONS)
-}
-
-/// The `<priority/>` of a presence (RFC 6121, 4.7.2.3), 0 when absent.
-fn priority(presence: &Element) -> i8 {
-    presence
-        .get_child("priority", ns::CLIENT)
-        .and_then(|p| p.text().trim().parse().ok())
-        .unwrap_or(0)
 }
 
 /// Runs `work` (which may write to the client) unless the mailbox

@@ -38,6 +38,9 @@ pub(crate) struct Shared {
     pub(crate) offline: Option<tokio::sync::mpsc::Sender<crate::offline::Kept>>,
     /// The operators' message archive's writer (with a gateway only).
     pub(crate) archive: Option<crate::archive::Archiver>,
+    /// What carries presence and stanzas to other nodes, if the server
+    /// was built with one (issue 14).
+    pub(crate) relay: Option<Arc<dyn crate::Relay>>,
 }
 
 impl Shared {

@@ -121,6 +121,22 @@ pub(crate) fn iq_result(request: &Element, payload: Option<Element>) -> Element 
     reply.build()
 }
 
+/// Whether a client could bind `resource`: 1 to 1023 bytes, no control
+/// characters.
+pub(crate) fn valid_resource(resource: &str) -> bool {
+    !resource.is_empty()
+        && resource.len() <= salesiq_jid::RESOURCE_MAX_LEN
+        && !resource.chars().any(char::is_control)
+}
+
+/// The `<priority/>` of a presence (RFC 6121, 4.7.2.3), 0 when absent.
+pub(crate) fn priority(presence: &Element) -> i8 {
+    presence
+        .get_child("priority", ns::CLIENT)
+        .and_then(|p| p.text().trim().parse().ok())
+        .unwrap_or(0)
+}
+
 /// Sets (or replaces) an attribute.
 pub(crate) fn set_attr(element: &mut Element, name: rxml::NcName, value: &str) {
     element.set_attr(rxml::Namespace::NONE, name, value.to_owned());

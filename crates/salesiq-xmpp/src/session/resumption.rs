@@ -123,6 +123,7 @@ impl Session {
                 .attr(name("from"), self.full.as_str())
                 .build();
             self.broadcast(&unavailable);
+            self.relay_presence(&unavailable);
         }
         self.report_availability(false);
         let unacked = self

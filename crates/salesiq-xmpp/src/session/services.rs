@@ -145,13 +145,17 @@ impl Session {
         let colleague = matches!(contact.id, ContactId::Colleague(_));
         let item = if present {
             if colleague {
-                self.contact_jids.insert(jid);
+                std::sync::Arc::make_mut(&mut self.contact_jids).insert(jid);
+                self.publish_contacts();
             }
             let item = roster_item(&self.shared.config.domain, &contact);
             self.contacts.push(contact);
             item
         } else {
-            self.contact_jids.remove(&jid);
+            if self.contact_jids.contains(&jid) {
+                std::sync::Arc::make_mut(&mut self.contact_jids).remove(&jid);
+                self.publish_contacts();
+            }
             self.statuses.remove(&contact.id);
             Element::builder("item", ns::ROSTER)
                 .attr(name("jid"), jid)
