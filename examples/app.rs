@@ -72,6 +72,7 @@ pub struct Running {
     pub accounts: StoreAccounts,
     stop: watch::Sender<bool>,
     gateway: Gateway,
+    node: node::Node,
     xmpp: JoinHandle<()>,
     web: JoinHandle<()>,
 }
@@ -105,13 +106,17 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
     let gateway_store: Arc<dyn Store> = store.clone();
     let visitor_limits = config.limits.visitors();
     let visitor_grace = Duration::from_secs(server.visitor_grace);
-    let xmpp = Server::builder(xmpp_config, identity, accounts.clone(), accounts.clone())
+    let node = node::join(&config.cluster).await?;
+    let on_node = node.clone();
+    let xmpp = Server::builder(xmpp_config, identity, accounts.clone(), accounts.clone());
+    let xmpp = node
+        .relay(xmpp)
         .gateway(move |sink| {
-            Gateway::builder(gateway_store)
+            let builder = Gateway::builder(gateway_store)
                 .portal_connectors(connectors)
                 .visitor_limits(visitor_limits)
-                .visitor_grace(visitor_grace)
-                .build(sink)
+                .visitor_grace(visitor_grace);
+            on_node.build(builder, sink)
         })
         .bind()
         .await?;
@@ -123,6 +128,7 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         .gateway()
         .cloned()
         .ok_or_else(|| StartError::Io("the XMPP server has no gateway".into()))?;
+    node.serve(&handle).await?;
     let restored = gateway.restore_chats().await?;
     let (restored_chats, closed_chats) = (restored.restored, restored.closed);
 
@@ -171,6 +177,7 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         accounts: StoreAccounts::clone(&accounts),
         stop,
         gateway,
+        node,
         xmpp,
         web,
     })
@@ -191,6 +198,119 @@ async fn open_store(config: &Config, database: &Path) -> Result<Arc<dyn Store>, 
     }
 }
 
+/// `[cluster]`: this process as one node of many, over NATS.
+#[cfg(feature = "cluster")]
+mod node {
+    use std::sync::Arc;
+
+    use salesiq_cluster::{ClusterNode, NatsBus, NodeId};
+    use salesiq_session::{Gateway, GatewayBuilder, OperatorSink};
+    use salesiq_xmpp::{ServerBuilder, ServerHandle};
+
+    use super::StartError;
+    use crate::config::ClusterConfig;
+
+    /// The node, if `[cluster]` names a NATS server.
+    #[derive(Debug, Clone)]
+    pub(super) struct Node(Option<ClusterNode>);
+
+    fn bad(e: salesiq_cluster::Error) -> StartError {
+        StartError::Io(format!("cluster: {e}"))
+    }
+
+    pub(super) async fn join(config: &ClusterConfig) -> Result<Node, StartError> {
+        let Some(url) = &config.nats_url else {
+            return Ok(Node(None));
+        };
+        let id = NodeId::new(&config.node).map_err(bad)?;
+        let bus = Arc::new(NatsBus::connect(url).await.map_err(bad)?);
+        Ok(Node(Some(ClusterNode::start(bus, id).await.map_err(bad)?)))
+    }
+
+    impl Node {
+        pub(super) fn relay(&self, builder: ServerBuilder) -> ServerBuilder {
+            match &self.0 {
+                Some(node) => builder.relay(node.relay()),
+                None => builder,
+            }
+        }
+
+        pub(super) fn build(
+            &self,
+            builder: GatewayBuilder,
+            sink: Arc<dyn OperatorSink>,
+        ) -> Gateway {
+            match &self.0 {
+                Some(node) => builder.cluster(node.cluster()).build(node.sink(sink)),
+                None => builder.build(sink),
+            }
+        }
+
+        pub(super) async fn serve(&self, handle: &ServerHandle) -> Result<(), StartError> {
+            match &self.0 {
+                Some(node) => node.serve(handle.clone()).await.map_err(bad),
+                None => Ok(()),
+            }
+        }
+
+        pub(super) async fn leave(&self) {
+            if let Some(node) = &self.0
+                && let Err(error) = node.shutdown().await
+            {
+                eprintln!("cluster: leaving: {error}");
+            }
+        }
+    }
+}
+
+/// `[cluster]` without the `cluster` feature: refused when it names a
+/// NATS server.
+#[cfg(not(feature = "cluster"))]
+mod node {
+    use std::sync::Arc;
+
+    use salesiq_session::{Gateway, GatewayBuilder, OperatorSink};
+    use salesiq_xmpp::{ServerBuilder, ServerHandle};
+
+    use super::StartError;
+    use crate::config::ClusterConfig;
+
+    /// No node: a single gateway.
+    #[derive(Debug, Clone)]
+    pub(super) struct Node;
+
+    pub(super) async fn join(config: &ClusterConfig) -> Result<Node, StartError> {
+        match config.nats_url {
+            None => Ok(Node),
+            Some(_) => Err(StartError::Io(
+                "cluster.nats_url is set, but the example was built without it: \
+                 add `--features cluster` to cargo run"
+                    .into(),
+            )),
+        }
+    }
+
+    impl Node {
+        pub(super) fn relay(&self, builder: ServerBuilder) -> ServerBuilder {
+            builder
+        }
+
+        pub(super) fn build(
+            &self,
+            builder: GatewayBuilder,
+            sink: Arc<dyn OperatorSink>,
+        ) -> Gateway {
+            builder.build(sink)
+        }
+
+        pub(super) async fn serve(&self, _: &ServerHandle) -> Result<(), StartError> {
+            Ok(())
+        }
+
+        pub(super) async fn leave(&self) {}
+    }
+}
+
 async fn wait_for(mut stopped: watch::Receiver<bool>) {
     let _ = stopped.wait_for(|stop| *stop).await;
 }
@@ -202,6 +322,7 @@ impl Running {
     /// closes. Returns how many chats were kept.
     pub async fn stop(self) -> usize {
         let ended = self.gateway.shut_down().await.unwrap_or(0);
+        self.node.leave().await;
         let _ = self.stop.send(true);
         let _ = self.xmpp.await;
         let _ = tokio::time::timeout(Duration::from_secs(5), self.web).await;

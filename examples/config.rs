@@ -65,6 +65,9 @@ pub struct Config {
     /// unless a URL says otherwise.
     #[serde(default)]
     pub store: StoreConfig,
+    /// Other nodes of the same gateway: none unless a NATS URL is given.
+    #[serde(default)]
+    pub cluster: ClusterConfig,
     /// The portals to seed; the first is the visitor page's default.
     #[serde(rename = "portal")]
     pub portals: Vec<PortalConfig>,
@@ -97,6 +100,35 @@ impl StoreConfig {
             .as_deref()
             .is_some_and(|u| u.starts_with("postgres://") || u.starts_with("postgresql://"))
     }
+}
+
+/// `[cluster]`: this process as one node of many (issue 14).
+///
+/// ```toml
+/// [cluster]
+/// nats_url = "nats://127.0.0.1:4222"
+/// node = "a"
+/// ```
+///
+/// Absent (the default), the gateway is a single node. With `nats_url`,
+/// the nodes started with the same `[store] url` (PostgreSQL) and the same
+/// NATS server form one gateway: operators and visitors on any node chat
+/// as if on one server. `node` must be unique per node (one subject
+/// token: letters, digits, `-`, `_`). Needs the example built with
+/// `--features cluster`, so that the first run compiles no NATS client.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ClusterConfig {
+    /// The NATS server's URL; `None` for a single node.
+    pub nats_url: Option<String>,
+    /// This node's id, unique among the nodes (default `"a"`).
+    #[serde(default = "default_node")]
+    pub node: String,
+}
+
+fn default_node() -> String {
+    "a".to_owned()
 }
 
 /// Listeners, domain and files.

@@ -1,8 +1,8 @@
 //! What moves between salesiq-gateway nodes (issue 14): a publish/subscribe
 //! [`Bus`] with NATS subject semantics, in process ([`LocalBus`], one node,
-//! the default) or over a NATS server ([`NatsBus`], many nodes), and the
-//! [`PresenceRegistry`] over it: which operator resources are available on
-//! which node. What is *stored* goes to PostgreSQL (`salesiq-pg`); this
+//! the default) or over a NATS server ([`NatsBus`], many nodes), the
+//! [`PresenceRegistry`] over it (which operator resources are available on
+//! which node), and [`ClusterNode`], which makes gateway nodes one gateway. What is *stored* goes to PostgreSQL (`salesiq-pg`); this
 //! crate carries only what moves, and speaks no protocol of its own: NATS
 //! core publish/subscribe through the official `async-nats` client.
 //!
@@ -77,7 +77,7 @@
 //! come as [`PresenceEvent`]s ([`PresenceRegistry::events`]): `Available`
 //! and `Unavailable` per operator resource, `NodeJoined`, and `NodeLost`
 //! (after an `Unavailable` for each of its resources), so the gateway can
-//! later tell colleagues. Times come from tokio's clock: the tests run
+//! tell colleagues. Times come from tokio's clock: the tests run
 //! with paused time.
 //!
 //! # Bounds
@@ -101,12 +101,56 @@
 //! NATS server's own accounts and permissions (pass a configured client
 //! to [`NatsBus::from_client`]).
 //!
-//! # Left for later
+//! # Nodes
 //!
-//! Not wired into `salesiq-session` or `salesiq-xmpp` yet. Still to come
-//! over the same bus: operator events delivered to the node holding the
-//! operator's resources, operator input to the node that owns a chat, and
-//! chat ownership (one owner per chat, taken over when its node is lost).
+//! [`ClusterNode`] wires one gateway node (a [`salesiq_session::Gateway`]
+//! and a [`salesiq_xmpp::Server`]) to the others, through the gateway's
+//! [`salesiq_session::Cluster`] seam, the server's [`salesiq_xmpp::Relay`]
+//! seam and a wrapper around the server's sink. What goes where:
+//!
+//! * **Presence**: each node announces its available operator resources
+//!   in the registry above, and broadcasts each resource's presence stanza
+//!   on `salesiq.xmpp.<node>`: colleagues on other nodes see it (with its
+//!   `<show/>` and status), and the gateway offers chats to devices on
+//!   every node (each other node's device gets a local device id with the
+//!   high bit set). A lost node's resources go unavailable for everyone.
+//! * **Chats**: a chat runs on one node, the store's
+//!   [`salesiq_session::LiveChat::owner`]. Each node publishes what its
+//!   chats show operators ([`salesiq_session::Listing`]) on
+//!   `salesiq.listing.<node>`, at every change and again every
+//!   [`LISTING_REFRESH`] (2 s; forgotten after [`LISTING_EXPIRY`], 7 s):
+//!   contact lists show every node's visitors, and input for a visitor
+//!   goes to the node running its chat, where the chat task serialises it
+//!   ("first `y` wins" holds across nodes).
+//! * **Events for operators** (offers, visitor lines, `[system]` replies,
+//!   contact additions): to `salesiq.node.<node>` of each node holding a
+//!   resource of the operator. One node archives each (the chat's own when
+//!   the operator is there too), the others only deliver
+//!   ([`salesiq_session::OperatorSink::deliver`]).
+//! * **Colleague messages and directed presence**: to the recipient's
+//!   nodes, as stanzas; the receiving server checks portal and addressing
+//!   again ([`salesiq_xmpp::ServerHandle::deliver`]).
+//! * **Take-over**: a visitor who resumes on another node (a load balancer
+//!   moved them, or their node died) takes the chat there: the owner is
+//!   asked to give it up (`release`, answered `released`, at most
+//!   [`RELEASE_TIMEOUT`]), or is not alive, and the store's compare-and-set
+//!   claim moves it. When a node is lost (its presence expired, or it left),
+//!   the others adopt its chats ([`salesiq_session::Gateway::adopt_chats`]):
+//!   each is claimed by one of them and restored, its operators write on,
+//!   and its visitor resumes on any node.
+//!
+//! Everything is queued on one bounded outbox ([`OUTBOX`]) and published in
+//! order by one task: the gateway's and the server's hot paths never wait
+//! on the network; when the outbox is full, input is answered
+//! [`salesiq_session::PortError::Busy`] and events are dropped (logged).
+//!
+//! Not carried across nodes: XEP-0198 resumption (a stream resumes on the
+//! node it was on: put a sticky load balancer in front), XEP-0280 carbons
+//! (copies go to the sender's resources on the same node), bounces of a
+//! message lost on the receiving node. A node partitioned from NATS but
+//! not from PostgreSQL looks dead to the others, which adopt its chats
+//! while it still runs them: the claim is atomic, so the store says one
+//! owner, but the stale node's tasks run on until they next touch it.
 //!
 //! # Crate features
 //!
@@ -116,13 +160,19 @@ mod bus;
 mod error;
 mod local;
 mod nats;
+mod node;
 mod presence;
 pub mod subject;
+mod wire;
 
 pub use bus::{Bus, DEFAULT_MAX_PAYLOAD, DEFAULT_SUBSCRIPTION_CAPACITY, Message, Subscription};
 pub use error::Error;
 pub use local::LocalBus;
 pub use nats::{DEFAULT_PUBLISH_TIMEOUT, NatsBus};
+pub use node::{
+    ClusterNode, LISTING_EXPIRY, LISTING_REFRESH, LISTING_SUBJECT_PREFIX, NODE_SUBJECT_PREFIX,
+    OUTBOX, RELEASE_TIMEOUT, XMPP_SUBJECT_PREFIX,
+};
 pub use presence::{
     MAX_FIELD_LEN, MAX_NODE_ID_LEN, NodeId, PRESENCE_PATTERN, PRESENCE_SUBJECT_PREFIX,
     PresenceConfig, PresenceEvent, PresenceRegistry,

@@ -20,7 +20,7 @@ use tokio::time::Instant;
 use crate::bus::Bus;
 use crate::error::Error;
 use crate::presence::{NodeId, PresenceConfig, PresenceEvent, PresenceRegistry};
-use crate::wire::{Listings, ToNode, WireEvent, WireListing, WireOperator, WirePresence};
+use crate::wire::{Listings, ToNode, WireEvent, WireListing, WirePresence};
 
 /// Subjects of messages for one node: `salesiq.node.<node>`.
 pub const NODE_SUBJECT_PREFIX: &str = "salesiq.node.";
@@ -382,7 +382,13 @@ impl Cluster for Link {
 }
 
 impl Relay for Link {
-    fn presence(&self, operator: &OperatorRef, resource: &str, device: DeviceId, presence: &Element) {
+    fn presence(
+        &self,
+        operator: &OperatorRef,
+        resource: &str,
+        device: DeviceId,
+        presence: &Element,
+    ) {
         let available = presence.attr("type").is_none_or(|t| t == "available");
         {
             let mut state = self.0.state();
@@ -636,13 +642,15 @@ impl Inbound {
                 to,
                 input,
             } => {
-                let (Some(gateway), Some(operator), Some(to), Some(input)) =
-                    (&self.gateway, operator.operator(), to.contact(), input.input())
-                else {
+                let (Some(gateway), Some(operator), Some(to), Some(input)) = (
+                    &self.gateway,
+                    operator.operator(),
+                    to.contact(),
+                    input.input(),
+                ) else {
                     return;
                 };
-                if let Err(error) = gateway.submit(&operator, DeviceId(REMOTE_DEVICE), &to, input)
-                {
+                if let Err(error) = gateway.submit(&operator, DeviceId(REMOTE_DEVICE), &to, input) {
                     tracing::info!(%operator, %error, "input from another node refused");
                 }
             }
@@ -716,7 +724,8 @@ impl Inbound {
         let Ok(wire) = serde_json::from_slice::<WirePresence>(payload) else {
             return;
         };
-        let (Some(operator), Ok(presence)) = (wire.operator.operator(), wire.xml.parse::<Element>())
+        let (Some(operator), Ok(presence)) =
+            (wire.operator.operator(), wire.xml.parse::<Element>())
         else {
             return;
         };
@@ -793,7 +802,10 @@ impl Inbound {
             }
             PresenceEvent::NodeLost { node } => {
                 self.shared.state().remote.retain(|_, r| r.node != node);
-                tracing::warn!(node = node.as_str(), "a node was lost; taking its chats over");
+                tracing::warn!(
+                    node = node.as_str(),
+                    "a node was lost; taking its chats over"
+                );
                 if let Some(gateway) = self.gateway.clone() {
                     tokio::spawn(async move {
                         if let Err(error) = gateway.adopt_chats(node.as_str()).await {
@@ -806,7 +818,6 @@ impl Inbound {
                 tracing::info!(node = node.as_str(), "a node joined");
                 self.refresh();
             }
-            _ => {}
         }
     }
 

@@ -574,6 +574,13 @@ impl PresenceRegistry {
     /// Stops heartbeating and tells the other nodes this one leaves (they
     /// drop its operators at once rather than after the expiry).
     pub async fn shutdown(self) -> Result<(), Error> {
+        self.leave().await
+    }
+
+    /// [`shutdown`](Self::shutdown) through a shared reference: stops
+    /// heartbeating and tells the other nodes this one leaves. What is
+    /// set available afterwards is announced no more.
+    pub async fn leave(&self) -> Result<(), Error> {
         self.task.abort();
         let _order = self.shared.publishing.lock().await;
         self.shared.publish(&Wire::Leave).await

@@ -9,62 +9,11 @@
 
 mod common;
 
-use std::net::SocketAddr;
-use std::path::Path;
-use std::process::Stdio;
-
-use common::{STEP, VISITOR, frame, from_visitor, send};
+use common::{VISITOR, frame, from_visitor, send};
 use serde_json::json;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
 use tokio_xmpp::jid::Jid;
 use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::message::{Lang, Message};
-
-/// A running server process and what its `ready` line said.
-struct Process {
-    child: Child,
-    starttls: SocketAddr,
-    http: SocketAddr,
-    restored: usize,
-    certificate: Vec<u8>,
-}
-
-/// Starts the server over `dir` and waits for its `ready` line.
-async fn start(dir: &Path) -> Process {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_e2e-server"))
-        .arg(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let ready = tokio::time::timeout(STEP, lines.next_line())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    let field = |name: &str| {
-        ready
-            .split(' ')
-            .find_map(|f| f.strip_prefix(name)?.strip_prefix('='))
-            .unwrap_or_else(|| panic!("no {name} in {ready:?}"))
-            .to_owned()
-    };
-    let hex = field("cert");
-    let certificate = (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
-        .collect();
-    Process {
-        starttls: field("starttls").parse().unwrap(),
-        http: field("http").parse().unwrap(),
-        restored: field("restored").parse().unwrap(),
-        certificate,
-        child,
-    }
-}
 
 fn chat(text: &str) -> Message {
     Message::chat(Some(Jid::new(VISITOR).unwrap())).with_body(Lang::new(), text.into())
@@ -73,7 +22,7 @@ fn chat(text: &str) -> Message {
 #[tokio::test]
 async fn a_killed_server_restores_its_chats() {
     let dir = tempfile::tempdir().unwrap();
-    let mut first = start(dir.path()).await;
+    let mut first = common::process(dir.path(), &[]).await;
     assert_eq!(first.restored, 0);
     let mut alice = common::alice_at(first.starttls, &first.certificate).await;
 
@@ -104,7 +53,7 @@ async fn a_killed_server_restores_its_chats() {
     assert_eq!(frame(&mut visitor).await, None);
     drop(alice);
 
-    let second = start(dir.path()).await;
+    let second = common::process(dir.path(), &[]).await;
     assert_eq!(second.restored, 1, "the chat comes back");
     let mut alice = common::alice_at(second.starttls, &second.certificate).await;
     let roster = alice.roster().await;

@@ -5,6 +5,9 @@
 //! `e2e-server <data_dir>` listens on free loopback ports and prints one
 //! line once it serves: `ready starttls=<addr> http=<addr> restored=<n>
 //! cert=<DER as hex>`. SIGTERM or Ctrl-C stops it cleanly.
+//!
+//! For `tests/cluster.rs`: `E2E_STORE_URL` sets `[store] url`, and
+//! `E2E_NATS_URL` with `E2E_NODE` set `[cluster]`.
 
 use salesiq_examples::app;
 use salesiq_examples::config::Config;
@@ -19,6 +22,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     config.server.direct_tls_port = 0;
     config.server.http_port = 0;
     config.server.data_dir = data_dir.into();
+    config.store.url = std::env::var("E2E_STORE_URL").ok();
+    config.cluster.nats_url = std::env::var("E2E_NATS_URL").ok();
+    if let Ok(node) = std::env::var("E2E_NODE") {
+        config.cluster.node = node;
+    }
     let running = app::start(&config).await?;
     let cert: String = running
         .certificate

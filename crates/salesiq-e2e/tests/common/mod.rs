@@ -116,3 +116,52 @@ pub(crate) async fn send(socket: &mut Socket, value: serde_json::Value) {
         .await
         .unwrap();
 }
+
+/// A running server process and what its `ready` line said.
+pub(crate) struct Process {
+    pub(crate) child: tokio::process::Child,
+    pub(crate) starttls: std::net::SocketAddr,
+    pub(crate) http: std::net::SocketAddr,
+    pub(crate) restored: usize,
+    pub(crate) certificate: Vec<u8>,
+}
+
+/// Starts the example as a process of its own (`src/bin/e2e-server.rs`)
+/// over `dir`, with `env` set, and waits for its `ready` line.
+pub(crate) async fn process(dir: &Path, env: &[(&str, &str)]) -> Process {
+    use std::process::Stdio;
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_e2e-server"))
+        .arg(dir)
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let ready = tokio::time::timeout(STEP, lines.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let field = |name: &str| {
+        ready
+            .split(' ')
+            .find_map(|f| f.strip_prefix(name)?.strip_prefix('='))
+            .unwrap_or_else(|| panic!("no {name} in {ready:?}"))
+            .to_owned()
+    };
+    let hex = field("cert");
+    let certificate = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect();
+    Process {
+        starttls: field("starttls").parse().unwrap(),
+        http: field("http").parse().unwrap(),
+        restored: field("restored").parse().unwrap(),
+        certificate,
+        child,
+    }
+}

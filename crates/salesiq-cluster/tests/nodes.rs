@@ -1,0 +1,267 @@
+//! Gateway nodes wired by [`ClusterNode`] over one bus (here the
+//! in-process [`LocalBus`]; `salesiq-e2e/tests/cluster.rs` runs the same
+//! over NATS and PostgreSQL): each node a real XMPP server with its own
+//! gateway, all on one store, and real XMPP clients logged in to them.
+//! Chats move between nodes: a visitor who comes back on another node
+//! takes the chat there, and a node that leaves hands its chats over.
+
+#![allow(clippy::unwrap_used)]
+// The tests run on the current-thread runtime, like the other tests with
+// tokio-xmpp clients. On a two-worker multi-thread runtime, with both
+// tests in parallel, alice's first ping after her initial presence went
+// unanswered in about a third of the runs (sequentially never); whether
+// the server or the client stalls is not known yet (see the stop note).
+
+use std::sync::Arc;
+
+use salesiq_cluster::{Bus, ClusterNode, LocalBus, NodeId};
+use salesiq_session::{
+    ChatRequest, Gateway, NewOperator, Portal, SqliteStore, Store, StoreAccounts, VisitorChat,
+    VisitorDetails, VisitorEvent,
+};
+use salesiq_test_support::gateway::{PASSWORD, message_saying, next_line};
+use salesiq_test_support::{Connector, DOMAIN, Mode, Operator, STEP};
+use salesiq_xmpp::{Config, Server, ServerHandle, TlsIdentity};
+use tokio_xmpp::IqRequest;
+use tokio_xmpp::jid::Jid;
+use tokio_xmpp::minidom::Element;
+use tokio_xmpp::parsers::message::{Lang, Message};
+use tokio_xmpp::parsers::presence::Presence;
+
+const ALICE: &str = "demo|alice.ops@salesiq.zoho.com";
+const VISITOR: &str = "demo|visitor-1@salesiq.zoho.com";
+
+/// One node: its XMPP server (running), gateway and cluster glue.
+struct Node {
+    gateway: Gateway,
+    cluster: ClusterNode,
+    handle: ServerHandle,
+    connector: Connector,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// The store both nodes share, with alice and bob of portal `demo`.
+async fn shared_store(dir: &std::path::Path) -> (Arc<SqliteStore>, Arc<StoreAccounts>) {
+    let store = Arc::new(SqliteStore::open(dir.join("gateway.sqlite3")).unwrap());
+    store.put_portal(&Portal::new("demo", "en")).await.unwrap();
+    let accounts = Arc::new(StoreAccounts::new(store.clone()));
+    for (name, username) in [("Alice", "alice.ops"), ("Bob", "bob.ops")] {
+        let email = format!("{}@demo.example", username.replace('.', "-"));
+        let operator = store
+            .add_operator(&NewOperator::new("demo", &email, name))
+            .await
+            .unwrap();
+        store.claim_username(operator.id, username).await.unwrap();
+        accounts.set_password(operator.id, PASSWORD).await.unwrap();
+    }
+    (store, accounts)
+}
+
+async fn start(
+    bus: &LocalBus,
+    store: &Arc<SqliteStore>,
+    accounts: &Arc<StoreAccounts>,
+    id: &str,
+) -> Node {
+    let bus: Arc<dyn Bus> = Arc::new(bus.clone());
+    let cluster = ClusterNode::start(bus, NodeId::new(id).unwrap())
+        .await
+        .unwrap();
+    let mut config = Config::new(DOMAIN);
+    config.starttls_addr = Some("127.0.0.1:0".parse().unwrap());
+    config.direct_tls_addr = None;
+    let identity = TlsIdentity::self_signed(DOMAIN).unwrap();
+    let certificate = identity.certificate_der().to_vec();
+    let (seam, wrap) = (cluster.cluster(), cluster.clone());
+    let gateway_store: Arc<dyn Store> = store.clone();
+    let server = Server::builder(config, identity, accounts.clone(), accounts.clone())
+        .relay(cluster.relay())
+        .gateway(move |sink| {
+            Gateway::builder(gateway_store)
+                .cluster(seam)
+                .build(wrap.sink(sink))
+        })
+        .bind()
+        .await
+        .unwrap();
+    let handle = server.handle();
+    cluster.serve(handle.clone()).await.unwrap();
+    let gateway = server.gateway().cloned().unwrap();
+    let connector = Connector::new(
+        server.starttls_addr().unwrap(),
+        &certificate,
+        Mode::StartTls,
+    );
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(server.run(async {
+        let _ = stopped.await;
+    }));
+    Node {
+        gateway,
+        cluster,
+        handle,
+        connector,
+        stop: Some(stop),
+    }
+}
+
+impl Node {
+    /// `jid`'s device on this node, available, and known to be (a ping).
+    async fn online(&self, jid: &str, resource: &str) -> Operator {
+        let full = format!("{jid}/{resource}");
+        let mut operator = Operator::connect(self.connector.clone(), &full, PASSWORD).await;
+        operator.send(Presence::available()).await;
+        let ping = Element::builder("ping", "urn:xmpp:ping").build();
+        operator.iq(None, IqRequest::Get(ping)).await;
+        operator
+    }
+
+    /// A visitor asking this node's gateway for a chat, once queued.
+    async fn visitor(&self, question: &str) -> VisitorChat {
+        let mut details = VisitorDetails::default();
+        details.name = "Ann Lee".into();
+        let request = ChatRequest::new("demo", details, question, None);
+        let mut visitor = self.gateway.request_chat(request).await.unwrap();
+        assert_eq!(visitor.next_event().await, Some(VisitorEvent::Queued));
+        visitor
+    }
+
+    fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+fn to_visitor(text: &str) -> Message {
+    Message::chat(Some(Jid::new(VISITOR).unwrap())).with_body(Lang::new(), text.into())
+}
+
+/// Waits until `node` has heard of an available resource of alice.
+async fn knows_alice(node: &Node) {
+    let alice = salesiq_session::OperatorRef::new("demo", "alice.ops");
+    tokio::time::timeout(STEP, async {
+        while !node.gateway.is_available(&alice) {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("alice's availability crosses the bus");
+}
+
+/// The visitor's next content line that is a message; its text.
+async fn hears(visitor: &mut VisitorChat) -> String {
+    loop {
+        match tokio::time::timeout(STEP, next_line(visitor))
+            .await
+            .unwrap()
+        {
+            Some(VisitorEvent::Message { text, .. }) => return text,
+            Some(_) => {}
+            None => panic!("the visitor's chat closed"),
+        }
+    }
+}
+
+/// Alice on node b accepts a chat whose visitor is on node a, and says
+/// "one"; returns the visitor, who heard it.
+async fn accepted_across(a: &Node, alice: &mut Operator) -> VisitorChat {
+    let mut visitor = a.visitor("Where is my parcel?").await;
+    message_saying(alice, "Where is my parcel?").await;
+    alice.send(to_visitor("y")).await;
+    assert!(matches!(
+        tokio::time::timeout(STEP, next_line(&mut visitor))
+            .await
+            .unwrap(),
+        Some(VisitorEvent::Joined { .. })
+    ));
+    alice.send(to_visitor("one")).await;
+    assert_eq!(hears(&mut visitor).await, "one");
+    visitor
+}
+
+/// The owner the store records for the only live chat.
+async fn owner(store: &SqliteStore) -> Option<String> {
+    let live = store.live_chats().await.unwrap();
+    assert_eq!(live.len(), 1, "{live:?}");
+    live[0].owner.clone()
+}
+
+#[tokio::test]
+async fn a_visitor_back_on_another_node_takes_the_chat_along() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, accounts) = shared_store(dir.path()).await;
+    let bus = LocalBus::new();
+    let mut a = start(&bus, &store, &accounts, "a").await;
+    let mut b = start(&bus, &store, &accounts, "b").await;
+    let mut alice = b.online(ALICE, "desk").await;
+    knows_alice(&a).await;
+
+    let mut visitor = accepted_across(&a, &mut alice).await;
+    assert_eq!(owner(&store).await.as_deref(), Some("a"));
+
+    // The visitor's page comes back on node b (the load balancer moved
+    // it): a gives the chat up, b claims it and runs it.
+    let token = visitor.resume_token().to_owned();
+    let mut resumed = tokio::time::timeout(STEP, b.gateway.resume_chat("demo", &token, 2))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(owner(&store).await.as_deref(), Some("b"));
+    assert_eq!(
+        tokio::time::timeout(STEP, visitor.next_event())
+            .await
+            .unwrap(),
+        None,
+        "the old connection on a is closed"
+    );
+
+    // Alice writes on; the visitor, now on b, hears her; and back.
+    alice.send(to_visitor("two")).await;
+    assert_eq!(hears(&mut resumed).await, "two");
+    b.gateway
+        .visitor_says(resumed.chat, "Thanks!")
+        .await
+        .unwrap();
+    message_saying(&mut alice, "Thanks!").await;
+
+    // Node a runs nothing of it any more.
+    assert!(a.gateway.visitor_says(resumed.chat, "lost").await.is_err());
+    alice.end().await;
+    a.stop();
+    b.stop();
+}
+
+#[tokio::test]
+async fn a_node_that_leaves_hands_its_chats_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, accounts) = shared_store(dir.path()).await;
+    let bus = LocalBus::new();
+    let mut a = start(&bus, &store, &accounts, "a").await;
+    let mut b = start(&bus, &store, &accounts, "b").await;
+    let mut alice = b.online(ALICE, "desk").await;
+    knows_alice(&a).await;
+    let visitor = accepted_across(&a, &mut alice).await;
+    let token = visitor.resume_token().to_owned();
+
+    // Node a stops: its chats are kept, and it leaves the cluster. Node b
+    // hears it leave and adopts them.
+    assert_eq!(a.gateway.shut_down().await.unwrap(), 1);
+    a.cluster.shutdown().await.unwrap();
+    a.stop();
+    tokio::time::timeout(STEP, async {
+        while owner(&store).await.as_deref() != Some("b") {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("node b adopts the chat");
+
+    // The visitor resumes on b and gets what they missed; alice chats on.
+    let mut resumed = b.gateway.resume_chat("demo", &token, 2).await.unwrap();
+    alice.send(to_visitor("still here")).await;
+    assert_eq!(hears(&mut resumed).await, "still here");
+    alice.end().await;
+    drop(b.handle.clone());
+    b.stop();
+}
