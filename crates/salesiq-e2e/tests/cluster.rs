@@ -149,14 +149,25 @@ async fn frame_of(visitor: &mut common::Socket, kind: &str) -> serde_json::Value
     }
 }
 
+/// One test, two scenarios in turn: every node on one NATS server hears
+/// every other (subjects are not scoped per deployment yet), so two
+/// clusters at once would be one.
 #[tokio::test]
-async fn two_nodes_are_one_gateway() {
+async fn two_nodes_then_a_killed_node() {
     let Some((store, nats)) = services().await else {
         return;
     };
+    two_nodes_are_one_gateway(&store, &nats).await;
+    let Some((store, nats)) = services().await else {
+        return;
+    };
+    a_killed_node_leaves_the_gateway_serving(&store, &nats).await;
+}
+
+async fn two_nodes_are_one_gateway(store: &str, nats: &str) {
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let a = node(dir_a.path(), &store, &nats, "a").await;
-    let b = node(dir_b.path(), &store, &nats, "b").await;
+    let a = node(dir_a.path(), store, nats, "a").await;
+    let b = node(dir_b.path(), store, nats, "b").await;
     assert_eq!(b.seeded.operators, 0, "a seeded the shared store");
 
     // Colleagues on different nodes see each other come online.
@@ -272,18 +283,14 @@ async fn two_nodes_are_one_gateway() {
     a.stop().await;
 }
 
-#[tokio::test]
-async fn a_killed_node_leaves_the_gateway_serving() {
-    let Some((store, nats)) = services().await else {
-        return;
-    };
+async fn a_killed_node_leaves_the_gateway_serving(store: &str, nats: &str) {
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let a = node(dir_a.path(), &store, &nats, "a").await;
-    // Node b is a process of its own, to be killed with SIGKILL.
+    let a = node(dir_a.path(), store, nats, "c").await;
+    // Node d is a process of its own, to be killed with SIGKILL.
     let env = [
-        ("E2E_STORE_URL", store.as_str()),
-        ("E2E_NATS_URL", nats.as_str()),
-        ("E2E_NODE", "b"),
+        ("E2E_STORE_URL", store),
+        ("E2E_NATS_URL", nats),
+        ("E2E_NODE", "d"),
     ];
     let mut b = common::process(dir_b.path(), &env).await;
     let connector = Connector::new(b.starttls, &b.certificate, Mode::StartTls);
