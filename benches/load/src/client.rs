@@ -204,10 +204,12 @@ fn inner<'t>(text: &'t str, tag: &str) -> Option<&'t str> {
     body.get(..close)
 }
 
-/// Logs every one of `users` in, `concurrency` at a time: the sessions
-/// in the order of `users`, and each login's time in microseconds.
+/// Logs every one of `users` in, `concurrency` at a time, user `i` at
+/// `targets[i % targets.len()]` (with two nodes, each pair's users on
+/// different ones): the sessions in the order of `users`, and each
+/// login's time in microseconds.
 pub(crate) async fn login_all(
-    target: &Target,
+    targets: &[Target],
     users: Vec<String>,
     password: &str,
     concurrency: usize,
@@ -216,7 +218,11 @@ pub(crate) async fn login_all(
     let mut logins = tokio::task::JoinSet::new();
     let count = users.len();
     for (i, user) in users.into_iter().enumerate() {
-        let (target, password, limit) = (target.clone(), password.to_owned(), limit.clone());
+        let target = targets
+            .get(i % targets.len().max(1))
+            .cloned()
+            .ok_or("no target")?;
+        let (password, limit) = (password.to_owned(), limit.clone());
         logins.spawn(async move {
             let _permit = limit.acquire_owned().await.map_err(|e| e.to_string())?;
             let began = std::time::Instant::now();

@@ -37,7 +37,8 @@ pub(crate) async fn run(args: &Args) -> Result<(), String> {
 
     // Operators.
     let names = (0..2 * pairs).map(serve::login_name).collect();
-    let (sessions, _) = client::login_all(&target, names, serve::PASSWORD, 64).await?;
+    let (sessions, _) =
+        client::login_all(std::slice::from_ref(&target), names, serve::PASSWORD, 64).await?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut operators = JoinSet::new();
     for session in sessions {

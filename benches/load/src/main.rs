@@ -32,7 +32,8 @@ usage:
   salesiq-load serve --pairs N --cert FILE --key FILE [--host 127.0.0.1]
                      [--starttls-port 6222] [--direct-port 6223] [--domain load.test]
                      [--gateway [--http-port 8080] [--database FILE]]
-  salesiq-load xmpp --addr HOST:PORT --ca FILE [--direct] [--domain load.test]
+                     [--nodes N --nats URL]   (node n on each port + n)
+  salesiq-load xmpp --addr HOST:PORT [--addr2 HOST:PORT] --ca FILE [--direct] [--domain load.test]
                     [--naming ours|plain] [--pairs N] [--mech plain|scram-sha-1]
                     [--concurrency 64] [--pid PID] [--label NAME]
                     [--seconds 10] [--window 8] [--rate 2000]

@@ -42,12 +42,88 @@ pub(crate) fn portal(i: usize) -> String {
 pub(crate) async fn run(args: &Args) -> Result<(), String> {
     let pairs: usize = args.need("pairs")?;
     let host: IpAddr = args.get("host", IpAddr::from([127, 0, 0, 1]))?;
+    let nodes: u16 = args.get("nodes", 1)?;
+    let nats = args.text("nats", "");
+    if nodes == 0 || (nodes > 1 && nats.is_empty()) {
+        return Err("--nodes: 1, or more with --nats URL".into());
+    }
+    let accounts = Arc::new(LoadAccounts::new(pairs));
+    let with_gateway = args.flag("gateway");
+    let store = if with_gateway {
+        let database = args.text("database", "target/load-gateway.sqlite3");
+        println!("salesiq-load serve: gateway on {database}");
+        Some(gateway_store(pairs, &database).await?)
+    } else {
+        None
+    };
+    let mut servers = Vec::new();
+    for index in 0..nodes {
+        // Node n listens on each port + n; with --nats, the nodes are one
+        // gateway over NATS (salesiq-cluster), sharing the store.
+        let cluster = if nats.is_empty() {
+            None
+        } else {
+            let bus = salesiq_cluster::NatsBus::connect(&nats)
+                .await
+                .map_err(|e| e.to_string())?;
+            let id =
+                salesiq_cluster::NodeId::new(&format!("load{index}")).map_err(|e| e.to_string())?;
+            Some(
+                salesiq_cluster::ClusterNode::start(Arc::new(bus), id)
+                    .await
+                    .map_err(|e| e.to_string())?,
+            )
+        };
+        let server = node(args, host, index, &accounts, store.clone(), cluster.clone()).await?;
+        if let Some(cluster) = &cluster {
+            cluster
+                .serve(server.handle())
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        if let Some(gateway) = server.gateway().filter(|_| with_gateway) {
+            let http = SocketAddr::new(host, args.get::<u16>("http-port", 8080)? + index);
+            visitors(gateway.clone(), http).await?;
+        }
+        println!(
+            "salesiq-load serve: node {index}: pid {} on {} (STARTTLS) and {} (direct TLS), {} accounts",
+            std::process::id(),
+            server
+                .starttls_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_default(),
+            server
+                .direct_tls_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_default(),
+            2 * pairs
+        );
+        servers.push(tokio::spawn(server.run(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })));
+    }
+    for server in servers {
+        let _ = server.await;
+    }
+    Ok(())
+}
+
+/// One node's XMPP server (and gateway, over `store`).
+async fn node(
+    args: &Args,
+    host: IpAddr,
+    index: u16,
+    accounts: &Arc<LoadAccounts>,
+    store: Option<Arc<dyn salesiq_session::Store>>,
+    cluster: Option<salesiq_cluster::ClusterNode>,
+) -> Result<Server, String> {
     let domain = args.text("domain", "load.test");
     let cert: PathBuf = args.need("cert")?;
     let key: PathBuf = args.need("key")?;
     let mut config = Config::new(&domain);
-    config.starttls_addr = Some(SocketAddr::new(host, args.get("starttls-port", 6222)?));
-    config.direct_tls_addr = Some(SocketAddr::new(host, args.get("direct-port", 6223)?));
+    let port = |name: &str, default: u16| args.get(name, default).map(|p: u16| p + index);
+    config.starttls_addr = Some(SocketAddr::new(host, port("starttls-port", 6222)?));
+    config.direct_tls_addr = Some(SocketAddr::new(host, port("direct-port", 6223)?));
     // Load comes from one address.
     config.max_connections_per_ip = usize::MAX;
     // The peers run without rate limits (no mod_limits, no shaping): so
@@ -56,45 +132,23 @@ pub(crate) async fn run(args: &Args) -> Result<(), String> {
     config.stanza_burst = u32::MAX;
     config.max_connections = args.get("max-connections", 100_000)?;
     let identity = TlsIdentity::from_pem_files(&cert, &key).map_err(|e| e.to_string())?;
-    let accounts = Arc::new(LoadAccounts::new(pairs));
-    let mut builder = Server::builder(config, identity, accounts.clone(), accounts);
-    let with_gateway = args.flag("gateway");
-    if with_gateway {
-        let database = args.text("database", "target/load-gateway.sqlite3");
-        let store = gateway_store(pairs, &database).await?;
+    let mut builder = Server::builder(config, identity, accounts.clone(), accounts.clone());
+    if let Some(cluster) = &cluster {
+        builder = builder.relay(cluster.relay());
+    }
+    if let Some(store) = store {
         // 1,000 visitors from one loopback address, as fast as they can:
         // unbounded, like the pacing above.
         builder = builder.gateway(move |sink| {
-            salesiq_session::Gateway::builder(store)
-                .visitor_limits(salesiq_session::VisitorLimits::unlimited())
-                .build(sink)
+            let gateway = salesiq_session::Gateway::builder(store)
+                .visitor_limits(salesiq_session::VisitorLimits::unlimited());
+            match cluster {
+                Some(cluster) => gateway.cluster(cluster.cluster()).build(cluster.sink(sink)),
+                None => gateway.build(sink),
+            }
         });
-        println!("salesiq-load serve: gateway on {database}");
     }
-    let server = builder.bind().await.map_err(|e| e.to_string())?;
-    if let Some(gateway) = server.gateway().filter(|_| with_gateway) {
-        let http = SocketAddr::new(host, args.get("http-port", 8080)?);
-        visitors(gateway.clone(), http).await?;
-    }
-    println!(
-        "salesiq-load serve: pid {} on {} (STARTTLS) and {} (direct TLS), {} accounts",
-        std::process::id(),
-        server
-            .starttls_addr()
-            .map(|a| a.to_string())
-            .unwrap_or_default(),
-        server
-            .direct_tls_addr()
-            .map(|a| a.to_string())
-            .unwrap_or_default(),
-        2 * pairs
-    );
-    server
-        .run(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await;
-    Ok(())
+    builder.bind().await.map_err(|e| e.to_string())
 }
 
 /// A fresh SQLite file with the load operators (portal `p{k}` of two

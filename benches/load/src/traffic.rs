@@ -47,6 +47,15 @@ pub(crate) async fn run(args: &Args) -> Result<(), String> {
         other => return Err(format!("--mech: {other:?} is not plain or scram-sha-1")),
     };
     let target = Target::from_args(args, scram)?;
+    // `--addr2`: odd users (each pair's second) log in there, so that
+    // every message crosses between two nodes.
+    let mut targets = vec![target.clone()];
+    if let Ok(addr2) = args.need("addr2") {
+        targets.push(Target {
+            addr: addr2,
+            ..target.clone()
+        });
+    }
     let ours = match args.text("naming", "ours").as_str() {
         "ours" => true,
         "plain" => false,
@@ -75,7 +84,8 @@ pub(crate) async fn run(args: &Args) -> Result<(), String> {
             }
         })
         .collect();
-    let (sessions, login_times) = client::login_all(&target, names, &password, concurrency).await?;
+    let (sessions, login_times) =
+        client::login_all(&targets, names, &password, concurrency).await?;
     let login_secs = started.elapsed().as_secs_f64();
     let logins_per_sec = users as f64 / login_secs;
     let login_latency = Summary::of(login_times);
