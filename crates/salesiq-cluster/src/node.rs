@@ -43,6 +43,9 @@ pub const LISTING_EXPIRY: Duration = Duration::from_secs(7);
 /// How long [`Cluster::release`] waits for the owner's answer.
 pub const RELEASE_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// Visitor contacts whose node is remembered from events.
+const MAX_HINTS: usize = 65_536;
+
 /// What a lost node's resources are said to send.
 const UNAVAILABLE: &str = "<presence xmlns='jabber:client' type='unavailable'/>";
 
@@ -125,6 +128,9 @@ struct State {
     presences: HashMap<(OperatorRef, String), (NodeId, Element)>,
     /// Releases asked of other nodes, waiting for their answer.
     releases: HashMap<u64, oneshot::Sender<()>>,
+    /// The node that offered or added each visitor contact, until its
+    /// listing arrives (at most [`MAX_HINTS`]).
+    hints: HashMap<ContactId, NodeId>,
 }
 
 #[derive(Debug)]
@@ -298,17 +304,24 @@ impl Cluster for Link {
     fn forward(
         &self,
         operator: &OperatorRef,
-        _device: DeviceId,
+        device: DeviceId,
         to: &ContactId,
         input: OperatorInput,
     ) -> Result<(), PortError> {
+        if device == DeviceId(REMOTE_DEVICE) {
+            // Input another node forwarded here, for a chat not here (any
+            // more): never forwarded twice, so stale views cannot loop.
+            return Err(PortError::NoSuchChat);
+        }
         let node = {
             let state = self.0.state();
-            let remote = state.remote.get(to).ok_or(PortError::NoSuchChat)?;
-            if !remote.listing.audience.contains(operator) {
-                return Err(PortError::NoSuchChat);
+            match state.remote.get(to) {
+                Some(remote) if remote.listing.audience.contains(operator) => remote.node.clone(),
+                Some(_) => return Err(PortError::NoSuchChat),
+                // Offered a moment ago, listed in a moment: the owner's
+                // chat checks who may write anyway.
+                None => state.hints.get(to).cloned().ok_or(PortError::NoSuchChat)?,
             }
-            remote.node.clone()
         };
         let message = ToNode::Input {
             operator: operator.into(),
@@ -482,6 +495,7 @@ impl OperatorSink for ClusterSink {
         for (i, node) in nodes.iter().enumerate() {
             // One node archives it: this one if the operator is here too.
             let message = ToNode::Event {
+                from: self.shared.node.as_str().to_owned(),
                 operator: operator.into(),
                 resource: None,
                 keep: !here && i == 0,
@@ -499,6 +513,7 @@ impl OperatorSink for ClusterSink {
         match remote {
             Some((node, _, resource)) => {
                 let message = ToNode::Event {
+                    from: self.shared.node.as_str().to_owned(),
                     operator: operator.into(),
                     resource: Some(resource),
                     keep: true,
@@ -610,6 +625,7 @@ impl Inbound {
         };
         match message {
             ToNode::Event {
+                from,
                 operator,
                 resource,
                 keep,
@@ -621,6 +637,9 @@ impl Inbound {
                 let Some(event) = event.event(operator.portal()) else {
                     return;
                 };
+                if let Ok(from) = NodeId::new(&from) {
+                    self.hint(&from, &event);
+                }
                 match resource {
                     Some(resource) => {
                         let device = self
@@ -684,6 +703,28 @@ impl Inbound {
                     let _ = done.send(());
                 }
             }
+        }
+    }
+
+    /// Remembers which node runs the chat of a visitor contact an event
+    /// adds (or forgets it when the event removes it): the offer arrives
+    /// before the chat's listing does, and an operator's `y` may follow
+    /// the offer at once.
+    fn hint(&self, from: &NodeId, event: &OperatorEvent) {
+        let mut state = self.shared.state();
+        match event {
+            OperatorEvent::ContactAdded { contact, .. }
+                if matches!(contact.id, ContactId::Visitor { .. }) =>
+            {
+                if state.hints.len() >= MAX_HINTS {
+                    state.hints.clear();
+                }
+                state.hints.insert(contact.id.clone(), from.clone());
+            }
+            OperatorEvent::ContactRemoved { contact } => {
+                state.hints.remove(contact);
+            }
+            _ => {}
         }
     }
 

@@ -19,6 +19,9 @@ pub(crate) enum ToNode {
     /// it (and keeps it for later if nobody is connected) or only
     /// delivers it.
     Event {
+        /// The sending node: the one running the chat a visitor contact
+        /// in the event belongs to.
+        from: String,
         operator: WireOperator,
         resource: Option<String>,
         keep: bool,

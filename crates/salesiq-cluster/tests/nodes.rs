@@ -63,7 +63,15 @@ async fn start(
     accounts: &Arc<StoreAccounts>,
     id: &str,
 ) -> Node {
-    let bus: Arc<dyn Bus> = Arc::new(bus.clone());
+    start_on(Arc::new(bus.clone()), store, accounts, id).await
+}
+
+async fn start_on(
+    bus: Arc<dyn Bus>,
+    store: &Arc<SqliteStore>,
+    accounts: &Arc<StoreAccounts>,
+    id: &str,
+) -> Node {
     let cluster = ClusterNode::start(bus, NodeId::new(id).unwrap())
         .await
         .unwrap();
@@ -264,4 +272,48 @@ async fn a_node_that_leaves_hands_its_chats_over() {
     alice.end().await;
     drop(b.handle.clone());
     b.stop();
+}
+
+/// A bus that loses every chat listing: what a node sees before a
+/// listing arrives, for ever.
+#[derive(Debug)]
+struct NoListings(LocalBus);
+
+impl Bus for NoListings {
+    fn publish<'a>(
+        &'a self,
+        subject: &'a str,
+        payload: bytes::Bytes,
+    ) -> salesiq_session::BoxFuture<'a, Result<(), salesiq_cluster::Error>> {
+        if subject.starts_with(salesiq_cluster::LISTING_SUBJECT_PREFIX) {
+            return Box::pin(async { Ok(()) });
+        }
+        self.0.publish(subject, payload)
+    }
+
+    fn subscribe<'a>(
+        &'a self,
+        pattern: &'a str,
+    ) -> salesiq_session::BoxFuture<'a, Result<salesiq_cluster::Subscription, salesiq_cluster::Error>>
+    {
+        self.0.subscribe(pattern)
+    }
+}
+
+/// An operator may answer an offer before the chat's listing reaches
+/// their node: the offer itself says which node runs the chat.
+#[tokio::test]
+async fn an_answer_right_after_the_offer_finds_the_chat() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, accounts) = shared_store(dir.path()).await;
+    let bus = LocalBus::new();
+    let a = start_on(Arc::new(NoListings(bus.clone())), &store, &accounts, "a").await;
+    let b = start_on(Arc::new(NoListings(bus)), &store, &accounts, "b").await;
+    let mut alice = b.online(ALICE, "desk").await;
+    knows_alice(&a).await;
+    // Alice's `y` and her line reach node a with no listing ever seen.
+    let visitor = accepted_across(&a, &mut alice).await;
+    a.gateway.visitor_says(visitor.chat, "Hi").await.unwrap();
+    message_saying(&mut alice, "Hi").await;
+    alice.end().await;
 }
