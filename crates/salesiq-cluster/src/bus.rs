@@ -45,6 +45,14 @@ pub trait Bus: Send + Sync + Debug {
     /// Subscribes to every subject `pattern` matches, from now on, until
     /// the returned [`Subscription`] is dropped.
     fn subscribe<'a>(&'a self, pattern: &'a str) -> BoxFuture<'a, Result<Subscription, Error>>;
+
+    /// Whether this node is connected to the bus now. While it is not,
+    /// every other node falls silent at once, which says nothing about
+    /// whether they are alive: [`crate::ClusterNode`] adopts no lost
+    /// node's chats then. By default, always.
+    fn is_connected(&self) -> bool {
+        true
+    }
 }
 
 /// A stream of the [`Message`]s of one subscription, bounded: when its

@@ -137,7 +137,10 @@
 //!   claim moves it. When a node is lost (its presence expired, or it left),
 //!   the others adopt its chats ([`salesiq_session::Gateway::adopt_chats`]):
 //!   each is claimed by one of them and restored, its operators write on,
-//!   and its visitor resumes on any node.
+//!   and its visitor resumes on any node. A node that is itself off the
+//!   bus ([`Bus::is_connected`]) adopts nothing: every other node falls
+//!   silent for it at once. Once it has been back for [`SETTLE`] (4 s),
+//!   the nodes still silent are lost indeed.
 //!
 //! Everything is queued on one bounded outbox ([`OUTBOX`]) and published in
 //! order by one task: the gateway's and the server's hot paths never wait
@@ -171,7 +174,7 @@ pub use local::LocalBus;
 pub use nats::{DEFAULT_PUBLISH_TIMEOUT, NatsBus};
 pub use node::{
     ClusterNode, LISTING_EXPIRY, LISTING_REFRESH, LISTING_SUBJECT_PREFIX, NODE_SUBJECT_PREFIX,
-    OUTBOX, RELEASE_TIMEOUT, XMPP_SUBJECT_PREFIX,
+    OUTBOX, RELEASE_TIMEOUT, SETTLE, XMPP_SUBJECT_PREFIX,
 };
 pub use presence::{
     MAX_FIELD_LEN, MAX_NODE_ID_LEN, NodeId, PRESENCE_PATTERN, PRESENCE_SUBJECT_PREFIX,

@@ -92,6 +92,10 @@ impl NatsBus {
 }
 
 impl Bus for NatsBus {
+    fn is_connected(&self) -> bool {
+        self.client.connection_state() == async_nats::connection::State::Connected
+    }
+
     fn publish<'a>(&'a self, subject: &'a str, payload: Bytes) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
             validate_subject(subject)?;

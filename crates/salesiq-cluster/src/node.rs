@@ -40,6 +40,10 @@ pub const LISTING_REFRESH: Duration = Duration::from_secs(2);
 /// How long a listing not heard of again is kept.
 pub const LISTING_EXPIRY: Duration = Duration::from_secs(7);
 
+/// How long this node must be back on the bus before it decides that a
+/// node that fell silent meanwhile is lost (and adopts its chats).
+pub const SETTLE: Duration = Duration::from_secs(4);
+
 /// How long [`Cluster::release`] waits for the owner's answer.
 pub const RELEASE_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -131,6 +135,11 @@ struct State {
     /// The node that offered or added each visitor contact, until its
     /// listing arrives (at most [`MAX_HINTS`]).
     hints: HashMap<ContactId, NodeId>,
+    /// Nodes lost while this one was off the bus, to be settled when it
+    /// is back ([`Bus::is_connected`]).
+    silent: BTreeSet<NodeId>,
+    /// Since when this node is on the bus without a break, as last seen.
+    connected_since: Option<Instant>,
 }
 
 #[derive(Debug)]
@@ -603,7 +612,10 @@ impl Inbound {
                     }
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
                 },
-                _ = refresh.tick() => self.refresh(),
+                _ = refresh.tick() => {
+                    self.refresh();
+                    self.settle_silent();
+                }
                 else => return,
             }
         }
@@ -843,22 +855,66 @@ impl Inbound {
             }
             PresenceEvent::NodeLost { node } => {
                 self.shared.state().remote.retain(|_, r| r.node != node);
-                tracing::warn!(
-                    node = node.as_str(),
-                    "a node was lost; taking its chats over"
-                );
-                if let Some(gateway) = self.gateway.clone() {
-                    tokio::spawn(async move {
-                        if let Err(error) = gateway.adopt_chats(node.as_str()).await {
-                            tracing::warn!(%error, "a lost node's chats were not taken over");
-                        }
-                    });
+                if self.shared.bus.is_connected() {
+                    tracing::warn!(
+                        node = node.as_str(),
+                        "a node was lost; taking its chats over"
+                    );
+                    self.adopt(node);
+                } else {
+                    // Everyone falls silent when this node is cut off:
+                    // decided once it is connected again.
+                    tracing::warn!(
+                        node = node.as_str(),
+                        "a node fell silent while this one is off the bus"
+                    );
+                    self.shared.state().silent.insert(node);
                 }
             }
             PresenceEvent::NodeJoined { node } => {
                 tracing::info!(node = node.as_str(), "a node joined");
                 self.refresh();
             }
+        }
+    }
+
+    /// Takes over the chats of `node`, a lost node, beside the loop.
+    fn adopt(&self, node: NodeId) {
+        if let Some(gateway) = self.gateway.clone() {
+            tokio::spawn(async move {
+                if let Err(error) = gateway.adopt_chats(node.as_str()).await {
+                    tracing::warn!(%error, "a lost node's chats were not taken over");
+                }
+            });
+        }
+    }
+
+    /// Back on the bus: the nodes that fell silent meanwhile and are
+    /// still not heard from are lost indeed.
+    fn settle_silent(&self) {
+        let now = Instant::now();
+        let mut state = self.shared.state();
+        if !self.shared.bus.is_connected() {
+            state.connected_since = None;
+            return;
+        }
+        let since = *state.connected_since.get_or_insert(now);
+        // The others' snapshots need a moment to arrive after a reconnect.
+        if state.silent.is_empty() || now.duration_since(since) < SETTLE {
+            return;
+        }
+        drop(state);
+        let heard = self.shared.registry.nodes();
+        let silent: Vec<NodeId> = std::mem::take(&mut self.shared.state().silent)
+            .into_iter()
+            .filter(|node| !heard.contains(node))
+            .collect();
+        for node in silent {
+            tracing::warn!(
+                node = node.as_str(),
+                "a node is still silent; taking its chats over"
+            );
+            self.adopt(node);
         }
     }
 

@@ -317,3 +317,78 @@ async fn an_answer_right_after_the_offer_finds_the_chat() {
     message_saying(&mut alice, "Hi").await;
     alice.end().await;
 }
+
+/// A bus whose node can be told it is off the bus.
+#[derive(Debug)]
+struct Switch(LocalBus, Arc<std::sync::atomic::AtomicBool>);
+
+impl Bus for Switch {
+    fn publish<'a>(
+        &'a self,
+        subject: &'a str,
+        payload: bytes::Bytes,
+    ) -> salesiq_session::BoxFuture<'a, Result<(), salesiq_cluster::Error>> {
+        self.0.publish(subject, payload)
+    }
+
+    fn subscribe<'a>(
+        &'a self,
+        pattern: &'a str,
+    ) -> salesiq_session::BoxFuture<'a, Result<salesiq_cluster::Subscription, salesiq_cluster::Error>>
+    {
+        self.0.subscribe(pattern)
+    }
+
+    fn is_connected(&self) -> bool {
+        self.1.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// When a node is off the bus every other node falls silent at once:
+/// it takes nobody's chats then, and only once it has been back for a
+/// while does it adopt those of a node still silent.
+#[tokio::test]
+async fn a_node_off_the_bus_adopts_nothing_until_it_is_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, accounts) = shared_store(dir.path()).await;
+    let bus = LocalBus::new();
+    let online = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let mut a = start(&bus, &store, &accounts, "a").await;
+    let b = start_on(
+        Arc::new(Switch(bus.clone(), online.clone())),
+        &store,
+        &accounts,
+        "b",
+    )
+    .await;
+    let mut alice = b.online(ALICE, "desk").await;
+    knows_alice(&a).await;
+    let _visitor = accepted_across(&a, &mut alice).await;
+
+    // b is off the bus (as it sees it) when a goes.
+    online.store(false, std::sync::atomic::Ordering::Relaxed);
+    a.gateway.shut_down().await.unwrap();
+    a.cluster.shutdown().await.unwrap();
+    a.stop();
+    tokio::time::timeout(STEP, async {
+        while !b.cluster.registry().nodes().is_empty() {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .unwrap();
+    // Two refresh periods with a lost node and no bus: nothing adopted.
+    tokio::time::sleep(2 * salesiq_cluster::LISTING_REFRESH).await;
+    assert_eq!(owner(&store).await.as_deref(), Some("a"));
+
+    // Back on the bus, and a is still silent: b adopts its chat.
+    online.store(true, std::sync::atomic::Ordering::Relaxed);
+    tokio::time::timeout(STEP, async {
+        while owner(&store).await.as_deref() != Some("b") {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("adopted once back on the bus");
+    alice.end().await;
+}
