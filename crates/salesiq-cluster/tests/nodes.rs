@@ -7,10 +7,24 @@
 
 #![allow(clippy::unwrap_used)]
 // The tests run on the current-thread runtime, like the other tests with
-// tokio-xmpp clients. On a two-worker multi-thread runtime, with both
-// tests in parallel, alice's first ping after her initial presence went
-// unanswered in about a third of the runs (sequentially never); whether
-// the server or the client stalls is not known yet (see the stop note).
+// tokio-xmpp clients: on a multi-thread one, tokio-xmpp 6.0.0's client
+// loses a wakeup and stops handing out stanzas. Its `Client` splits its
+// stream into a `StanzaSender` and a `StanzaReceiver` over one
+// `tokio::sync::Mutex`; `StanzaSender::send` holds the lock while it
+// queues, and `StanzaReceiver::poll_next` (src/stanzastream/mod.rs)
+// returns `Poll::Pending` when `try_lock` fails, without arranging a
+// wakeup. When a stanza arrives while the test is sending one, the
+// client's worker task is woken, finds the lock taken, and registers no
+// waker: nothing wakes it again. On two workers, with both tests in
+// parallel, a third to a half of the runs failed so (alice's ping after
+// her initial presence, or a later `message_saying`). Measured: the
+// server read the ping, wrote the result and read the client's XEP-0198
+// `<a/>` for it (the stream below the lost wakeup still runs); each
+// failing run had exactly one failed `try_lock`, right after the server's
+// first write; with a copy of tokio-xmpp that calls
+// `cx.waker().wake_by_ref()` there, 15 of 15 runs passed. On the
+// current-thread runtime the lock is held across a yield only when the
+// client's send queue (16) is full, which these tests never fill.
 
 use std::sync::Arc;
 
