@@ -29,9 +29,9 @@ pub const LISTING_SUBJECT_PREFIX: &str = "salesiq.listing.";
 /// Subjects of each node's XMPP presence broadcasts: `salesiq.xmpp.<node>`.
 pub const XMPP_SUBJECT_PREFIX: &str = "salesiq.xmpp.";
 
-/// How many messages wait to be published before the hot paths that
-/// queue them see [`PortError::Busy`] (input) or drop them (logged).
-pub const OUTBOX: usize = 4096;
+/// How many messages wait to be published (16,384) before the hot paths
+/// that queue them see [`PortError::Busy`] (input) or drop them (logged).
+pub const OUTBOX: usize = 16 * 1024;
 
 /// How often a node publishes all its chats' listings again, for nodes
 /// that missed a change or joined since.
