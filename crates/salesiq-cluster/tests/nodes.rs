@@ -30,10 +30,10 @@ use std::sync::Arc;
 
 use salesiq_cluster::{Bus, ClusterNode, LocalBus, NodeId};
 use salesiq_session::{
-    ChatRequest, Gateway, NewOperator, Portal, SqliteStore, Store, StoreAccounts, VisitorChat,
-    VisitorDetails, VisitorEvent,
+    ChatRequest, Gateway, SqliteStore, Store, StoreAccounts, VisitorChat, VisitorDetails,
+    VisitorEvent,
 };
-use salesiq_test_support::gateway::{PASSWORD, message_saying, next_line};
+use salesiq_test_support::gateway::{PASSWORD, demo_store, message_saying, next_line};
 use salesiq_test_support::{Connector, DOMAIN, Mode, Operator, STEP};
 use salesiq_xmpp::{Config, Server, ServerHandle, TlsIdentity};
 use tokio_xmpp::IqRequest;
@@ -52,32 +52,6 @@ struct Node {
     handle: ServerHandle,
     connector: Connector,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
-}
-
-/// The store both nodes share, with alice and bob of portal `demo`.
-async fn shared_store(dir: &std::path::Path) -> (Arc<SqliteStore>, Arc<StoreAccounts>) {
-    let store = Arc::new(SqliteStore::open(dir.join("gateway.sqlite3")).unwrap());
-    store.put_portal(&Portal::new("demo", "en")).await.unwrap();
-    let accounts = Arc::new(StoreAccounts::new(store.clone()));
-    for (name, username) in [("Alice", "alice.ops"), ("Bob", "bob.ops")] {
-        let email = format!("{}@demo.example", username.replace('.', "-"));
-        let operator = store
-            .add_operator(&NewOperator::new("demo", &email, name))
-            .await
-            .unwrap();
-        store.claim_username(operator.id, username).await.unwrap();
-        accounts.set_password(operator.id, PASSWORD).await.unwrap();
-    }
-    (store, accounts)
-}
-
-async fn start(
-    bus: &LocalBus,
-    store: &Arc<SqliteStore>,
-    accounts: &Arc<StoreAccounts>,
-    id: &str,
-) -> Node {
-    start_on(Arc::new(bus.clone()), store, accounts, id).await
 }
 
 async fn start_on(
@@ -202,6 +176,36 @@ async fn accepted_across(a: &Node, alice: &mut Operator) -> VisitorChat {
     visitor
 }
 
+/// Nodes a and b on `bus_a` and `bus_b` (views of one bus) over one
+/// store, alice on b with a chat whose visitor is on a, accepted: what
+/// the take-over tests start from.
+struct Accepted {
+    _dir: tempfile::TempDir,
+    store: Arc<SqliteStore>,
+    a: Node,
+    b: Node,
+    alice: Operator,
+    visitor: VisitorChat,
+}
+
+async fn accepted(bus_a: Arc<dyn Bus>, bus_b: Arc<dyn Bus>) -> Accepted {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, accounts) = demo_store(dir.path(), &[]).await;
+    let a = start_on(bus_a, &store, &accounts, "a").await;
+    let b = start_on(bus_b, &store, &accounts, "b").await;
+    let mut alice = b.online(ALICE, "desk").await;
+    knows_alice(&a).await;
+    let visitor = accepted_across(&a, &mut alice).await;
+    Accepted {
+        _dir: dir,
+        store,
+        a,
+        b,
+        alice,
+        visitor,
+    }
+}
+
 /// The owner the store records for the only live chat.
 async fn owner(store: &SqliteStore) -> Option<String> {
     let live = store.live_chats().await.unwrap();
@@ -211,15 +215,15 @@ async fn owner(store: &SqliteStore) -> Option<String> {
 
 #[tokio::test]
 async fn a_visitor_back_on_another_node_takes_the_chat_along() {
-    let dir = tempfile::tempdir().unwrap();
-    let (store, accounts) = shared_store(dir.path()).await;
     let bus = LocalBus::new();
-    let mut a = start(&bus, &store, &accounts, "a").await;
-    let mut b = start(&bus, &store, &accounts, "b").await;
-    let mut alice = b.online(ALICE, "desk").await;
-    knows_alice(&a).await;
-
-    let mut visitor = accepted_across(&a, &mut alice).await;
+    let Accepted {
+        _dir,
+        store,
+        mut a,
+        mut b,
+        mut alice,
+        mut visitor,
+    } = accepted(Arc::new(bus.clone()), Arc::new(bus)).await;
     assert_eq!(owner(&store).await.as_deref(), Some("a"));
 
     // The visitor's page comes back on node b (the load balancer moved
@@ -256,14 +260,15 @@ async fn a_visitor_back_on_another_node_takes_the_chat_along() {
 
 #[tokio::test]
 async fn a_node_that_leaves_hands_its_chats_over() {
-    let dir = tempfile::tempdir().unwrap();
-    let (store, accounts) = shared_store(dir.path()).await;
     let bus = LocalBus::new();
-    let mut a = start(&bus, &store, &accounts, "a").await;
-    let mut b = start(&bus, &store, &accounts, "b").await;
-    let mut alice = b.online(ALICE, "desk").await;
-    knows_alice(&a).await;
-    let visitor = accepted_across(&a, &mut alice).await;
+    let Accepted {
+        _dir,
+        store,
+        mut a,
+        mut b,
+        mut alice,
+        visitor,
+    } = accepted(Arc::new(bus.clone()), Arc::new(bus)).await;
     let token = visitor.resume_token().to_owned();
 
     // Node a stops: its chats are kept, and it leaves the cluster. Node b
@@ -318,15 +323,16 @@ impl Bus for NoListings {
 /// their node: the offer itself says which node runs the chat.
 #[tokio::test]
 async fn an_answer_right_after_the_offer_finds_the_chat() {
-    let dir = tempfile::tempdir().unwrap();
-    let (store, accounts) = shared_store(dir.path()).await;
     let bus = LocalBus::new();
-    let a = start_on(Arc::new(NoListings(bus.clone())), &store, &accounts, "a").await;
-    let b = start_on(Arc::new(NoListings(bus)), &store, &accounts, "b").await;
-    let mut alice = b.online(ALICE, "desk").await;
-    knows_alice(&a).await;
     // Alice's `y` and her line reach node a with no listing ever seen.
-    let visitor = accepted_across(&a, &mut alice).await;
+    let Accepted {
+        _dir,
+        a,
+        b: _b,
+        mut alice,
+        visitor,
+        ..
+    } = accepted(Arc::new(NoListings(bus.clone())), Arc::new(NoListings(bus))).await;
     a.gateway.visitor_says(visitor.chat, "Hi").await.unwrap();
     message_saying(&mut alice, "Hi").await;
     alice.end().await;
@@ -363,21 +369,16 @@ impl Bus for Switch {
 /// while does it adopt those of a node still silent.
 #[tokio::test]
 async fn a_node_off_the_bus_adopts_nothing_until_it_is_back() {
-    let dir = tempfile::tempdir().unwrap();
-    let (store, accounts) = shared_store(dir.path()).await;
     let bus = LocalBus::new();
     let online = Arc::new(std::sync::atomic::AtomicBool::new(true));
-    let mut a = start(&bus, &store, &accounts, "a").await;
-    let b = start_on(
-        Arc::new(Switch(bus.clone(), online.clone())),
-        &store,
-        &accounts,
-        "b",
-    )
-    .await;
-    let mut alice = b.online(ALICE, "desk").await;
-    knows_alice(&a).await;
-    let _visitor = accepted_across(&a, &mut alice).await;
+    let Accepted {
+        _dir,
+        store,
+        mut a,
+        b,
+        alice,
+        visitor: _visitor,
+    } = accepted(Arc::new(bus.clone()), Arc::new(Switch(bus, online.clone()))).await;
 
     // b is off the bus (as it sees it) when a goes.
     online.store(false, std::sync::atomic::Ordering::Relaxed);

@@ -45,20 +45,7 @@ pub async fn world_with(
     crm: Option<ZohoCrm>,
 ) -> World {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(SqliteStore::open(dir.path().join("gateway.sqlite3")).unwrap());
-    store.put_portal(&Portal::new("demo", "en")).await.unwrap();
-    let accounts = Arc::new(StoreAccounts::new(store.clone()));
-    let mut people = vec![("Alice", "alice.ops"), ("Bob", "bob.ops")];
-    people.extend(extra.iter().map(|u| ("Extra", *u)));
-    for (name, username) in people {
-        let email = format!("{}@demo.example", username.replace('.', "-"));
-        let operator = store
-            .add_operator(&NewOperator::new("demo", &email, name))
-            .await
-            .unwrap();
-        store.claim_username(operator.id, username).await.unwrap();
-        accounts.set_password(operator.id, PASSWORD).await.unwrap();
-    }
+    let (store, accounts) = demo_store(dir.path(), extra).await;
     let gateway_store = store.clone();
     let world_store = store.clone();
     let server = TestServer::start_with_gateway(adjust, accounts.clone(), accounts, move |sink| {
@@ -78,6 +65,29 @@ pub async fn world_with(
         store: world_store,
         _dir: dir,
     }
+}
+
+/// The demo portal in a SQLite file in `dir`, with Alice and Bob (and
+/// the `extra` usernames), each with [`PASSWORD`].
+pub async fn demo_store(
+    dir: &std::path::Path,
+    extra: &[&str],
+) -> (Arc<SqliteStore>, Arc<StoreAccounts>) {
+    let store = Arc::new(SqliteStore::open(dir.join("gateway.sqlite3")).unwrap());
+    store.put_portal(&Portal::new("demo", "en")).await.unwrap();
+    let accounts = Arc::new(StoreAccounts::new(store.clone()));
+    let mut people = vec![("Alice", "alice.ops"), ("Bob", "bob.ops")];
+    people.extend(extra.iter().map(|u| ("Extra", *u)));
+    for (name, username) in people {
+        let email = format!("{}@demo.example", username.replace('.', "-"));
+        let operator = store
+            .add_operator(&NewOperator::new("demo", &email, name))
+            .await
+            .unwrap();
+        store.claim_username(operator.id, username).await.unwrap();
+        accounts.set_password(operator.id, PASSWORD).await.unwrap();
+    }
+    (store, accounts)
 }
 
 impl World {
