@@ -2,10 +2,13 @@
 
 use std::fmt;
 
-use crate::error::{EmailIssue, ErrorKind, UrlIssue};
+use crate::error::{CannedKeyIssue, EmailIssue, ErrorKind, UrlIssue};
 
 /// The most bytes a pushed URL may have.
 pub const URL_MAX_LEN: usize = 2048;
+
+/// The most characters a canned answer key may have.
+pub const CANNED_KEY_MAX_LEN: usize = 30;
 
 /// A rule broken at a byte range of the argument being checked.
 pub(crate) type Invalid = (ErrorKind, std::ops::Range<usize>);
@@ -66,6 +69,29 @@ borrowed_str! {
     TicketId
 }
 
+borrowed_str! {
+    /// The key of a canned answer (`#c <key>`): 1 to [`CANNED_KEY_MAX_LEN`]
+    /// characters of `a-z`, `0-9`, `_` and `-`.
+    ///
+    /// Stored keys are lower case, and so is every `CannedKey`: upper-case
+    /// letters are refused with [`CannedKeyIssue::Uppercase`], which tells
+    /// the operator the lower-case letter to type, rather than folded. A
+    /// folded key could not borrow from the line, and [`CannedKey::as_str`]
+    /// is exactly the key to look up.
+    ///
+    /// ```
+    /// use salesiq_commands::{CannedKey, CannedKeyIssue, ErrorKind};
+    ///
+    /// assert_eq!(CannedKey::parse("thanks-2")?.as_str(), "thanks-2");
+    /// assert_eq!(
+    ///     CannedKey::parse("Thanks"),
+    ///     Err(ErrorKind::InvalidCannedKey(CannedKeyIssue::Uppercase('T')))
+    /// );
+    /// # Ok::<(), ErrorKind>(())
+    /// ```
+    CannedKey
+}
+
 impl<'a> Email<'a> {
     /// Checks `text` against the e-mail rules.
     pub fn parse(text: &'a str) -> Result<Self, ErrorKind> {
@@ -112,6 +138,13 @@ impl<'a> TicketId<'a> {
     /// Checks a ticket id, dropping one leading `#`.
     pub fn parse(text: &'a str) -> Result<Self, ErrorKind> {
         check_ticket_id(text).map(Self).map_err(|(kind, _)| kind)
+    }
+}
+
+impl<'a> CannedKey<'a> {
+    /// Checks `text` against the canned answer key rules.
+    pub fn parse(text: &'a str) -> Result<Self, ErrorKind> {
+        canned_key(text).map_err(|(kind, _)| kind)
     }
 }
 
@@ -293,6 +326,29 @@ fn check_ticket_id(text: &str) -> Result<&str, Invalid> {
     Ok(id)
 }
 
+pub(crate) fn canned_key(text: &str) -> Result<CannedKey<'_>, Invalid> {
+    let bad = |issue, span| Err((ErrorKind::InvalidCannedKey(issue), span));
+    if let Some((i, ch)) = text
+        .char_indices()
+        .find(|&(_, c)| !matches!(c, 'a'..='z' | '0'..='9' | '_' | '-'))
+    {
+        let span = i..i + ch.len_utf8();
+        return if ch.is_ascii_uppercase() {
+            bad(CannedKeyIssue::Uppercase(ch), span)
+        } else {
+            bad(CannedKeyIssue::InvalidChar(ch), span)
+        };
+    }
+    if text.is_empty() {
+        return bad(CannedKeyIssue::Empty, 0..0);
+    }
+    // Only ASCII is left, so bytes are characters.
+    if text.len() > CANNED_KEY_MAX_LEN {
+        return bad(CannedKeyIssue::TooLong, 0..text.len());
+    }
+    Ok(CannedKey(text))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -408,6 +464,34 @@ mod tests {
         assert_eq!(
             TicketId::parse(&"9".repeat(65)),
             Err(ErrorKind::InvalidTicketId('#'))
+        );
+    }
+
+    #[test]
+    fn canned_keys() {
+        let longest = "a".repeat(CANNED_KEY_MAX_LEN);
+        for ok in ["a", "thanks", "price_list-2", "0", "-_-", longest.as_str()] {
+            assert_eq!(CannedKey::parse(ok).unwrap().as_str(), ok);
+        }
+        fn issue(text: &str) -> CannedKeyIssue {
+            match CannedKey::parse(text) {
+                Err(ErrorKind::InvalidCannedKey(issue)) => issue,
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+        assert_eq!(issue(""), CannedKeyIssue::Empty);
+        assert_eq!(issue(&"a".repeat(31)), CannedKeyIssue::TooLong);
+        assert_eq!(issue("Thanks"), CannedKeyIssue::Uppercase('T'));
+        assert_eq!(issue("bad!key"), CannedKeyIssue::InvalidChar('!'));
+        assert_eq!(issue("a.b"), CannedKeyIssue::InvalidChar('.'));
+        assert_eq!(issue("ｔｈａｎｋｓ"), CannedKeyIssue::InvalidChar('ｔ'));
+        assert_eq!(issue("お礼"), CannedKeyIssue::InvalidChar('お'));
+        assert_eq!(
+            canned_key("ab\u{e9}c"),
+            Err((
+                ErrorKind::InvalidCannedKey(CannedKeyIssue::InvalidChar('\u{e9}')),
+                2..4
+            ))
         );
     }
 }

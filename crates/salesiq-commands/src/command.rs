@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::args::{Department, Email, TicketId, Url};
+use crate::args::{CannedKey, Department, Email, TicketId, Url};
 
 /// What an operator typed into a visitor's chat window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,6 +103,12 @@ pub enum Command<'a> {
         /// The page.
         url: Url<'a>,
     },
+    /// `#c`: list the canned answers; `#c <key>`: send the one with that key.
+    #[cfg_attr(feature = "serde", serde(rename = "canned"))]
+    Canned {
+        /// The answer to send, or `None` for the list.
+        key: Option<CannedKey<'a>>,
+    },
     /// `#m`: the chat's members and their status.
     #[cfg_attr(feature = "serde", serde(rename = "members"))]
     Members,
@@ -174,6 +180,7 @@ impl Command<'_> {
             Self::History => "history",
             Self::Departments => "departments",
             Self::Push { .. } => "push",
+            Self::Canned { .. } => "canned",
             Self::Members => "members",
             Self::End => "end",
             Self::EndAfter { .. } => "end_after",
@@ -222,6 +229,8 @@ impl fmt::Display for Command<'_> {
             Self::History => f.write_str("#h"),
             Self::Departments => f.write_str("#d"),
             Self::Push { url } => write!(f, "#p {url}"),
+            Self::Canned { key: None } => f.write_str("#c"),
+            Self::Canned { key: Some(key) } => write!(f, "#c {key}"),
             Self::Members => f.write_str("#m"),
             Self::End => f.write_str("#e"),
             Self::EndAfter { seconds } => write!(f, "#e {}", seconds.as_secs()),

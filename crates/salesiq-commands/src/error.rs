@@ -131,6 +131,8 @@ pub enum ErrorKind {
     InvalidTicketId(char),
     /// A ticket status other than `open` or `close`.
     InvalidTicketStatus,
+    /// The key after `#c` is not one.
+    InvalidCannedKey(CannedKeyIssue),
 }
 
 /// Which argument is missing.
@@ -217,6 +219,20 @@ pub enum TicketFieldsIssue {
     Classification(u8),
 }
 
+/// Which canned answer key rule is broken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CannedKeyIssue {
+    /// No character at all.
+    Empty,
+    /// More than [`crate::CANNED_KEY_MAX_LEN`] characters.
+    TooLong,
+    /// An upper-case ASCII letter: keys are lower case.
+    Uppercase(char),
+    /// A character other than `a-z`, `0-9`, `_` and `-`.
+    InvalidChar(char),
+}
+
 impl ErrorKind {
     fn write(&self, f: &mut fmt::Formatter<'_>, locale: Locale) -> fmt::Result {
         let ja = locale == Locale::Ja;
@@ -290,6 +306,7 @@ impl ErrorKind {
                 "the status must be open or close",
                 "ステータスは open または close です",
             )),
+            Self::InvalidCannedKey(issue) => issue.write(f, ja),
         }
     }
 }
@@ -399,6 +416,41 @@ impl TicketFieldsIssue {
             (Self::Classification(n), true) => {
                 write!(f, "分類 {n} は0(なし)から4(その他)の範囲外です")
             }
+        }
+    }
+}
+
+impl CannedKeyIssue {
+    /// Says what is wrong, then what a key may contain.
+    fn write(self, f: &mut fmt::Formatter<'_>, ja: bool) -> fmt::Result {
+        match (self, ja) {
+            (Self::Empty, false) => f.write_str("the canned answer key is empty"),
+            (Self::Empty, true) => f.write_str("定型文のキーが空です"),
+            (Self::TooLong, false) => f.write_str("the canned answer key is too long"),
+            (Self::TooLong, true) => f.write_str("定型文のキーが長すぎます"),
+            (Self::Uppercase(ch), false) => write!(
+                f,
+                "canned answer keys are lower case: type {:?}, not {ch:?}",
+                ch.to_ascii_lowercase()
+            ),
+            (Self::Uppercase(ch), true) => write!(
+                f,
+                "定型文のキーは小文字です。{ch:?} ではなく {:?} と入力してください",
+                ch.to_ascii_lowercase()
+            ),
+            (Self::InvalidChar(ch), false) => {
+                write!(f, "character {ch:?} is not allowed in a canned answer key")
+            }
+            (Self::InvalidChar(ch), true) => write!(f, "定型文のキーに文字 {ch:?} は使えません"),
+        }?;
+        let max = crate::CANNED_KEY_MAX_LEN;
+        if ja {
+            write!(
+                f,
+                "(キーは1〜{max}文字の半角英小文字 a-z、数字 0-9、_、- です)"
+            )
+        } else {
+            write!(f, "; a key is 1 to {max} characters of a-z, 0-9, _ and -")
         }
     }
 }

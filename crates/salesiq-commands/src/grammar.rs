@@ -30,6 +30,8 @@ const KEYWORD_MAX: usize = 16;
 ///   sub-commands and keyword arguments are case-insensitive and may be
 ///   typed in full-width letters and digits; any run of Unicode white space
 ///   (the ideographic space included) separates words.
+/// * The key of `#c <key>` is not folded: it must be typed in lower case,
+///   as it is stored (see [`crate::CannedKey`]).
 /// * `##text` is the text `#text` for the visitor.
 /// * `y` or `n` alone (any case, full-width too, blanks around ignored) is
 ///   [`Input::Yes`] or [`Input::No`].
@@ -185,6 +187,7 @@ impl<'a> Cx<'a> {
             b"h" => self.alone(rest, Command::History, usage::HISTORY),
             b"d" => self.alone(rest, Command::Departments, usage::DEPARTMENTS),
             b"p" => self.push(rest),
+            b"c" => self.canned(rest),
             b"m" => self.alone(rest, Command::Members, usage::MEMBERS),
             b"e" => self.end(rest),
             b"crm" => self.crm(rest),
@@ -278,6 +281,16 @@ impl<'a> Cx<'a> {
         let word = self.single(rest, Argument::Url, usage)?;
         let url = args::url(word).map_err(|e| self.invalid(e, word, usage))?;
         Ok(Command::Push { url })
+    }
+
+    /// `#c` or `#c <key>`, and nothing after the key.
+    fn canned(&self, rest: &'a str) -> Parsed<'a> {
+        let usage = usage::CANNED;
+        let Some((word, tail)) = next_word(rest) else {
+            return Ok(Command::Canned { key: None });
+        };
+        let key = args::canned_key(word).map_err(|e| self.invalid(e, word, usage))?;
+        self.alone(tail, Command::Canned { key: Some(key) }, usage)
     }
 
     fn end(&self, rest: &'a str) -> Parsed<'a> {

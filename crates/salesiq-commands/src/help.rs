@@ -40,6 +40,8 @@ y / n - accept or decline a chat, transfer or invitation
 #h - the visitor's latest chat history
 #d - the portal's departments
 #p <url> - offer the visitor a web page (http or https)
+#c - list the canned answers
+#c <key> - send the canned answer with that key; {visitor}, {operator} and {department} in it become the visitor's name, yours and the department's
 #m - the members of this chat and their status
 #e - end the chat now
 #e 30|45|60|90 - end the chat after that many seconds without visitor activity
@@ -61,6 +63,8 @@ y / n - チャット、転送、招待を承認/拒否
 #h - 訪問者の最新のチャット履歴を表示
 #d - 部門の一覧を表示
 #p <URL> - 訪問者にWebページを送信(http または https)
+#c - 定型文の一覧を表示
+#c <キー> - そのキーの定型文を送信({visitor}、{operator}、{department} は訪問者名、担当者名、部門名に置き換わります)
 #m - チャットのメンバーとステータスを表示
 #e - チャットをすぐに終了
 #e 30|45|60|90 - 訪問者の操作がないまま指定の秒数が経過したらチャットを終了
@@ -169,6 +173,8 @@ mod tests {
                     .replace("<メールアドレス、問い合わせID、または名前>", "Ann")
                     .replace("30|45|60|90", "45")
                     .replace("open|close", "close")
+                    .replace("<key>", "thanks")
+                    .replace("<キー>", "thanks")
                     .replace(['[', ']', '<', '>'], "");
                 assert!(
                     matches!(parse(&filled), Ok(Input::Command(_))),
@@ -177,7 +183,7 @@ mod tests {
                 );
                 seen += 1;
             }
-            assert_eq!(seen, 22, "{locale:?}");
+            assert_eq!(seen, 24, "{locale:?}");
         }
         for topic in [
             None,

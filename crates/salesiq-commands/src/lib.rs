@@ -37,6 +37,10 @@
 //! * **Department quotes**: any of `"`, `“ ”`, `＂` and `「 」` open and close
 //!   a department name, since phones turn `"` into curly quotes; a name
 //!   cannot itself hold a quote.
+//! * **Canned answer keys** (`#c <key>`) must be typed in lower case, as
+//!   they are stored: `#c Thanks` is refused with a message that says to
+//!   type `t`, rather than folded, so that the key still borrows from the
+//!   line. The command word itself folds like any other (`#C thanks`).
 //! * **`y`/`n`** are replies only when they are the whole line; `yes` is text.
 //! * **`searchreq`** tells an e-mail address, a ticket number (digits,
 //!   optionally after `#`) and a name apart by their shape.
@@ -56,12 +60,14 @@ mod help;
 mod locale;
 pub mod usage;
 
-pub use args::{Department, Email, TicketId, URL_MAX_LEN, Url};
+pub use args::{CANNED_KEY_MAX_LEN, CannedKey, Department, Email, TicketId, URL_MAX_LEN, Url};
 pub use command::{
     Command, EndDelay, HelpTopic, Input, SearchQuery, TicketClassification, TicketFields,
     TicketPriority, TicketState, TicketStatus,
 };
-pub use error::{Argument, EmailIssue, ErrorKind, ParseError, TicketFieldsIssue, UrlIssue};
+pub use error::{
+    Argument, CannedKeyIssue, EmailIssue, ErrorKind, ParseError, TicketFieldsIssue, UrlIssue,
+};
 pub use grammar::parse;
 pub use help::help;
 pub use locale::{Locale, Localized};

@@ -33,6 +33,9 @@ usage! {
     /// `#p`.
     PUSH = "#p <URL starting with http:// or https://>",
         "#p <http:// または https:// で始まるURL>";
+    /// `#c`.
+    CANNED = "#c [key] - list the canned answers, or send the one with that key",
+        "#c [キー] - 定型文の一覧を表示、または定型文を送信";
     /// `#m`.
     MEMBERS = "#m", "#m";
     /// `#e`.

@@ -3,8 +3,9 @@
 
 use proptest::prelude::*;
 use salesiq_commands::{
-    Command, Department, Email, EndDelay, HelpTopic, Input, SearchQuery, TicketClassification,
-    TicketFields, TicketId, TicketPriority, TicketState, TicketStatus, Url, parse,
+    CannedKey, Command, Department, Email, EndDelay, HelpTopic, Input, SearchQuery,
+    TicketClassification, TicketFields, TicketId, TicketPriority, TicketState, TicketStatus, Url,
+    parse,
 };
 
 /// A command's parts, owned, so that a strategy can produce them; `build`
@@ -25,10 +26,11 @@ enum Spec {
     SearchName(String),
     Associate(String),
     SetStatus(TicketState),
+    Canned(String),
     Plain(usize),
 }
 
-const PLAIN: [Command<'static>; 12] = [
+const PLAIN: [Command<'static>; 13] = [
     Command::Info,
     Command::Notes,
     Command::History,
@@ -41,6 +43,7 @@ const PLAIN: [Command<'static>; 12] = [
     Command::SupportTicketInfo,
     Command::SupportRecentRequests,
     Command::Help { topic: None },
+    Command::Canned { key: None },
 ];
 
 fn email_of(text: &str) -> Email<'_> {
@@ -88,6 +91,9 @@ fn build(spec: &Spec) -> Command<'_> {
             ticket_id: TicketId::parse(id).unwrap(),
         },
         Spec::SetStatus(status) => Command::SupportSetStatus { status: *status },
+        Spec::Canned(key) => Command::Canned {
+            key: Some(CannedKey::parse(key).unwrap()),
+        },
         Spec::Plain(i) => PLAIN[*i],
     }
 }
@@ -135,6 +141,7 @@ fn spec() -> impl Strategy<Value = Spec> {
             .prop_map(Spec::SearchName),
         "[A-Za-z0-9_-]{1,64}".prop_map(Spec::Associate),
         prop_oneof![Just(TicketState::Open), Just(TicketState::Close)].prop_map(Spec::SetStatus),
+        "[a-z0-9_-]{1,30}".prop_map(Spec::Canned),
         (0..PLAIN.len()).prop_map(Spec::Plain),
     ]
 }
@@ -196,7 +203,8 @@ proptest! {
     fn never_panics_and_spans_point_into_the_input(
         line in prop_oneof![
             any::<String>(),
-            "[ #＃]{0,2}(help|t|i|info|b|an|n|h|d|p|m|e|crm|support)[ \u{3000}]{0,2}\\PC{0,40}",
+            "[ #＃]{0,2}(help|t|i|info|b|an|n|h|d|p|c|m|e|crm|support)[ \u{3000}]{0,2}\\PC{0,40}",
+            "#[cC] [a-zA-Z0-9_!ｔ-]{0,34}( [a-z]{0,3})?",
             "#support (info|ticketinfo|recentreq|conasreq|searchreq|associate|setreqstatus) [0-9０-９a-z@.#\" ]{0,12}",
             "#t [\"“”「」＂]{0,2}[^\"]{0,10}[\"“”「」＂]{0,2}.{0,5}",
         ],

@@ -35,6 +35,9 @@ const LINES: &[&str] = &[
     "#h",
     "#d",
     "#p https://taskerpro.cleaning.zillium.com/pricing?plan=pro#faq",
+    "#c",
+    "#c key",
+    "#c price_list-2",
     "#m",
     "#e",
     "#e 45",
@@ -61,6 +64,10 @@ const ERRORS: &[&str] = &[
     "#support conasreq 492",
     "#support setreqstatus maybe",
     "#help me",
+    "#c Thanks",
+    "#c bad!key",
+    "#c a b",
+    "#c this-key-is-much-longer-than-thirty",
 ];
 
 #[test]
@@ -71,7 +78,7 @@ fn a_successful_parse_allocates_nothing() {
         assert!(result.is_ok(), "{line:?}: {result:?}");
         commands += usize::from(matches!(result, Ok(Input::Command(_))));
     }
-    assert_eq!(commands, 25, "every command kind is in the list");
+    assert_eq!(commands, 28, "every command kind is in the list");
 }
 
 #[test]

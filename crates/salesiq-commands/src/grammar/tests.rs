@@ -1,8 +1,8 @@
 //! One test per command and per error path of the grammar.
 
 use super::*;
-use crate::error::{EmailIssue, UrlIssue};
-use crate::{Department, Email, TicketId, Url};
+use crate::error::{CannedKeyIssue, EmailIssue, UrlIssue};
+use crate::{CannedKey, Department, Email, Locale, TicketId, Url};
 
 fn cmd(line: &str) -> Command<'_> {
     match parse(line) {
@@ -307,6 +307,87 @@ fn push() {
 }
 
 #[test]
+fn canned() {
+    let canned = |key| Command::Canned {
+        key: Some(CannedKey::parse(key).unwrap()),
+    };
+    assert_eq!(cmd("#c"), Command::Canned { key: None });
+    assert_eq!(cmd(" ＃Ｃ\u{3000}"), Command::Canned { key: None });
+    assert_eq!(cmd("#c thanks"), canned("thanks"));
+    assert_eq!(cmd("#C  price_list-2 \n"), canned("price_list-2"));
+    assert_eq!(cmd("＃ｃ\u{3000}bye"), canned("bye"));
+    let longest = "k".repeat(crate::CANNED_KEY_MAX_LEN);
+    assert_eq!(cmd(&format!("#c {longest}")), canned(&longest));
+    // `#c` is its own word: `#crm` and `#cancel` are not it.
+    assert_eq!(err("#cancel").0, ErrorKind::UnknownCommand);
+
+    let usage = usage::CANNED.get(Locale::En);
+    let issue = ErrorKind::InvalidCannedKey;
+    let long = "k".repeat(crate::CANNED_KEY_MAX_LEN + 1);
+    assert_eq!(
+        err(&format!("#c {long}")),
+        (issue(CannedKeyIssue::TooLong), long.as_str(), usage)
+    );
+    assert_eq!(
+        err("#c bad!key"),
+        (issue(CannedKeyIssue::InvalidChar('!')), "!", usage)
+    );
+    assert_eq!(
+        err("#c お礼"),
+        (issue(CannedKeyIssue::InvalidChar('お')), "お", usage)
+    );
+    assert_eq!(
+        err("#c ｔｈａｎｋｓ"),
+        (issue(CannedKeyIssue::InvalidChar('ｔ')), "ｔ", usage)
+    );
+    // Upper case is refused, not folded: stored keys are lower case.
+    assert_eq!(
+        err("#c Thanks"),
+        (issue(CannedKeyIssue::Uppercase('T')), "T", usage)
+    );
+    assert_eq!(
+        err("#c thankS"),
+        (issue(CannedKeyIssue::Uppercase('S')), "S", usage)
+    );
+    // No free text after the key.
+    assert_eq!(err("#c a b"), (ErrorKind::UnexpectedArgument, "b", usage));
+    assert_eq!(
+        err("#c thanks for waiting "),
+        (ErrorKind::UnexpectedArgument, "for waiting", usage)
+    );
+    // A bad key is reported before the extra words.
+    assert_eq!(err("#c bad!key more").1, "!");
+
+    let e = parse("#c bad!key").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "character '!' is not allowed in a canned answer key; \
+         a key is 1 to 30 characters of a-z, 0-9, _ and -. \
+         Usage: #c [key] - list the canned answers, or send the one with that key"
+    );
+    assert_eq!(
+        e.display(Locale::Ja).to_string(),
+        "定型文のキーに文字 '!' は使えません\
+         (キーは1〜30文字の半角英小文字 a-z、数字 0-9、_、- です)。\
+         使い方: #c [キー] - 定型文の一覧を表示、または定型文を送信"
+    );
+    for line in ["#c Thanks", &format!("#c {long}")] {
+        let e = parse(line).unwrap_err();
+        for locale in [Locale::En, Locale::Ja] {
+            let text = e.display(locale).to_string();
+            assert!(text.contains("a-z"), "{text}");
+            assert!(text.contains(usage::CANNED.get(locale)), "{text}");
+        }
+    }
+    assert_eq!(
+        parse("#c Thanks").unwrap_err().to_string(),
+        "canned answer keys are lower case: type 't', not 'T'; \
+         a key is 1 to 30 characters of a-z, 0-9, _ and -. \
+         Usage: #c [key] - list the canned answers, or send the one with that key"
+    );
+}
+
+#[test]
 fn end() {
     assert_eq!(cmd("#e"), Command::End);
     assert_eq!(cmd(" ＃Ｅ\u{3000}"), Command::End);
@@ -578,6 +659,8 @@ fn display_is_canonical() {
         ("#support associate #A-1", "#support associate A-1"),
         ("#Help CRM", "#help crm"),
         ("#support conasreq ０１２", "#support conasreq 012"),
+        ("＃Ｃ", "#c"),
+        ("#C\u{3000} thanks  ", "#c thanks"),
     ] {
         let command = cmd(line);
         assert_eq!(command.to_string(), canonical);
