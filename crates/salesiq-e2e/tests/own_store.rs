@@ -7,10 +7,10 @@
 #![allow(clippy::unwrap_used)]
 
 use salesiq_session::{
-    ArchivePage, ArchiveQuery, ArchivedMessage, Author, BoardPost, BoxFuture, Chat, ChatEvent,
-    ChatId, ChatLine, ChatState, Credentials, Department, DepartmentId, LiveChat, NewOperator,
-    Note, OfflineMessage, Operator, OperatorId, OperatorRef, Photo, Portal, SqliteStore, Store,
-    StoreResult, Visitor, VisitorDetails, VisitorId,
+    ArchivePage, ArchiveQuery, ArchivedMessage, Author, BoardPost, BoxFuture, CannedAnswer, Chat,
+    ChatEvent, ChatId, ChatLine, ChatState, Credentials, Department, DepartmentId, LiveChat,
+    NewOperator, Note, OfflineMessage, Operator, OperatorId, OperatorRef, Photo, Portal,
+    SqliteStore, Store, StoreResult, Visitor, VisitorDetails, VisitorId,
 };
 
 #[derive(Debug)]
@@ -53,6 +53,9 @@ fn live_chat(l: LiveChat) -> LiveChat {
         .with_members(l.operator, l.guests)
         .with_seq_reserved(l.seq_reserved)
         .with_owner(l.owner.as_deref())
+}
+fn canned_answer(a: CannedAnswer) -> CannedAnswer {
+    CannedAnswer::new(&a.portal, a.department, &a.key, &a.text)
 }
 fn credentials(c: Credentials) -> Credentials {
     Credentials::new(&c.password_hash, c.scram_sha1, c.scram_sha256)
@@ -323,6 +326,27 @@ impl Store for Rebuilt {
                 .map(|e| ChatEvent::new(e.seq, e.event))
                 .collect())
         })
+    }
+    fn put_canned<'a>(&'a self, answer: &'a CannedAnswer) -> BoxFuture<'a, StoreResult<()>> {
+        self.inner.put_canned(answer)
+    }
+    fn canned<'a>(
+        &'a self,
+        p: &'a str,
+        d: Option<DepartmentId>,
+    ) -> BoxFuture<'a, StoreResult<Vec<CannedAnswer>>> {
+        Box::pin(async move {
+            let kept = self.inner.canned(p, d).await?;
+            Ok(kept.into_iter().map(canned_answer).collect())
+        })
+    }
+    fn delete_canned<'a>(
+        &'a self,
+        p: &'a str,
+        d: Option<DepartmentId>,
+        key: &'a str,
+    ) -> BoxFuture<'a, StoreResult<bool>> {
+        self.inner.delete_canned(p, d, key)
     }
     fn add_offline<'a>(
         &'a self,

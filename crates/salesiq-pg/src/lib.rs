@@ -61,6 +61,10 @@
 //!   through a unique index on `lower(username)`; e-mail addresses are kept
 //!   as given, unique per portal on `lower(email)`. Usernames are checked
 //!   with `salesiq_jid::Username`, the rule the SQLite store applies.
+//!   Canned-answer keys are kept lower case too, one answer per portal,
+//!   department and key through a unique index on `COALESCE(department,
+//!   0)` (a portal-wide answer's department is NULL, and `NULLS NOT
+//!   DISTINCT` would need PostgreSQL 15).
 //! * **Unique violations** (SQLSTATE 23505) become
 //!   [`StoreError::UsernameTaken`](salesiq_session::StoreError::UsernameTaken)
 //!   for a claim and [`StoreError::Duplicate`](salesiq_session::StoreError::Duplicate)
@@ -94,6 +98,7 @@
 
 mod accounts;
 mod archive;
+mod canned;
 mod chats;
 mod db;
 mod live;

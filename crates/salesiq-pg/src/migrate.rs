@@ -17,6 +17,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
         "live_chat_owner",
         include_str!("../migrations/0003_live_chat_owner.sql"),
     ),
+    ("canned", include_str!("../migrations/0004_canned.sql")),
 ];
 
 /// The advisory lock that serialises migrations: two nodes starting at

@@ -7,14 +7,14 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use salesiq_session::{
-    ArchivePage, ArchiveQuery, ArchivedMessage, Author, BoardPost, BoxFuture, Chat, ChatEvent,
-    ChatId, ChatLine, ChatState, Credentials, Department, DepartmentId, LiveChat, NewOperator,
-    Note, OfflineMessage, Operator, OperatorId, OperatorRef, Photo, Portal, Store, StoreResult,
-    Visitor, VisitorDetails, VisitorId,
+    ArchivePage, ArchiveQuery, ArchivedMessage, Author, BoardPost, BoxFuture, CannedAnswer, Chat,
+    ChatEvent, ChatId, ChatLine, ChatState, Credentials, Department, DepartmentId, LiveChat,
+    NewOperator, Note, OfflineMessage, Operator, OperatorId, OperatorRef, Photo, Portal, Store,
+    StoreResult, Visitor, VisitorDetails, VisitorId,
 };
 
 use crate::db::backend;
-use crate::{accounts, archive, chats, live, migrate};
+use crate::{accounts, archive, canned, chats, live, migrate};
 
 /// How long [`PgStore::connect`] waits for a connection to be made, and
 /// a query for a free connection of the pool.
@@ -328,6 +328,25 @@ impl Store for PgStore {
     }
     fn linked_ticket(&self, chat: ChatId) -> BoxFuture<'_, StoreResult<Option<String>>> {
         Box::pin(chats::linked_ticket(self, chat))
+    }
+
+    fn put_canned<'a>(&'a self, answer: &'a CannedAnswer) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(canned::put_canned(self, answer))
+    }
+    fn canned<'a>(
+        &'a self,
+        portal: &'a str,
+        department: Option<DepartmentId>,
+    ) -> BoxFuture<'a, StoreResult<Vec<CannedAnswer>>> {
+        Box::pin(canned::canned(self, portal, department))
+    }
+    fn delete_canned<'a>(
+        &'a self,
+        portal: &'a str,
+        department: Option<DepartmentId>,
+        key: &'a str,
+    ) -> BoxFuture<'a, StoreResult<bool>> {
+        Box::pin(canned::delete_canned(self, portal, department, key))
     }
 
     fn add_offline<'a>(

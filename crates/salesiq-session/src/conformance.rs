@@ -23,6 +23,9 @@
 //!   name, transcripts, notes, history and posts oldest first);
 //! * a live chat's owner is kept by its first save only and moves by
 //!   claim alone, a compare-and-set of which, racing, exactly one wins;
+//! * canned answers are one per portal, department (or none) and
+//!   lower-case key; a chat's department sees the portal-wide ones merged
+//!   with its own, its own winning, by key;
 //! * an operator's archive is theirs alone, read by id oldest first, in
 //!   pages both ways, filtered by contact and time, pruned per portal.
 
@@ -33,8 +36,8 @@ use crate::auth::{Photo, ScramCredentials, ScramHash};
 use crate::contact::{ContactId, OperatorRef};
 use crate::gateway::VisitorEvent;
 use crate::model::{
-    Author, ChatEvent, ChatId, ChatState, LiveChat, NewOperator, OfflineMessage, Portal,
-    VisitorDetails,
+    Author, CannedAnswer, ChatEvent, ChatId, ChatState, LiveChat, NewOperator, OfflineMessage,
+    Portal, VisitorDetails,
 };
 use crate::store::{Credentials, MAX_CHAT_EVENTS, MAX_OFFLINE, Store, StoreError};
 
@@ -44,6 +47,7 @@ pub async fn run(store: &dyn Store) {
     operators_and_usernames(store).await;
     visitors_and_chats(store).await;
     notes_blocks_board_and_tickets(store).await;
+    canned_answers(store).await;
     offline_messages(store).await;
     live_chats(store).await;
     live_chat_owners(store).await;
@@ -660,6 +664,200 @@ async fn notes_blocks_board_and_tickets(store: &dyn Store) {
             .as_deref(),
         Some("T-2"),
         "a new link replaces the old"
+    );
+}
+
+async fn canned_answers(store: &dyn Store) {
+    for name in ["conf-can", "conf-can-b"] {
+        store
+            .put_portal(&Portal::new(name, "en"))
+            .await
+            .expect("put_portal");
+    }
+    let billing = store
+        .add_department("conf-can", "Billing", false)
+        .await
+        .expect("add_department")
+        .id;
+    let support = store
+        .add_department("conf-can", "Support", false)
+        .await
+        .expect("add_department")
+        .id;
+    let canned = |portal: &'static str, department| async move {
+        store
+            .canned(portal, department)
+            .await
+            .expect("canned")
+            .into_iter()
+            .map(|a| (a.department, a.key, a.text))
+            .collect::<Vec<_>>()
+    };
+    let answer = |department, key: &str, text: &str| (department, key.to_owned(), text.to_owned());
+    assert!(
+        canned("conf-can", None).await.is_empty(),
+        "no canned answers yet"
+    );
+
+    let hello = CannedAnswer::new("Conf-Can", None, "Hello", "Hello! How can I help?");
+    assert_eq!(
+        (hello.portal.as_str(), hello.key.as_str()),
+        ("conf-can", "hello"),
+        "CannedAnswer::new lowercases the portal and the key"
+    );
+    store.put_canned(&hello).await.expect("put_canned");
+    assert_eq!(
+        store.canned("conf-can", None).await.expect("canned"),
+        vec![CannedAnswer::new(
+            "conf-can",
+            None,
+            "hello",
+            "Hello! How can I help?"
+        )],
+        "put_canned, then canned, gives the answer back"
+    );
+    let mut upper = CannedAnswer::new("conf-can", None, "", "Hi there!");
+    upper.key = "HELLO".to_owned();
+    store.put_canned(&upper).await.expect("put_canned");
+    assert_eq!(
+        canned("CONF-CAN", None).await,
+        [answer(None, "hello", "Hi there!")],
+        "a portal-wide answer replaces the one with its key, whatever the case \
+         (two with no department are one key, not two)"
+    );
+    let two_lines = "Goodbye!\nThank you for chatting with us.";
+    for (key, text) in [("refund", "Refunds take 5 days."), ("bye", two_lines)] {
+        store
+            .put_canned(&CannedAnswer::new("conf-can", None, key, text))
+            .await
+            .expect("put_canned");
+    }
+    for (key, text) in [
+        ("refund", "Billing: refunds go out on Fridays."),
+        ("invoice", "Invoices are monthly."),
+    ] {
+        store
+            .put_canned(&CannedAnswer::new("conf-can", Some(billing), key, text))
+            .await
+            .expect("put_canned of a department");
+    }
+    store
+        .put_canned(&CannedAnswer::new(
+            "conf-can",
+            Some(billing),
+            "Refund",
+            "Billing refunds: 3 days.",
+        ))
+        .await
+        .expect("put_canned again");
+    let wide = [
+        answer(None, "bye", two_lines),
+        answer(None, "hello", "Hi there!"),
+        answer(None, "refund", "Refunds take 5 days."),
+    ];
+    assert_eq!(
+        canned("conf-can", Some(billing)).await,
+        [
+            answer(None, "bye", two_lines),
+            answer(None, "hello", "Hi there!"),
+            answer(Some(billing), "invoice", "Invoices are monthly."),
+            answer(Some(billing), "refund", "Billing refunds: 3 days."),
+        ],
+        "a department sees the portal-wide answers and its own, its own \
+         replacing one with the same key, by key, text as given"
+    );
+    assert_eq!(
+        canned("conf-can", Some(support)).await,
+        wide,
+        "another department sees the portal-wide answers only"
+    );
+    assert_eq!(
+        canned("conf-can", None).await,
+        wide,
+        "no department: the portal-wide answers only"
+    );
+
+    assert!(
+        canned("conf-can-b", None).await.is_empty()
+            && canned("conf-can-b", Some(billing)).await.is_empty(),
+        "canned answers are one portal's"
+    );
+    store
+        .put_canned(&CannedAnswer::new(
+            "conf-can-b",
+            None,
+            "hello",
+            "Hello from B",
+        ))
+        .await
+        .expect("put_canned in another portal");
+    assert_eq!(
+        canned("conf-can-b", None).await,
+        [answer(None, "hello", "Hello from B")],
+        "the same key in another portal is another answer"
+    );
+    assert_eq!(
+        canned("conf-can", None).await,
+        wide,
+        "which leaves this portal's alone"
+    );
+
+    assert!(
+        !store
+            .delete_canned("conf-can-b", None, "bye")
+            .await
+            .expect("delete_canned"),
+        "delete_canned finds another portal's answer not"
+    );
+    assert!(
+        !store
+            .delete_canned("conf-can", Some(support), "refund")
+            .await
+            .expect("delete_canned"),
+        "nor another department's"
+    );
+    assert!(
+        store
+            .delete_canned("conf-can", Some(billing), "REFUND")
+            .await
+            .expect("delete_canned"),
+        "delete_canned forgets an answer, the key in any case"
+    );
+    assert!(
+        !store
+            .delete_canned("conf-can", Some(billing), "refund")
+            .await
+            .expect("delete_canned"),
+        "an answer forgotten is not there to forget"
+    );
+    assert_eq!(
+        canned("conf-can", Some(billing)).await,
+        [
+            answer(None, "bye", two_lines),
+            answer(None, "hello", "Hi there!"),
+            answer(Some(billing), "invoice", "Invoices are monthly."),
+            answer(None, "refund", "Refunds take 5 days."),
+        ],
+        "with the department's answer gone, the portal-wide one shows again"
+    );
+    assert!(
+        store
+            .delete_canned("Conf-Can", None, "hello")
+            .await
+            .expect("delete_canned"),
+        "a portal-wide answer is forgotten with department None"
+    );
+    assert_eq!(
+        canned("conf-can", None).await,
+        [
+            answer(None, "bye", two_lines),
+            answer(None, "refund", "Refunds take 5 days.")
+        ]
+    );
+    assert_eq!(
+        canned("conf-can-b", None).await,
+        [answer(None, "hello", "Hello from B")],
+        "the other portal's answer of that key stays"
     );
 }
 

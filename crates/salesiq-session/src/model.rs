@@ -1,6 +1,6 @@
 //! The things the gateway keeps: portals, departments, operators, visitors,
 //! chats and their transcripts, notes, blocked addresses, message-board
-//! posts and chat-to-ticket links.
+//! posts, chat-to-ticket links and canned answers.
 
 use chrono::{DateTime, Utc};
 
@@ -400,6 +400,42 @@ impl BoardPost {
         Self {
             at,
             author: author.to_owned(),
+            text: text.to_owned(),
+        }
+    }
+}
+
+/// A predefined text an operator sends with `#c <key>`: the portal's, for
+/// every chat, or one department's, for that department's chats (where it
+/// replaces a portal-wide answer with the same key). Kept by
+/// [`crate::Store::put_canned`], one per portal, department and key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CannedAnswer {
+    /// The portal, lower case.
+    pub portal: String,
+    /// The department whose chats it is for, or `None`: every chat of the
+    /// portal.
+    pub department: Option<DepartmentId>,
+    /// What follows `#c`, lower case (ASCII letters lowercased). A valid
+    /// key is 1 to 30 of `a-z`, `0-9`, `_` and `-`, but that rule is the
+    /// command parser's and the configuration's: a store keeps any key it
+    /// is given, lowercased.
+    pub key: String,
+    /// What the visitor is sent: plain UTF-8 text, one line or several
+    /// (line breaks are kept). A store keeps it as given, of any length;
+    /// what loads answers bounds them.
+    pub text: String,
+}
+
+impl CannedAnswer {
+    /// An answer of `portal` (lowercased) for `department`'s chats (`None`:
+    /// every chat), sent by `#c key` (the key lowercased).
+    pub fn new(portal: &str, department: Option<DepartmentId>, key: &str, text: &str) -> Self {
+        Self {
+            portal: portal.to_ascii_lowercase(),
+            department,
+            key: key.to_ascii_lowercase(),
             text: text.to_owned(),
         }
     }

@@ -22,9 +22,9 @@ use crate::columns::{contact_from_key, contact_key, event_columns, event_from_co
 use crate::contact::OperatorRef;
 use crate::future::BoxFuture;
 use crate::model::{
-    Author, BoardPost, Chat, ChatEvent, ChatId, ChatLine, ChatState, Department, DepartmentId,
-    LiveChat, NewOperator, Note, OfflineMessage, Operator, OperatorId, Portal, Visitor,
-    VisitorDetails, VisitorId,
+    Author, BoardPost, CannedAnswer, Chat, ChatEvent, ChatId, ChatLine, ChatState, Department,
+    DepartmentId, LiveChat, NewOperator, Note, OfflineMessage, Operator, OperatorId, Portal,
+    Visitor, VisitorDetails, VisitorId,
 };
 use crate::store::{Credentials, MAX_CHAT_EVENTS, MAX_OFFLINE, Store, StoreError, StoreResult};
 
@@ -100,6 +100,12 @@ const MIGRATIONS: &[&str] = &["
 ", "
     ALTER TABLE live_chats ADD COLUMN owner TEXT;
     CREATE INDEX live_chats_by_token ON live_chats (token_hash);
+", "
+    CREATE TABLE canned (
+        portal TEXT NOT NULL, department INTEGER, key TEXT NOT NULL, text TEXT NOT NULL);
+    -- NULLs are distinct in a UNIQUE constraint: a portal-wide answer
+    -- (department NULL) is keyed as department 0, which no row id is.
+    CREATE UNIQUE INDEX canned_by_key ON canned (portal, COALESCE(department, 0), key);
 "];
 
 /// The SQLite store.
@@ -1060,6 +1066,70 @@ impl Store for SqliteStore {
         })
     }
 
+    fn put_canned<'a>(&'a self, answer: &'a CannedAnswer) -> BoxFuture<'a, StoreResult<()>> {
+        let (portal, key) = (
+            answer.portal.to_ascii_lowercase(),
+            answer.key.to_ascii_lowercase(),
+        );
+        let (department, text) = (answer.department.map(|d| d.0), answer.text.clone());
+        self.run(move |c| {
+            c.execute(
+                "INSERT INTO canned (portal, department, key, text) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (portal, COALESCE(department, 0), key) DO UPDATE SET text = ?4",
+                params![portal, department, key, text],
+            )
+            .map(drop)
+            .map_err(backend)
+        })
+    }
+
+    fn canned<'a>(
+        &'a self,
+        portal: &'a str,
+        department: Option<DepartmentId>,
+    ) -> BoxFuture<'a, StoreResult<Vec<CannedAnswer>>> {
+        let (portal, department) = (portal.to_ascii_lowercase(), department.map(|d| d.0));
+        self.run(move |c| {
+            // The department's answers, and the portal-wide ones it does
+            // not replace (with ?2 NULL, `= ?2` holds for no row).
+            let mut query = c
+                .prepare(
+                    "SELECT portal, department, key, text FROM canned c WHERE portal = ?1
+                     AND (department = ?2 OR (department IS NULL AND NOT EXISTS
+                         (SELECT 1 FROM canned d WHERE d.portal = ?1 AND d.department = ?2 AND d.key = c.key)))
+                     ORDER BY key",
+                )
+                .map_err(backend)?;
+            let rows = query.query_map(params![portal, department], |row| {
+                Ok(CannedAnswer {
+                    portal: row.get(0)?,
+                    department: row.get::<_, Option<i64>>(1)?.map(DepartmentId),
+                    key: row.get(2)?,
+                    text: row.get(3)?,
+                })
+            });
+            rows.and_then(Iterator::collect).map_err(backend)
+        })
+    }
+
+    fn delete_canned<'a>(
+        &'a self,
+        portal: &'a str,
+        department: Option<DepartmentId>,
+        key: &'a str,
+    ) -> BoxFuture<'a, StoreResult<bool>> {
+        let (portal, key) = (portal.to_ascii_lowercase(), key.to_ascii_lowercase());
+        let department = department.map(|d| d.0);
+        self.run(move |c| {
+            c.execute(
+                "DELETE FROM canned WHERE portal = ?1 AND COALESCE(department, 0) = COALESCE(?2, 0) AND key = ?3",
+                params![portal, department, key],
+            )
+            .map(|deleted| deleted > 0)
+            .map_err(backend)
+        })
+    }
+
     fn add_offline<'a>(
         &'a self,
         to: &'a OperatorRef,
@@ -1309,15 +1379,16 @@ mod tests {
 
     use super::*;
 
-    /// A database made by the release before live chats had owners (every
-    /// migration but the last), with a live chat in it, opens migrated:
-    /// the chat has no owner, is found by its token hash through the
-    /// index, and can be claimed.
+    /// A database made by the release before live chats had owners (the
+    /// first eight migrations), with a live chat in it, opens migrated to
+    /// the last: the chat has no owner, is found by its token hash through
+    /// the index, and can be claimed.
     #[tokio::test]
     async fn a_database_from_before_owners_migrates() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("old.sqlite3");
-        let before = MIGRATIONS.len() - 1;
+        // The ninth migration gave live chats owners.
+        let before = 8;
         {
             let connection = Connection::open(&path).unwrap();
             for migration in &MIGRATIONS[..before] {

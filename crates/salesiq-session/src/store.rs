@@ -7,9 +7,9 @@ use crate::auth::ScramCredentials;
 use crate::contact::OperatorRef;
 use crate::future::BoxFuture;
 use crate::model::{
-    Author, BoardPost, Chat, ChatEvent, ChatId, ChatLine, ChatState, Department, DepartmentId,
-    LiveChat, NewOperator, Note, OfflineMessage, Operator, OperatorId, Portal, Visitor,
-    VisitorDetails, VisitorId,
+    Author, BoardPost, CannedAnswer, Chat, ChatEvent, ChatId, ChatLine, ChatState, Department,
+    DepartmentId, LiveChat, NewOperator, Note, OfflineMessage, Operator, OperatorId, Portal,
+    Visitor, VisitorDetails, VisitorId,
 };
 
 /// How many offline messages a store keeps for one operator; past it the
@@ -374,6 +374,38 @@ pub trait Store: Send + Sync + fmt::Debug {
     ) -> BoxFuture<'a, StoreResult<()>>;
     /// The ticket a chat is linked to.
     fn linked_ticket(&self, chat: ChatId) -> BoxFuture<'_, StoreResult<Option<String>>>;
+
+    /// Keeps a canned answer (`#c`), replacing the one with the same
+    /// portal, department and key, if any: portal names and keys compare
+    /// case-insensitively (both are kept lower case), and `department:
+    /// None` is one department of its own here, so a portal has at most
+    /// one portal-wide answer per key.
+    ///
+    /// The store checks neither the key's syntax (the command parser and
+    /// the configuration do) nor that the department is the portal's, and
+    /// keeps the text as given: plain UTF-8, possibly with line breaks.
+    fn put_canned<'a>(&'a self, answer: &'a CannedAnswer) -> BoxFuture<'a, StoreResult<()>>;
+    /// The canned answers an operator in a chat of `department` can send,
+    /// by key (by code point): the portal's portal-wide answers and that
+    /// department's, a department's answer replacing the portal-wide one
+    /// with the same key. With `department: None` (a chat of no
+    /// department), the portal-wide answers only. Never another portal's.
+    fn canned<'a>(
+        &'a self,
+        portal: &'a str,
+        department: Option<DepartmentId>,
+    ) -> BoxFuture<'a, StoreResult<Vec<CannedAnswer>>>;
+    /// Forgets the canned answer of `portal` with exactly this
+    /// `department` (`None`: the portal-wide one) and `key`
+    /// (case-insensitive); whether there was one. Forgetting a
+    /// department's answer leaves the portal-wide one with its key, which
+    /// the department's chats then see again.
+    fn delete_canned<'a>(
+        &'a self,
+        portal: &'a str,
+        department: Option<DepartmentId>,
+        key: &'a str,
+    ) -> BoxFuture<'a, StoreResult<bool>>;
 
     /// Keeps a message for an operator with no connected device, to give
     /// at their next login; at most [`MAX_OFFLINE`] per operator (the
