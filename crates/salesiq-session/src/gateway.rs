@@ -71,6 +71,7 @@ pub use limits::VisitorLimits;
 
 mod api;
 pub(crate) mod board;
+mod canned;
 mod chat;
 mod cluster;
 pub use cluster::{Cluster, Listing};
@@ -932,6 +933,7 @@ impl Gateway {
             token_hash,
             grace: self.inner.visitor_grace,
             eligible,
+            department,
             tx,
             rx,
             wake,

@@ -85,6 +85,7 @@ pub(super) struct Setup {
     pub(super) token_hash: String,
     pub(super) grace: Duration,
     pub(super) eligible: Option<HashSet<OperatorRef>>,
+    pub(super) department: Option<crate::model::Department>,
     pub(super) tx: mpsc::Sender<Msg>,
     pub(super) rx: mpsc::Receiver<Msg>,
     pub(super) wake: Arc<Notify>,
@@ -136,6 +137,9 @@ pub(super) struct ChatTask {
     /// Who may be offered the chat: the department's operators, or
     /// `None` for every operator of the portal.
     pub(super) eligible: Option<HashSet<OperatorRef>>,
+    /// The department the visitor asked for: its canned answers
+    /// (`#c`) and `{department}`.
+    pub(super) department: Option<crate::model::Department>,
     /// When a request nobody accepted gives up.
     queue_deadline: Option<Instant>,
     /// A pending `#e <seconds>`.
@@ -182,6 +186,7 @@ impl ChatTask {
             guests: Vec::new(),
             requests: Vec::new(),
             eligible: setup.eligible,
+            department: setup.department,
             end_at: None,
             typing: HashSet::new(),
             visitor_state: None,
@@ -630,7 +635,11 @@ impl ChatTask {
     }
 
     /// Text for the visitor, kept in the transcript.
-    async fn relay(&mut self, operator: &OperatorRef, text: &str) -> Result<(), GatewayError> {
+    pub(super) async fn relay(
+        &mut self,
+        operator: &OperatorRef,
+        text: &str,
+    ) -> Result<(), GatewayError> {
         let text = text.trim_end_matches(['\r', '\n']);
         if text.is_empty() {
             return Ok(());

@@ -25,6 +25,10 @@ impl ChatTask {
         let contact = self.contact().clone();
         match command {
             Command::Help { topic } => self.reply(operator, help(topic, locale)),
+            Command::Canned { key } => {
+                self.canned(operator, key.as_ref().map(|k| k.as_str()))
+                    .await?;
+            }
             Command::Info => {
                 let details = details_text(locale, self.number, &self.details);
                 self.inner
