@@ -353,6 +353,43 @@ pub struct PortalConfig {
     /// what it leaves out is the top-level `[integrations]`.
     #[serde(default)]
     pub integrations: PortalIntegrations,
+    /// Its canned answers (`[[portal.canned]]`), for `#c`.
+    #[serde(default)]
+    pub canned: Vec<CannedConfig>,
+}
+
+/// `[[portal.canned]]`: a canned answer operators send with `#c <key>`.
+///
+/// ```toml
+/// [[portal.canned]]
+/// key = "hello"                      # 1 to 30 of a-z 0-9 _ -
+/// text = "Hello {visitor}, this is {operator}. How can I help?"
+/// department = "Sales"               # optional: only in that department's chats
+/// ```
+///
+/// `{visitor}`, `{operator}` and `{department}` are filled in when it is
+/// sent. Applied at every start, like `archive_days`: the file's answers
+/// replace stored ones with the same key; answers stored by other means
+/// stay.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct CannedConfig {
+    /// What follows `#c`.
+    pub key: String,
+    /// What the visitor gets (at most 4,096 bytes).
+    pub text: String,
+    /// The department whose chats offer it; absent, every chat of the
+    /// portal.
+    pub department: Option<String>,
+}
+
+/// Whether `key` is 1 to 30 of `a-z 0-9 _ -`.
+fn canned_key_ok(key: &str) -> bool {
+    (1..=30).contains(&key.len())
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
 }
 
 /// A portal's own connectors; each one left out is the top-level one.
@@ -480,6 +517,26 @@ impl Config {
             }
             let departments: HashSet<&str> =
                 portal.departments.iter().map(|d| d.name.as_str()).collect();
+            let mut keys = HashSet::new();
+            for canned in &portal.canned {
+                let what = format!("portal {:?}, canned {:?}", portal.name, canned.key);
+                if !canned_key_ok(&canned.key) {
+                    return Err(format!("{what}: a key is 1 to 30 of a-z 0-9 _ -"));
+                }
+                if canned.text.trim().is_empty() || canned.text.len() > 4096 {
+                    return Err(format!("{what}: the text is 1 to 4,096 bytes"));
+                }
+                if let Some(department) = &canned.department
+                    && !departments.contains(department.as_str())
+                {
+                    return Err(format!(
+                        "{what}: no department {department:?} in the portal"
+                    ));
+                }
+                if !keys.insert((canned.department.clone(), canned.key.clone())) {
+                    return Err(format!("{what} is listed twice"));
+                }
+            }
             let mut emails = HashSet::new();
             for operator in &portal.operators {
                 let who = format!("portal {:?}, operator {:?}", portal.name, operator.email);
@@ -617,6 +674,24 @@ mod tests {
             "{debug}"
         );
         assert!(refused(&format!("{MINIMAL}[portal.integrations.crm]\nkind = \"zoho\"\nbase_url = \"x\"\ntokn = \"t\"\n")).contains("tokn"));
+    }
+
+    #[test]
+    fn canned_answers_are_checked() {
+        let canned = |key: &str, extra: &str| {
+            format!(
+                "{MINIMAL}[[portal.canned]]\nkey = \"{key}\"\ntext = \"Hi {{visitor}}\"\n{extra}"
+            )
+        };
+        let config = Config::parse(&canned("hello-2_x", ""), "test.toml").unwrap();
+        assert_eq!(config.portals[0].canned[0].text, "Hi {visitor}");
+        assert!(refused(&canned("Hello", "")).contains("a-z 0-9 _ -"));
+        assert!(refused(&canned(&"k".repeat(31), "")).contains("1 to 30"));
+        assert!(refused(&canned("ok", "department = \"Nope\"\n")).contains("no department"));
+        let twice = format!("{}{}", canned("ok", ""), &canned("ok", "")[MINIMAL.len()..]);
+        assert!(refused(&twice).contains("listed twice"));
+        let demo = Config::demo().unwrap();
+        assert!(demo.portals[0].canned.iter().any(|c| c.key == "hello"));
     }
 
     #[test]

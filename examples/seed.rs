@@ -5,7 +5,7 @@
 //! the store holds already is left alone, so that a password changed or a
 //! username claimed since the first start survives every restart.
 
-use salesiq_session::{NewOperator, Portal, Store, StoreAccounts, StoreError};
+use salesiq_session::{CannedAnswer, NewOperator, Portal, Store, StoreAccounts, StoreError};
 
 use crate::config::PortalConfig;
 
@@ -76,6 +76,15 @@ pub async fn seed(
                 store.assign_department(operator.id, department.id).await?;
             }
             seeded.operators += 1;
+        }
+        // Settings, like archive_days: the file's answers at every start.
+        for canned in &portal.canned {
+            let department = match &canned.department {
+                Some(name) => departments.iter().find(|d| &d.name == name).map(|d| d.id),
+                None => None,
+            };
+            let answer = CannedAnswer::new(&portal.name, department, &canned.key, &canned.text);
+            store.put_canned(&answer).await?;
         }
     }
     Ok(seeded)
