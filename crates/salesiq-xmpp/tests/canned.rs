@@ -134,3 +134,58 @@ async fn canned_answers_from_a_jabber_client() {
     desk.end().await;
     phone.end().await;
 }
+
+/// In a Japanese portal the replies are Japanese.
+#[tokio::test]
+async fn canned_answers_in_japanese() {
+    let world = world(&[], None).await;
+    let store = &world.store;
+    store
+        .put_portal(&salesiq_session::Portal::new("demo", "ja"))
+        .await
+        .unwrap();
+    store
+        .put_canned(&CannedAnswer::new(
+            "demo",
+            None,
+            "thanks",
+            "{visitor}様、ありがとうございます",
+        ))
+        .await
+        .unwrap();
+    let mut desk = world.online(ALICE, "desk").await;
+    let mut details = VisitorDetails::default();
+    details.name = "佐藤".into();
+    let request = ChatRequest::new("demo", details, "質問", None);
+    let mut visitor = world.gateway.request_chat(request).await.unwrap();
+    assert_eq!(visitor.next_event().await, Some(VisitorEvent::Queued));
+    message_saying(&mut desk, "質問").await;
+    desk.send(to_ann("y")).await;
+    assert!(matches!(
+        next_line(&mut visitor).await,
+        Some(VisitorEvent::Joined { .. })
+    ));
+    desk.send(to_ann("#c thanks")).await;
+    assert_eq!(
+        next_line(&mut visitor).await,
+        Some(VisitorEvent::Message {
+            from: "Alice".into(),
+            text: "佐藤様、ありがとうございます".into()
+        })
+    );
+    assert_eq!(
+        body(&message_saying(&mut desk, "送信しました").await),
+        "[システム] 送信しました: 佐藤様、ありがとうございます"
+    );
+    desk.send(to_ann("#c nope")).await;
+    assert_eq!(
+        body(&message_saying(&mut desk, "nope").await),
+        "[システム] 定型文「nope」はありません。使えるキー: thanks"
+    );
+    // A key in capitals is refused by the parser, with the usage line.
+    desk.send(to_ann("#c Thanks")).await;
+    let refused = body(&message_saying(&mut desk, "#c").await);
+    assert!(refused.starts_with("[システム] "), "{refused}");
+    assert!(refused.contains("キーは1〜30文字"), "{refused}");
+    desk.end().await;
+}
