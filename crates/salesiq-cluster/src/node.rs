@@ -1,7 +1,7 @@
 //! One gateway node among many: [`ClusterNode`] wires a [`Gateway`] and
 //! an XMPP server to the others over a [`Bus`].
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -123,7 +123,7 @@ struct State {
     /// Other nodes' chats, by visitor contact.
     remote: HashMap<ContactId, Remote>,
     /// This server's available resources, and their device ids.
-    local_devices: HashMap<(OperatorRef, String), DeviceId>,
+    local_devices: BTreeMap<(OperatorRef, String), DeviceId>,
     /// The ids given other nodes' resources, both ways.
     remote_devices: HashMap<DeviceId, (NodeId, OperatorRef, String)>,
     remote_ids: HashMap<(NodeId, OperatorRef, String), DeviceId>,
@@ -286,14 +286,25 @@ impl Shared {
         }
     }
 
-    /// The other nodes where `operator` has an available resource.
-    fn remote_nodes(&self, operator: &OperatorRef) -> BTreeSet<NodeId> {
+    /// The other nodes where `operator` has an available resource (the
+    /// one named, if any).
+    fn remote_nodes(&self, operator: &OperatorRef, resource: Option<&str>) -> BTreeSet<NodeId> {
         self.registry
             .locations(operator)
             .into_iter()
+            .filter(|(node, r)| *node != self.node && resource.is_none_or(|want| want == r))
             .map(|(node, _)| node)
-            .filter(|node| *node != self.node)
             .collect()
+    }
+
+    /// Whether `operator` has an available resource on this server: a
+    /// range of the ordered map, not a scan of every device.
+    fn has_local(&self, operator: &OperatorRef) -> bool {
+        self.state()
+            .local_devices
+            .range((operator.clone(), String::new())..)
+            .next()
+            .is_some_and(|((o, _), _)| o == operator)
     }
 
     fn listing_subject(&self) -> String {
@@ -460,14 +471,7 @@ impl Relay for Link {
     }
 
     fn forward(&self, operator: &OperatorRef, resource: Option<&str>, stanza: &Element) -> bool {
-        let nodes: BTreeSet<NodeId> = self
-            .0
-            .registry
-            .locations(operator)
-            .into_iter()
-            .filter(|(node, r)| *node != self.0.node && resource.is_none_or(|want| want == r))
-            .map(|(node, _)| node)
-            .collect();
+        let nodes = self.0.remote_nodes(operator, resource);
         let message = ToNode::Stanza {
             operator: operator.into(),
             resource: resource.map(str::to_owned),
@@ -489,17 +493,12 @@ struct ClusterSink {
 
 impl OperatorSink for ClusterSink {
     fn send(&self, operator: &OperatorRef, event: OperatorEvent) {
-        let nodes = self.shared.remote_nodes(operator);
+        let nodes = self.shared.remote_nodes(operator, None);
         if nodes.is_empty() {
             // Here, or nowhere (then kept for later here).
             return self.local.send(operator, event);
         }
-        let here = self
-            .shared
-            .state()
-            .local_devices
-            .keys()
-            .any(|(o, _)| o == operator);
+        let here = self.shared.has_local(operator);
         let wire = WireEvent::from(&event);
         for (i, node) in nodes.iter().enumerate() {
             // One node archives it: this one if the operator is here too.
