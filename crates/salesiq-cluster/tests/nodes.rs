@@ -34,8 +34,7 @@ use salesiq_session::{
     VisitorEvent,
 };
 use salesiq_test_support::gateway::{PASSWORD, demo_store, message_saying, next_line};
-use salesiq_test_support::{Connector, DOMAIN, Mode, Operator, STEP};
-use salesiq_xmpp::{Config, Server, ServerHandle, TlsIdentity};
+use salesiq_test_support::{Connector, Mode, Operator, STEP, TestServer};
 use tokio_xmpp::IqRequest;
 use tokio_xmpp::jid::Jid;
 use tokio_xmpp::minidom::Element;
@@ -49,9 +48,9 @@ const VISITOR: &str = "demo|visitor-1@salesiq.zoho.com";
 struct Node {
     gateway: Gateway,
     cluster: ClusterNode,
-    handle: ServerHandle,
     connector: Connector,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    /// Stops the server when taken and dropped.
+    server: Option<TestServer>,
 }
 
 async fn start_on(
@@ -63,41 +62,26 @@ async fn start_on(
     let cluster = ClusterNode::start(bus, NodeId::new(id).unwrap())
         .await
         .unwrap();
-    let mut config = Config::new(DOMAIN);
-    config.starttls_addr = Some("127.0.0.1:0".parse().unwrap());
-    config.direct_tls_addr = None;
-    let identity = TlsIdentity::self_signed(DOMAIN).unwrap();
-    let certificate = identity.certificate_der().to_vec();
     let (seam, wrap) = (cluster.cluster(), cluster.clone());
     let gateway_store: Arc<dyn Store> = store.clone();
-    let server = Server::builder(config, identity, accounts.clone(), accounts.clone())
-        .relay(cluster.relay())
-        .gateway(move |sink| {
+    let server = TestServer::start_with_relay(
+        |_| {},
+        accounts.clone(),
+        accounts.clone(),
+        cluster.relay(),
+        move |sink| {
             Gateway::builder(gateway_store)
                 .cluster(seam)
                 .build(wrap.sink(sink))
-        })
-        .bind()
-        .await
-        .unwrap();
-    let handle = server.handle();
-    cluster.serve(handle.clone()).await.unwrap();
-    let gateway = server.gateway().cloned().unwrap();
-    let connector = Connector::new(
-        server.starttls_addr().unwrap(),
-        &certificate,
-        Mode::StartTls,
-    );
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(server.run(async {
-        let _ = stopped.await;
-    }));
+        },
+    )
+    .await;
+    cluster.serve(server.handle.clone()).await.unwrap();
     Node {
-        gateway,
+        gateway: server.gateway.clone().unwrap(),
         cluster,
-        handle,
-        connector,
-        stop: Some(stop),
+        connector: server.connector(Mode::StartTls),
+        server: Some(server),
     }
 }
 
@@ -123,9 +107,7 @@ impl Node {
     }
 
     fn stop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
+        drop(self.server.take());
     }
 }
 
@@ -289,7 +271,6 @@ async fn a_node_that_leaves_hands_its_chats_over() {
     alice.send(to_visitor("still here")).await;
     assert_eq!(hears(&mut resumed).await, "still here");
     alice.end().await;
-    drop(b.handle.clone());
     b.stop();
 }
 

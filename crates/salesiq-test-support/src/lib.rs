@@ -103,7 +103,7 @@ impl TestServer {
         authenticator: Arc<dyn salesiq_session::Authenticator>,
         directory: Arc<dyn salesiq_session::Directory>,
     ) -> Self {
-        Self::start_built(adjust, authenticator, directory, None).await
+        Self::start_built(adjust, authenticator, directory, None, None).await
     }
 
     /// A server with a chat domain, made by `make` on the server's sink.
@@ -115,13 +115,35 @@ impl TestServer {
         + Send
         + 'static,
     ) -> Self {
-        Self::start_built(adjust, authenticator, directory, Some(Box::new(make))).await
+        Self::start_built(adjust, authenticator, directory, None, Some(Box::new(make))).await
+    }
+
+    /// [`TestServer::start_with_gateway`], one node of several: what its
+    /// operators say goes to other nodes through `relay`.
+    pub async fn start_with_relay(
+        adjust: impl FnOnce(&mut Config),
+        authenticator: Arc<dyn salesiq_session::Authenticator>,
+        directory: Arc<dyn salesiq_session::Directory>,
+        relay: Arc<dyn salesiq_xmpp::Relay>,
+        make: impl FnOnce(Arc<dyn salesiq_session::OperatorSink>) -> salesiq_session::Gateway
+        + Send
+        + 'static,
+    ) -> Self {
+        Self::start_built(
+            adjust,
+            authenticator,
+            directory,
+            Some(relay),
+            Some(Box::new(make)),
+        )
+        .await
     }
 
     async fn start_built(
         adjust: impl FnOnce(&mut Config),
         authenticator: Arc<dyn salesiq_session::Authenticator>,
         directory: Arc<dyn salesiq_session::Directory>,
+        relay: Option<Arc<dyn salesiq_xmpp::Relay>>,
         make: Option<MakeGateway>,
     ) -> Self {
         let mut config = Config::new(DOMAIN);
@@ -131,6 +153,9 @@ impl TestServer {
         let identity = TlsIdentity::self_signed(DOMAIN).unwrap();
         let certificate = identity.certificate_der().to_vec();
         let mut builder = Server::builder(config, identity, authenticator, directory);
+        if let Some(relay) = relay {
+            builder = builder.relay(relay);
+        }
         if let Some(make) = make {
             builder = builder.gateway(make);
         }

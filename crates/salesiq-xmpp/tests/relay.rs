@@ -10,15 +10,13 @@
 use salesiq_test_support as support;
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use salesiq_session::{
     DeviceId, Gateway, NewOperator, OperatorRef, Portal, SqliteStore, Store, StoreAccounts,
 };
-use salesiq_xmpp::{Config, Relay, Server, ServerHandle, TlsIdentity};
-use support::{Connector, DOMAIN, Mode, Operator};
-use tokio::sync::oneshot;
+use salesiq_xmpp::{Relay, ServerHandle};
+use support::{DOMAIN, Mode, Operator, TestServer};
 use tokio_xmpp::jid::Jid;
 use tokio_xmpp::minidom::Element;
 use tokio_xmpp::parsers::message::{Lang, Message, MessageType};
@@ -113,46 +111,32 @@ impl Relay for Link {
     }
 }
 
-/// A running server of the cluster.
+/// A running server of the cluster (stopped when dropped).
 struct Node {
     handle: ServerHandle,
     gateway: Gateway,
-    addr: SocketAddr,
-    certificate: Vec<u8>,
-    _stop: oneshot::Sender<()>,
+    server: TestServer,
 }
 
 impl Node {
     async fn start(store: Arc<SqliteStore>, relay: Option<Arc<Link>>) -> Self {
         let accounts = Arc::new(StoreAccounts::new(store.clone()));
-        let mut config = Config::new(DOMAIN);
-        config.starttls_addr = Some("127.0.0.1:0".parse().unwrap());
-        config.direct_tls_addr = None;
-        let identity = TlsIdentity::self_signed(DOMAIN).unwrap();
-        let certificate = identity.certificate_der().to_vec();
-        let mut builder = Server::builder(config, identity, accounts.clone(), accounts)
-            .gateway(move |sink| Gateway::new(store, sink));
-        if let Some(relay) = relay {
-            builder = builder.relay(relay);
-        }
-        let server = builder.bind().await.unwrap();
-        let (handle, gateway) = (server.handle(), server.gateway().cloned().unwrap());
-        let addr = server.starttls_addr().unwrap();
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(server.run(async {
-            let _ = stopped.await;
-        }));
+        let make = move |sink| Gateway::new(store, sink);
+        let server = match relay {
+            Some(relay) => {
+                TestServer::start_with_relay(|_| {}, accounts.clone(), accounts, relay, make).await
+            }
+            None => TestServer::start_with_gateway(|_| {}, accounts.clone(), accounts, make).await,
+        };
         Self {
-            handle,
-            gateway,
-            addr,
-            certificate,
-            _stop: stop,
+            handle: server.handle.clone(),
+            gateway: server.gateway.clone().unwrap(),
+            server,
         }
     }
 
     async fn login(&self, jid: &str, resource: &str) -> Operator {
-        let connector = Connector::new(self.addr, &self.certificate, Mode::StartTls);
+        let connector = self.server.connector(Mode::StartTls);
         Operator::connect(connector, &format!("{jid}/{resource}"), PASSWORD).await
     }
 
