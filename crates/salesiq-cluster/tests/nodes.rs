@@ -388,3 +388,57 @@ async fn a_node_off_the_bus_adopts_nothing_until_it_is_back() {
     .expect("adopted once back on the bus");
     alice.end().await;
 }
+
+/// What arrives over the bus is input from the network: garbage, forged
+/// listings of another portal and events naming another portal's
+/// contacts are dropped, and the chat goes on.
+#[tokio::test]
+async fn hostile_bus_messages_change_nothing() {
+    let bus = LocalBus::new();
+    let Accepted {
+        _dir,
+        a,
+        b: _b,
+        mut alice,
+        mut visitor,
+        ..
+    } = accepted(Arc::new(bus.clone()), Arc::new(bus.clone())).await;
+    let forged_listing = serde_json::json!({"type": "set", "listings": [{
+        "chat": visitor.chat.0, "portal": "demo",
+        "contact": {"kind": "visitor", "key": "acme|1"},
+        "name": "x", "group": "Visitors", "status": "", "waiting": true,
+        "audience": [{"portal": "acme", "username": "carol.ops"}]
+    }]});
+    let foreign_event = serde_json::json!({"type": "event", "from": "a",
+        "operator": {"portal": "demo", "username": "alice.ops"},
+        "resource": null, "keep": true,
+        "event": {"type": "message", "from": {"kind": "visitor", "key": "acme|1"}, "text": "forged"}});
+    let junk: Vec<(String, Vec<u8>)> = vec![
+        ("salesiq.node.b".into(), b"not json".to_vec()),
+        ("salesiq.node.b".into(), vec![0xff; 4096]),
+        ("salesiq.node.b".into(), foreign_event.to_string().into_bytes()),
+        (
+            "salesiq.node.b".into(),
+            br#"{"type":"stanza","operator":{"portal":"demo","username":"alice.ops"},"resource":null,"xml":"<unclosed"}"#.to_vec(),
+        ),
+        ("salesiq.listing.z".into(), forged_listing.to_string().into_bytes()),
+        ("salesiq.listing.z".into(), b"{\"type\":\"set\"}".to_vec()),
+        ("salesiq.xmpp.z".into(), b"{\"operator\":1}".to_vec()),
+    ];
+    for (subject, payload) in junk {
+        bus.publish(&subject, payload.into()).await.unwrap();
+    }
+    // The chat goes on both ways; the forged line never reached alice.
+    alice.send(to_visitor("still fine")).await;
+    assert_eq!(hears(&mut visitor).await, "still fine");
+    a.gateway.visitor_says(visitor.chat, "Good").await.unwrap();
+    loop {
+        let message = alice.next_message().await;
+        let text = message.bodies.values().next().cloned().unwrap_or_default();
+        assert!(!text.contains("forged"), "{text}");
+        if text == "Good" {
+            break;
+        }
+    }
+    alice.end().await;
+}
