@@ -442,3 +442,26 @@ async fn hostile_bus_messages_change_nothing() {
     }
     alice.end().await;
 }
+
+/// A node that starts (or restarts) beside others restores and ends only
+/// its own chats: another node's live chat is neither taken nor ended.
+#[tokio::test]
+async fn a_starting_node_leaves_the_other_nodes_chats_alone() {
+    let bus = LocalBus::new();
+    let Accepted {
+        _dir,
+        store,
+        a: _a,
+        b,
+        mut alice,
+        mut visitor,
+    } = accepted(Arc::new(bus.clone()), Arc::new(bus)).await;
+    let restored = b.gateway.restore_chats().await.unwrap();
+    assert_eq!((restored.restored, restored.closed), (0, 0));
+    assert_eq!(owner(&store).await.as_deref(), Some("a"));
+    let chat = store.unfinished_chats().await.unwrap();
+    assert_eq!(chat, vec![visitor.chat], "still live in the store");
+    alice.send(to_visitor("on a still")).await;
+    assert_eq!(hears(&mut visitor).await, "on a still");
+    alice.end().await;
+}
