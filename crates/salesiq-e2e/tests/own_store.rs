@@ -9,7 +9,7 @@
 use salesiq_session::{
     ArchivePage, ArchiveQuery, ArchivedMessage, Author, BoardPost, BoxFuture, CannedAnswer, Chat,
     ChatEvent, ChatId, ChatLine, ChatState, Credentials, Department, DepartmentId, LiveChat,
-    NewOperator, Note, OfflineMessage, Operator, OperatorId, OperatorRef, Photo, Portal,
+    NewOperator, Note, OfflineMessage, Operator, OperatorId, OperatorRef, Photo, Portal, Routing,
     SqliteStore, Store, StoreResult, Visitor, VisitorDetails, VisitorId,
 };
 
@@ -21,15 +21,19 @@ struct Rebuilt {
 }
 
 fn portal(p: Portal) -> Portal {
-    Portal::new(&p.name, &p.locale).with_archive_days(p.archive_days)
+    Portal::new(&p.name, &p.locale)
+        .with_archive_days(p.archive_days)
+        .with_max_chats_per_operator(p.max_chats_per_operator)
 }
 fn department(d: Department) -> Department {
     Department::new(d.id, &d.portal, &d.name, d.convert_to_ticket)
+        .with_routing(d.routing, d.offer_timeout_secs)
 }
 fn operator(o: Operator) -> Operator {
     Operator::new(o.id, &o.portal, &o.email, &o.display_name)
         .with_username(o.username.as_deref())
         .with_photo(o.photo)
+        .with_max_chats(o.max_chats)
 }
 fn visitor(v: Visitor) -> Visitor {
     Visitor::new(v.id, &v.portal, v.number, v.details)
@@ -90,6 +94,17 @@ impl Store for Rebuilt {
                 .map(department)
                 .collect())
         })
+    }
+    fn set_routing(
+        &self,
+        d: DepartmentId,
+        routing: Routing,
+        timeout: u32,
+    ) -> BoxFuture<'_, StoreResult<()>> {
+        self.inner.set_routing(d, routing, timeout)
+    }
+    fn set_max_chats(&self, o: OperatorId, max: Option<u32>) -> BoxFuture<'_, StoreResult<()>> {
+        self.inner.set_max_chats(o, max)
     }
     fn assign_department(&self, o: OperatorId, d: DepartmentId) -> BoxFuture<'_, StoreResult<()>> {
         self.inner.assign_department(o, d)

@@ -2,7 +2,7 @@
 
 use salesiq_session::{
     Credentials, Department, DepartmentId, NewOperator, Operator, OperatorId, Photo, Portal,
-    ScramCredentials, StoreError, StoreResult,
+    Routing, ScramCredentials, StoreError, StoreResult,
 };
 use tokio_postgres::Row;
 
@@ -10,7 +10,8 @@ use crate::PgStore;
 use crate::db::{backend, execute, get, row, rows, unique_or};
 
 const OPERATOR: &str =
-    "SELECT id, portal, email, display_name, username, photo_type, photo FROM operators";
+    "SELECT id, portal, email, display_name, username, photo_type, photo, max_chats
+     FROM operators";
 
 fn operator(row: &Row) -> StoreResult<Operator> {
     let photo = match (
@@ -21,6 +22,7 @@ fn operator(row: &Row) -> StoreResult<Operator> {
         _ => None,
     };
     let username: Option<String> = get(row, 4)?;
+    let max_chats: Option<i32> = get(row, 7)?;
     Ok(Operator::new(
         OperatorId(get(row, 0)?),
         &get::<String>(row, 1)?,
@@ -28,7 +30,8 @@ fn operator(row: &Row) -> StoreResult<Operator> {
         &get::<String>(row, 3)?,
     )
     .with_username(username.as_deref())
-    .with_photo(photo))
+    .with_photo(photo)
+    .with_max_chats(max_chats.map(|m| u32::try_from(m).unwrap_or(0))))
 }
 
 fn operators_of(found: Vec<Row>) -> StoreResult<Vec<Operator>> {
@@ -36,22 +39,34 @@ fn operators_of(found: Vec<Row>) -> StoreResult<Vec<Operator>> {
 }
 
 fn department(row: &Row) -> StoreResult<Department> {
+    let routing: String = get(row, 4)?;
+    let timeout: i32 = get(row, 5)?;
     Ok(Department::new(
         DepartmentId(get(row, 0)?),
         &get::<String>(row, 1)?,
         &get::<String>(row, 2)?,
         get(row, 3)?,
+    )
+    .with_routing(
+        Routing::from_name(&routing).unwrap_or_default(),
+        u32::try_from(timeout).unwrap_or(0),
     ))
 }
 
+/// A count a store keeps as a PostgreSQL INTEGER.
+fn int(value: u32) -> i32 {
+    i32::try_from(value).unwrap_or(i32::MAX)
+}
+
 pub(crate) async fn put_portal(store: &PgStore, portal: &Portal) -> StoreResult<()> {
-    let days = i32::try_from(portal.archive_days).unwrap_or(i32::MAX);
+    let days = int(portal.archive_days);
+    let max_chats = int(portal.max_chats_per_operator);
     let name = portal.name.to_ascii_lowercase();
     execute(
         &store.client().await?,
-        "INSERT INTO portals (name, locale, archive_days) VALUES ($1, $2, $3)
-         ON CONFLICT (name) DO UPDATE SET locale = $2, archive_days = $3",
-        &[&name, &portal.locale, &days],
+        "INSERT INTO portals (name, locale, archive_days, max_chats) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (name) DO UPDATE SET locale = $2, archive_days = $3, max_chats = $4",
+        &[&name, &portal.locale, &days, &max_chats],
     )
     .await
     .map(drop)
@@ -62,7 +77,7 @@ pub(crate) async fn portal(store: &PgStore, name: &str) -> StoreResult<Option<Po
     let name = name.to_ascii_lowercase();
     let found = row(
         &store.client().await?,
-        "SELECT name, locale, archive_days FROM portals WHERE name = $1",
+        "SELECT name, locale, archive_days, max_chats FROM portals WHERE name = $1",
         &[&name],
     )
     .await
@@ -70,9 +85,11 @@ pub(crate) async fn portal(store: &PgStore, name: &str) -> StoreResult<Option<Po
     found
         .map(|row| {
             let days: i32 = get(&row, 2)?;
+            let max_chats: i32 = get(&row, 3)?;
             Ok(
                 Portal::new(&get::<String>(&row, 0)?, &get::<String>(&row, 1)?)
-                    .with_archive_days(u32::try_from(days).unwrap_or(0)),
+                    .with_archive_days(u32::try_from(days).unwrap_or(0))
+                    .with_max_chats_per_operator(u32::try_from(max_chats).unwrap_or(0)),
             )
         })
         .transpose()
@@ -105,7 +122,7 @@ pub(crate) async fn departments(store: &PgStore, portal: &str) -> StoreResult<Ve
     let portal = portal.to_ascii_lowercase();
     let found = rows(
         &store.client().await?,
-        r#"SELECT id, portal, name, convert_to_ticket FROM departments WHERE portal = $1
+        r#"SELECT id, portal, name, convert_to_ticket, routing, offer_timeout FROM departments WHERE portal = $1
            ORDER BY name COLLATE "C", id"#,
         &[&portal],
     )
@@ -150,8 +167,8 @@ pub(crate) async fn department_members(
 ) -> StoreResult<Vec<Operator>> {
     let found = rows(
         &store.client().await?,
-        r#"SELECT o.id, o.portal, o.email, o.display_name, o.username, o.photo_type, o.photo
-           FROM operators o JOIN department_members m ON m.operator = o.id
+        r#"SELECT o.id, o.portal, o.email, o.display_name, o.username, o.photo_type, o.photo,
+           o.max_chats FROM operators o JOIN department_members m ON m.operator = o.id
            WHERE m.department = $1 ORDER BY o.display_name COLLATE "C", o.id"#,
         &[&department.0],
     )
@@ -249,7 +266,7 @@ pub(crate) async fn claim_username(
     let claimed = row(
         &client,
         "UPDATE operators SET username = $1 WHERE id = $2 AND username IS NULL
-         RETURNING id, portal, email, display_name, username, photo_type, photo",
+         RETURNING id, portal, email, display_name, username, photo_type, photo, max_chats",
         &[&username, &id.0],
     )
     .await
@@ -264,6 +281,44 @@ pub(crate) async fn claim_username(
         Some(_) => StoreError::UsernameAlreadySet,
         None => StoreError::NotFound(format!("operator {id}")),
     })
+}
+
+pub(crate) async fn set_routing(
+    store: &PgStore,
+    department: DepartmentId,
+    routing: Routing,
+    offer_timeout_secs: u32,
+) -> StoreResult<()> {
+    let changed = execute(
+        &store.client().await?,
+        "UPDATE departments SET routing = $1, offer_timeout = $2 WHERE id = $3",
+        &[&routing.as_str(), &int(offer_timeout_secs), &department.0],
+    )
+    .await
+    .map_err(backend)?;
+    if changed == 0 {
+        return Err(StoreError::NotFound(format!("department {department}")));
+    }
+    Ok(())
+}
+
+pub(crate) async fn set_max_chats(
+    store: &PgStore,
+    id: OperatorId,
+    max: Option<u32>,
+) -> StoreResult<()> {
+    let max = max.map(int);
+    let changed = execute(
+        &store.client().await?,
+        "UPDATE operators SET max_chats = $1 WHERE id = $2",
+        &[&max, &id.0],
+    )
+    .await
+    .map_err(backend)?;
+    if changed == 0 {
+        return Err(StoreError::NotFound(format!("operator {id}")));
+    }
+    Ok(())
 }
 
 pub(crate) async fn set_photo(

@@ -18,6 +18,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../migrations/0003_live_chat_owner.sql"),
     ),
     ("canned", include_str!("../migrations/0004_canned.sql")),
+    ("routing", include_str!("../migrations/0005_routing.sql")),
 ];
 
 /// The advisory lock that serialises migrations: two nodes starting at

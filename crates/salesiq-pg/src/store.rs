@@ -112,6 +112,19 @@ impl Store for PgStore {
     fn departments<'a>(&'a self, portal: &'a str) -> BoxFuture<'a, StoreResult<Vec<Department>>> {
         Box::pin(accounts::departments(self, portal))
     }
+    fn set_routing(
+        &self,
+        department: DepartmentId,
+        routing: salesiq_session::Routing,
+        offer_timeout_secs: u32,
+    ) -> BoxFuture<'_, StoreResult<()>> {
+        Box::pin(accounts::set_routing(
+            self,
+            department,
+            routing,
+            offer_timeout_secs,
+        ))
+    }
     fn assign_department(
         &self,
         operator: OperatorId,
@@ -156,6 +169,13 @@ impl Store for PgStore {
         username: &'a str,
     ) -> BoxFuture<'a, StoreResult<Operator>> {
         Box::pin(accounts::claim_username(self, operator, username))
+    }
+    fn set_max_chats(
+        &self,
+        operator: OperatorId,
+        max: Option<u32>,
+    ) -> BoxFuture<'_, StoreResult<()>> {
+        Box::pin(accounts::set_max_chats(self, operator, max))
     }
     fn set_photo<'a>(
         &'a self,

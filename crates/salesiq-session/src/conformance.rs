@@ -26,6 +26,10 @@
 //! * canned answers are one per portal, department (or none) and
 //!   lower-case key; a chat's department sees the portal-wide ones merged
 //!   with its own, its own winning, by key;
+//! * a portal's chats per operator default to five, an operator's own
+//!   limit to none, a department's routing to broadcast with 30-second
+//!   offers; each is kept as set, and setting it for a row the store
+//!   lacks is `NotFound`;
 //! * an operator's archive is theirs alone, read by id oldest first, in
 //!   pages both ways, filtered by contact and time, pruned per portal.
 
@@ -36,8 +40,9 @@ use crate::auth::{Photo, ScramCredentials, ScramHash};
 use crate::contact::{ContactId, OperatorRef};
 use crate::gateway::VisitorEvent;
 use crate::model::{
-    Author, CannedAnswer, ChatEvent, ChatId, ChatState, LiveChat, NewOperator, OfflineMessage,
-    Portal, VisitorDetails,
+    Author, CannedAnswer, ChatEvent, ChatId, ChatState, DEFAULT_MAX_CHATS,
+    DEFAULT_OFFER_TIMEOUT_SECS, DepartmentId, LiveChat, NewOperator, OfflineMessage, OperatorId,
+    Portal, Routing, VisitorDetails,
 };
 use crate::store::{Credentials, MAX_CHAT_EVENTS, MAX_OFFLINE, Store, StoreError};
 
@@ -48,6 +53,7 @@ pub async fn run(store: &dyn Store) {
     visitors_and_chats(store).await;
     notes_blocks_board_and_tickets(store).await;
     canned_answers(store).await;
+    capacity_and_routing(store).await;
     offline_messages(store).await;
     live_chats(store).await;
     live_chat_owners(store).await;
@@ -858,6 +864,146 @@ async fn canned_answers(store: &dyn Store) {
         canned("conf-can-b", None).await,
         [answer(None, "hello", "Hello from B")],
         "the other portal's answer of that key stays"
+    );
+}
+
+async fn capacity_and_routing(store: &dyn Store) {
+    let name = "conf-route";
+    store
+        .put_portal(&Portal::new(name, "en"))
+        .await
+        .expect("put_portal");
+    let found = store.portal(name).await.expect("portal").expect("found");
+    assert_eq!(
+        found.max_chats_per_operator, DEFAULT_MAX_CHATS,
+        "an operator takes five chats at once by default"
+    );
+    store
+        .put_portal(&Portal::new(name, "en").with_max_chats_per_operator(2))
+        .await
+        .expect("put_portal with max chats");
+    let found = store.portal(name).await.expect("portal").expect("found");
+    assert_eq!(
+        found.max_chats_per_operator, 2,
+        "a portal keeps its default"
+    );
+
+    let desk = store
+        .add_department(name, "Desk", false)
+        .await
+        .expect("add_department");
+    assert_eq!(
+        (desk.routing, desk.offer_timeout_secs),
+        (Routing::Broadcast, DEFAULT_OFFER_TIMEOUT_SECS),
+        "a new department broadcasts, with 30-second offers"
+    );
+    store
+        .set_routing(desk.id, Routing::LeastBusy, 12)
+        .await
+        .expect("set_routing");
+    let desk_now = |departments: Vec<crate::model::Department>| {
+        departments
+            .into_iter()
+            .find(|d| d.id == desk.id)
+            .map(|d| (d.routing, d.offer_timeout_secs))
+    };
+    assert_eq!(
+        desk_now(store.departments(name).await.expect("departments")),
+        Some((Routing::LeastBusy, 12)),
+        "a department keeps its routing"
+    );
+    store
+        .set_routing(desk.id, Routing::RoundRobin, 30)
+        .await
+        .expect("set_routing again");
+    assert_eq!(
+        desk_now(store.departments(name).await.expect("departments")),
+        Some((Routing::RoundRobin, 30)),
+        "routing changes"
+    );
+    assert!(
+        matches!(
+            store
+                .set_routing(DepartmentId(i64::MAX), Routing::RoundRobin, 30)
+                .await,
+            Err(StoreError::NotFound(_))
+        ),
+        "no such department"
+    );
+
+    let carol = store
+        .add_operator(&NewOperator::new(name, "carol@conf.example", "Carol"))
+        .await
+        .expect("add_operator");
+    assert_eq!(
+        carol.max_chats, None,
+        "a new operator has the portal's default"
+    );
+    store
+        .assign_department(carol.id, desk.id)
+        .await
+        .expect("assign");
+    store
+        .set_max_chats(carol.id, Some(7))
+        .await
+        .expect("set_max_chats");
+    let max_of = |found: Option<crate::model::Operator>| found.and_then(|o| o.max_chats);
+    assert_eq!(
+        max_of(
+            store
+                .operator_by_email(name, "carol@conf.example")
+                .await
+                .expect("by email")
+        ),
+        Some(7),
+        "an operator keeps their own limit"
+    );
+    let claimed = store
+        .claim_username(carol.id, "carol_route")
+        .await
+        .expect("claim");
+    assert_eq!(claimed.max_chats, Some(7), "a claim returns the whole row");
+    assert_eq!(
+        max_of(
+            store
+                .operator_by_username("carol_route")
+                .await
+                .expect("by username")
+        ),
+        Some(7)
+    );
+    let listed = store.operators(name).await.expect("operators");
+    assert_eq!(
+        listed.iter().map(|o| o.max_chats).collect::<Vec<_>>(),
+        [Some(7)],
+        "operators lists the limit"
+    );
+    let members = store.department_members(desk.id).await.expect("members");
+    assert_eq!(
+        members.iter().map(|o| o.max_chats).collect::<Vec<_>>(),
+        [Some(7)],
+        "department members list the limit"
+    );
+    store
+        .set_max_chats(carol.id, None)
+        .await
+        .expect("back to the default");
+    assert_eq!(
+        max_of(
+            store
+                .operator_by_username("carol_route")
+                .await
+                .expect("by username")
+        ),
+        None,
+        "None is the portal's default again"
+    );
+    assert!(
+        matches!(
+            store.set_max_chats(OperatorId(i64::MAX), Some(1)).await,
+            Err(StoreError::NotFound(_))
+        ),
+        "no such operator"
     );
 }
 

@@ -136,9 +136,10 @@ pub use gateway::{
 };
 pub use memory::MemoryAccounts;
 pub use model::{
-    Author, BoardPost, CannedAnswer, Chat, ChatEvent, ChatId, ChatLine, ChatState, Department,
-    DepartmentId, LiveChat, NewOperator, Note, OfflineMessage, Operator, OperatorId, Portal,
-    Visitor, VisitorDetails, VisitorId,
+    Author, BoardPost, CannedAnswer, Chat, ChatEvent, ChatId, ChatLine, ChatState,
+    DEFAULT_MAX_CHATS, DEFAULT_OFFER_TIMEOUT_SECS, Department, DepartmentId, LiveChat, NewOperator,
+    Note, OfflineMessage, Operator, OperatorId, Portal, Routing, Visitor, VisitorDetails,
+    VisitorId,
 };
 pub use sanitize::{clean_line, clean_text};
 #[cfg(feature = "sqlite")]

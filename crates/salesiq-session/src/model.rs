@@ -47,6 +47,62 @@ pub struct Portal {
     /// How many days its operators' message archives keep a message
     /// (default [`crate::DEFAULT_ARCHIVE_DAYS`]).
     pub archive_days: u32,
+    /// How many chats an operator takes at once unless their own
+    /// [`Operator::max_chats`] says otherwise (default
+    /// [`DEFAULT_MAX_CHATS`]).
+    pub max_chats_per_operator: u32,
+}
+
+/// How many chats an operator takes at once by default: five.
+pub const DEFAULT_MAX_CHATS: u32 = 5;
+
+/// How long an offer to one operator stands under
+/// [`Routing::RoundRobin`] and [`Routing::LeastBusy`] by default, in
+/// seconds: thirty.
+pub const DEFAULT_OFFER_TIMEOUT_SECS: u32 = 30;
+
+/// Who a department's chat requests are offered to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Routing {
+    /// Every operator who is taking chats at once; the first `y` wins.
+    #[default]
+    Broadcast,
+    /// One operator at a time, in turn (by username), each for the
+    /// department's offer timeout.
+    RoundRobin,
+    /// One operator at a time, the one with the fewest chats (then the
+    /// one who was offered a chat longest ago), each for the offer
+    /// timeout.
+    LeastBusy,
+}
+
+impl Routing {
+    /// Its name in configuration and in the store: `broadcast`,
+    /// `round_robin`, `least_busy`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Routing::Broadcast => "broadcast",
+            Routing::RoundRobin => "round_robin",
+            Routing::LeastBusy => "least_busy",
+        }
+    }
+
+    /// The routing named `name` (as [`Routing::as_str`] gives it).
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "broadcast" => Some(Routing::Broadcast),
+            "round_robin" => Some(Routing::RoundRobin),
+            "least_busy" => Some(Routing::LeastBusy),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Routing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl Portal {
@@ -56,12 +112,19 @@ impl Portal {
             name: name.to_ascii_lowercase(),
             locale: locale.to_owned(),
             archive_days: crate::archive::DEFAULT_ARCHIVE_DAYS,
+            max_chats_per_operator: DEFAULT_MAX_CHATS,
         }
     }
 
     /// The same, keeping archives `days` days.
     pub fn with_archive_days(mut self, days: u32) -> Self {
         self.archive_days = days;
+        self
+    }
+
+    /// The same, where an operator takes `max` chats at once by default.
+    pub fn with_max_chats_per_operator(mut self, max: u32) -> Self {
+        self.max_chats_per_operator = max;
         self
     }
 }
@@ -78,17 +141,32 @@ pub struct Department {
     pub name: String,
     /// Whether `#support conasreq` may turn its chats into tickets.
     pub convert_to_ticket: bool,
+    /// Who its chat requests are offered to (default broadcast).
+    pub routing: Routing,
+    /// Seconds an offer to one operator stands under round robin and
+    /// least busy routing (default [`DEFAULT_OFFER_TIMEOUT_SECS`]).
+    pub offer_timeout_secs: u32,
 }
 
 impl Department {
-    /// A department as a store returns it.
+    /// A department as a store returns it, broadcasting its requests.
     pub fn new(id: DepartmentId, portal: &str, name: &str, convert_to_ticket: bool) -> Self {
         Self {
             id,
             portal: portal.to_owned(),
             name: name.to_owned(),
             convert_to_ticket,
+            routing: Routing::Broadcast,
+            offer_timeout_secs: DEFAULT_OFFER_TIMEOUT_SECS,
         }
+    }
+
+    /// The same, routing its requests by `routing`, each offer standing
+    /// `offer_timeout_secs` seconds where one operator is offered at a time.
+    pub fn with_routing(mut self, routing: Routing, offer_timeout_secs: u32) -> Self {
+        self.routing = routing;
+        self.offer_timeout_secs = offer_timeout_secs;
+        self
     }
 }
 
@@ -108,6 +186,9 @@ pub struct Operator {
     pub username: Option<String>,
     /// The operator's picture, shown to colleagues (vCard).
     pub photo: Option<crate::auth::Photo>,
+    /// How many chats they take at once; `None`: their portal's
+    /// [`Portal::max_chats_per_operator`].
+    pub max_chats: Option<u32>,
 }
 
 impl Operator {
@@ -121,6 +202,7 @@ impl Operator {
             display_name: display_name.to_owned(),
             username: None,
             photo: None,
+            max_chats: None,
         }
     }
 
@@ -133,6 +215,13 @@ impl Operator {
     /// The same, with its picture or none.
     pub fn with_photo(mut self, photo: Option<crate::auth::Photo>) -> Self {
         self.photo = photo;
+        self
+    }
+
+    /// The same, taking at most `max` chats at once (`None`: the
+    /// portal's default).
+    pub fn with_max_chats(mut self, max: Option<u32>) -> Self {
+        self.max_chats = max;
         self
     }
 }

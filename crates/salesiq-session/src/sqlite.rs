@@ -106,6 +106,11 @@ const MIGRATIONS: &[&str] = &["
     -- NULLs are distinct in a UNIQUE constraint: a portal-wide answer
     -- (department NULL) is keyed as department 0, which no row id is.
     CREATE UNIQUE INDEX canned_by_key ON canned (portal, COALESCE(department, 0), key);
+", "
+    ALTER TABLE portals ADD COLUMN max_chats INTEGER NOT NULL DEFAULT 5;
+    ALTER TABLE operators ADD COLUMN max_chats INTEGER;
+    ALTER TABLE departments ADD COLUMN routing TEXT NOT NULL DEFAULT 'broadcast';
+    ALTER TABLE departments ADD COLUMN offer_timeout INTEGER NOT NULL DEFAULT 30;
 "];
 
 /// The SQLite store.
@@ -246,7 +251,7 @@ fn is_unique_violation(error: &rusqlite::Error) -> bool {
 }
 
 const OPERATOR: &str =
-    "SELECT id, portal, email, display_name, username, photo_type, photo FROM operators";
+    "SELECT id, portal, email, display_name, username, photo_type, photo, max_chats FROM operators";
 
 fn operator(row: &Row<'_>) -> rusqlite::Result<Operator> {
     Ok(Operator {
@@ -262,7 +267,24 @@ fn operator(row: &Row<'_>) -> rusqlite::Result<Operator> {
             (Some(mime_type), Some(data)) => Some(crate::auth::Photo::new(&mime_type, data)),
             _ => None,
         },
+        max_chats: row.get(7)?,
     })
+}
+
+/// A department row: id, portal, name, convert_to_ticket, routing,
+/// offer_timeout.
+fn department(row: &Row<'_>) -> rusqlite::Result<Department> {
+    let routing: String = row.get(4)?;
+    Ok(Department::new(
+        DepartmentId(row.get(0)?),
+        &row.get::<_, String>(1)?,
+        &row.get::<_, String>(2)?,
+        row.get(3)?,
+    )
+    .with_routing(
+        crate::model::Routing::from_name(&routing).unwrap_or_default(),
+        row.get(5)?,
+    ))
 }
 
 const VISITOR: &str = "SELECT id, portal, number, name, email, ip, country, browser, os, first_page, current_page FROM visitors";
@@ -329,9 +351,9 @@ impl Store for SqliteStore {
         let portal = portal.clone();
         self.run(move |c| {
             c.execute(
-                "INSERT INTO portals (name, locale, archive_days) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (name) DO UPDATE SET locale = ?2, archive_days = ?3",
-                params![portal.name, portal.locale, portal.archive_days],
+                "INSERT INTO portals (name, locale, archive_days, max_chats) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (name) DO UPDATE SET locale = ?2, archive_days = ?3, max_chats = ?4",
+                params![portal.name, portal.locale, portal.archive_days, portal.max_chats_per_operator],
             )
             .map(drop)
             .map_err(backend)
@@ -342,13 +364,14 @@ impl Store for SqliteStore {
         let name = name.to_ascii_lowercase();
         self.run(move |c| {
             c.query_row(
-                "SELECT name, locale, archive_days FROM portals WHERE name = ?1",
+                "SELECT name, locale, archive_days, max_chats FROM portals WHERE name = ?1",
                 [name],
                 |row| {
                     Ok(Portal {
                         name: row.get(0)?,
                         locale: row.get(1)?,
                         archive_days: row.get(2)?,
+                        max_chats_per_operator: row.get(3)?,
                     })
                 },
             )
@@ -376,12 +399,12 @@ impl Store for SqliteStore {
                     backend(e)
                 }
             })?;
-            Ok(Department {
-                id: DepartmentId(c.last_insert_rowid()),
-                portal,
-                name,
+            Ok(Department::new(
+                DepartmentId(c.last_insert_rowid()),
+                &portal,
+                &name,
                 convert_to_ticket,
-            })
+            ))
         })
     }
 
@@ -389,17 +412,30 @@ impl Store for SqliteStore {
         let portal = portal.to_ascii_lowercase();
         self.run(move |c| {
             let mut query = c
-                .prepare("SELECT id, portal, name, convert_to_ticket FROM departments WHERE portal = ?1 ORDER BY name")
+                .prepare("SELECT id, portal, name, convert_to_ticket, routing, offer_timeout FROM departments WHERE portal = ?1 ORDER BY name")
                 .map_err(backend)?;
-            let rows = query.query_map([portal], |row| {
-                Ok(Department {
-                    id: DepartmentId(row.get(0)?),
-                    portal: row.get(1)?,
-                    name: row.get(2)?,
-                    convert_to_ticket: row.get(3)?,
-                })
-            });
+            let rows = query.query_map([portal], department);
             rows.and_then(Iterator::collect).map_err(backend)
+        })
+    }
+
+    fn set_routing(
+        &self,
+        department: DepartmentId,
+        routing: crate::model::Routing,
+        offer_timeout_secs: u32,
+    ) -> BoxFuture<'_, StoreResult<()>> {
+        self.run(move |c| {
+            let changed = c
+                .execute(
+                    "UPDATE departments SET routing = ?1, offer_timeout = ?2 WHERE id = ?3",
+                    params![routing.as_str(), offer_timeout_secs, department.0],
+                )
+                .map_err(backend)?;
+            if changed == 0 {
+                return Err(StoreError::NotFound(format!("department {department}")));
+            }
+            Ok(())
         })
     }
 
@@ -435,7 +471,7 @@ impl Store for SqliteStore {
         self.run(move |c| {
             let mut query = c
                 .prepare(
-                    "SELECT o.id, o.portal, o.email, o.display_name, o.username, o.photo_type, o.photo FROM operators o
+                    "SELECT o.id, o.portal, o.email, o.display_name, o.username, o.photo_type, o.photo, o.max_chats FROM operators o
                      JOIN department_members m ON m.operator = o.id WHERE m.department = ?1 ORDER BY o.display_name",
                 )
                 .map_err(backend)?;
@@ -465,6 +501,7 @@ impl Store for SqliteStore {
                 display_name: new.display_name,
                 username: None,
                 photo: None,
+                max_chats: None,
             })
         })
     }
@@ -560,6 +597,21 @@ impl Store for SqliteStore {
                 return Err(StoreError::UsernameAlreadySet);
             }
             Ok(found)
+        })
+    }
+
+    fn set_max_chats(&self, id: OperatorId, max: Option<u32>) -> BoxFuture<'_, StoreResult<()>> {
+        self.run(move |c| {
+            let changed = c
+                .execute(
+                    "UPDATE operators SET max_chats = ?1 WHERE id = ?2",
+                    params![max, id.0],
+                )
+                .map_err(backend)?;
+            if changed == 0 {
+                return Err(StoreError::NotFound(format!("operator {id}")));
+            }
+            Ok(())
         })
     }
 

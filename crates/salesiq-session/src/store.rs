@@ -148,6 +148,15 @@ pub trait Store: Send + Sync + fmt::Debug {
     ) -> BoxFuture<'a, StoreResult<Department>>;
     /// The portal's departments, by name.
     fn departments<'a>(&'a self, portal: &'a str) -> BoxFuture<'a, StoreResult<Vec<Department>>>;
+    /// Sets how a department's chat requests are offered
+    /// ([`Department::routing`], [`Department::offer_timeout_secs`]);
+    /// [`StoreError::NotFound`] for a department the store lacks.
+    fn set_routing(
+        &self,
+        department: DepartmentId,
+        routing: crate::model::Routing,
+        offer_timeout_secs: u32,
+    ) -> BoxFuture<'_, StoreResult<()>>;
 
     /// Puts an operator in a department (both of one portal); idempotent.
     fn assign_department(
@@ -194,6 +203,14 @@ pub trait Store: Send + Sync + fmt::Debug {
         operator: OperatorId,
         photo: Option<&'a crate::auth::Photo>,
     ) -> BoxFuture<'a, StoreResult<()>>;
+    /// Sets how many chats an operator takes at once ([`Operator::max_chats`];
+    /// `None`: the portal's default); [`StoreError::NotFound`] for an
+    /// operator the store lacks.
+    fn set_max_chats(
+        &self,
+        operator: OperatorId,
+        max: Option<u32>,
+    ) -> BoxFuture<'_, StoreResult<()>>;
     /// Stores an operator's credentials (never the password itself).
     fn set_credentials<'a>(
         &'a self,
