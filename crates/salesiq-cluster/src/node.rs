@@ -9,7 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use minidom::Element;
 use salesiq_session::{
-    BoxFuture, ChatId, Cluster, ContactId, DeviceId, Gateway, Listing, OperatorEvent,
+    Availability, BoxFuture, ChatId, Cluster, ContactId, DeviceId, Gateway, Listing, OperatorEvent,
     OperatorInput, OperatorRef, OperatorSink, PortError, RosterItem,
 };
 use salesiq_xmpp::{Relay, ServerHandle};
@@ -784,14 +784,28 @@ impl Inbound {
         if presence.name() != "presence" || wire.resource.is_empty() {
             return;
         }
-        {
+        let device = {
             let mut state = self.shared.state();
             let key = (operator.clone(), wire.resource.clone());
             if wire.available {
-                state.presences.insert(key, (node, presence.clone()));
+                state
+                    .presences
+                    .insert(key, (node.clone(), presence.clone()));
             } else {
                 state.presences.remove(&key);
             }
+            state
+                .remote_ids
+                .get(&(node, operator.clone(), wire.resource.clone()))
+                .copied()
+        };
+        // A device the registry knows says whether it takes chats now
+        // (its show changed); its coming and going is the registry's.
+        if wire.available
+            && let (Some(gateway), Some(device)) = (&self.gateway, device)
+        {
+            let availability = salesiq_xmpp::taking_chats(&presence);
+            gateway.device_presence(&operator, device, availability);
         }
         self.server
             .remote_presence(&operator, &wire.resource, presence);
@@ -815,13 +829,20 @@ impl Inbound {
                             state.remote_ids.insert(key, device);
                             state
                                 .remote_devices
-                                .insert(device, (node, operator.clone(), resource));
+                                .insert(device, (node, operator.clone(), resource.clone()));
                             device
                         }
                     }
                 };
                 if let Some(gateway) = &self.gateway {
-                    gateway.device_available(&operator, device, true);
+                    // Away, xa, dnd there take no chats here either.
+                    let availability = self
+                        .shared
+                        .state()
+                        .presences
+                        .get(&(operator.clone(), resource.clone()))
+                        .map_or(Availability::Taking, |(_, p)| salesiq_xmpp::taking_chats(p));
+                    gateway.device_presence(&operator, device, availability);
                 }
             }
             PresenceEvent::Unavailable {

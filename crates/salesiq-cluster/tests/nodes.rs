@@ -102,7 +102,10 @@ impl Node {
         details.name = "Ann Lee".into();
         let request = ChatRequest::new("demo", details, question, None);
         let mut visitor = self.gateway.request_chat(request).await.unwrap();
-        assert_eq!(visitor.next_event().await, Some(VisitorEvent::Queued));
+        assert_eq!(
+            visitor.next_event().await,
+            Some(VisitorEvent::Queued { position: 1 })
+        );
         visitor
     }
 

@@ -38,7 +38,8 @@ pub fn contact_from_key(kind: &str, key: &str) -> Option<ContactId> {
 /// A visitor event as three columns: its kind and up to two texts.
 pub fn event_columns(event: &VisitorEvent) -> (&'static str, &str, &str) {
     match event {
-        VisitorEvent::Queued => ("queued", "", ""),
+        // Never stored (not content); its position is of the moment.
+        VisitorEvent::Queued { .. } => ("queued", "", ""),
         VisitorEvent::Joined { operator } => ("joined", operator, ""),
         VisitorEvent::Message { from, text } => ("message", from, text),
         VisitorEvent::Typing { from, state } => ("typing", from, state.as_str()),
@@ -51,7 +52,7 @@ pub fn event_columns(event: &VisitorEvent) -> (&'static str, &str, &str) {
 /// writes.
 pub fn event_from_columns(kind: &str, a: String, b: String) -> Option<VisitorEvent> {
     Some(match kind {
-        "queued" => VisitorEvent::Queued,
+        "queued" => VisitorEvent::Queued { position: 1 },
         "joined" => VisitorEvent::Joined { operator: a },
         "message" => VisitorEvent::Message { from: a, text: b },
         "typing" => VisitorEvent::Typing {
@@ -79,7 +80,7 @@ mod tests {
             assert_eq!(contact_from_key(kind, &key), Some(contact));
         }
         for event in [
-            VisitorEvent::Queued,
+            VisitorEvent::Queued { position: 1 },
             VisitorEvent::Joined {
                 operator: "Bob".into(),
             },

@@ -21,13 +21,16 @@
 //! * A chat asking for a department is offered to that department's
 //!   operators ([`crate::Store::assign_department`]); a department nobody
 //!   is assigned to is served by every operator of the portal.
-//! * Operators are offered a chat when they are available; with nobody
-//!   available the visitor is told they are queued, and the chat is offered
-//!   to the next operator who becomes available, on every device: a
-//!   phone that comes online while the desktop was offered gets the offer
-//!   too. A request nobody accepts within [`DEFAULT_QUEUE_TIMEOUT`] (five
-//!   minutes, see [`Gateway::set_queue_timeout`]) ends, and the visitor is
-//!   told nobody is available.
+//! * Operators are offered a chat when they take chats and have room for
+//!   it (capacity, "taking chats", broadcast, round robin and least busy
+//!   routing, first come first served: see the `routing` module's rules,
+//!   summed up in [`Availability`] and [`crate::Routing`]); meanwhile the
+//!   visitor is told they are queued, and their place in the queue. An
+//!   offer shows on every device of the operator: a phone that comes
+//!   online while the desktop was offered gets the offer too. A request
+//!   nobody accepts within [`DEFAULT_QUEUE_TIMEOUT`] (five minutes, see
+//!   [`Gateway::set_queue_timeout`]) ends, and the visitor is told nobody
+//!   is available.
 //! * Every device of an operator sees the visitors they are in or offered
 //!   ([`Gateway::roster`], asked at every bind and roster fetch), and the
 //!   portal's message board.
@@ -68,6 +71,8 @@ pub use api::{
 use chat::{ChatTask, Msg};
 use limits::Bucket;
 pub use limits::VisitorLimits;
+pub use routing::Availability;
+use routing::Router;
 
 mod api;
 pub(crate) mod board;
@@ -81,6 +86,7 @@ mod integrations;
 mod limits;
 mod restore;
 pub use restore::Restored;
+mod routing;
 mod text;
 
 /// How long a chat request waits for an operator by default: five
@@ -101,12 +107,17 @@ pub const CHAT_QUEUE: usize = 256;
 /// and stored nowhere.
 pub const MAX_LINE_BYTES: usize = 4096;
 
-/// How many chat requests one device is offered at once: more wait (and
-/// are offered as these are taken, declined or end; the waiting chats are
-/// woken oldest first). An
-/// operator who comes online to 400 waiting chats is offered 20, not
+/// How many chat requests one operator (every device of theirs) is
+/// offered at once, whatever their capacity: more wait (and are offered
+/// as these are taken, declined or end, oldest first). An operator with
+/// room for 400 who comes online to 400 waiting chats is offered 20, not
 /// flooded with 1,200 stanzas that once got their connection closed.
 pub const MAX_OFFERS_PER_DEVICE: usize = 20;
+
+/// How long a portal's capacity settings ([`crate::Portal::max_chats_per_operator`],
+/// [`crate::Operator::max_chats`]) are used before the store is read
+/// again, at the next chat request: changes apply within this.
+pub const CAPACITY_REFRESH: Duration = Duration::from_secs(30);
 
 /// The handle to the chat domain; cheap to clone.
 #[derive(Debug, Clone)]
@@ -123,9 +134,8 @@ pub(crate) struct Inner {
     sink: Arc<dyn OperatorSink>,
     connectors: Arc<dyn Connectors>,
     index: Mutex<Index>,
-    presence: Mutex<HashMap<OperatorRef, BTreeSet<DeviceId>>>,
-    /// Offers each device has open, at most [`MAX_OFFERS_PER_DEVICE`].
-    offers: Mutex<HashMap<(OperatorRef, DeviceId), usize>>,
+    /// Who is present, who takes chats, and who is offered what.
+    router: Mutex<Router>,
     board: mpsc::Sender<board::Post>,
     limits: VisitorLimits,
     visitor_grace: Duration,
@@ -269,8 +279,7 @@ impl GatewayBuilder {
             sink,
             connectors: self.connectors,
             index: Mutex::default(),
-            presence: Mutex::default(),
-            offers: Mutex::default(),
+            router: Mutex::default(),
             board,
             limits: self.limits,
             visitor_grace: self.visitor_grace,
@@ -409,15 +418,35 @@ impl Gateway {
         Ok(ended)
     }
 
-    /// An operator became available (or not), as a whole: the embedder's
-    /// call for an operator with one device. Returns once every waiting
-    /// chat of the portal has offered itself. Transports use
-    /// [`Gateway::device_available`].
+    /// An operator became available and takes chats (or is gone), as a
+    /// whole: the embedder's call for an operator with one device. Returns
+    /// once every waiting chat of the portal has offered itself. See
+    /// [`Gateway::set_availability`] for "present, not taking chats".
     pub async fn set_available(&self, operator: &OperatorRef, available: bool) {
-        let waiting = self
+        let availability = if available {
+            Availability::Taking
+        } else {
+            Availability::Unavailable
+        };
+        self.set_availability(operator, availability).await;
+    }
+
+    /// [`Gateway::set_available`] with the three states of
+    /// [`Availability`]. Returns once every waiting chat of the portal has
+    /// shown what it changed.
+    pub async fn set_availability(&self, operator: &OperatorRef, availability: Availability) {
+        let mut woken = self
             .inner
-            .device_available(operator, DeviceId::default(), available);
-        for tx in waiting {
+            .device_presence(operator, DeviceId::default(), availability);
+        woken.extend(
+            self.inner
+                .index()
+                .chats
+                .values()
+                .filter(|e| e.waiting && e.portal == operator.portal())
+                .map(|e| e.tx.clone()),
+        );
+        for tx in woken {
             let (done, answer) = oneshot::channel();
             if tx.send(Msg::Sync(done)).await.is_ok() {
                 let _ = answer.await;
@@ -425,11 +454,41 @@ impl Gateway {
         }
     }
 
-    /// The port: one device of an operator became available (or not).
-    /// Never waits: waiting chats of the portal are woken to offer
-    /// themselves to it.
+    /// The port: one device of an operator became available and takes
+    /// chats (`true`) or is gone (`false`). Never waits. Transports that
+    /// know "away" use [`Gateway::device_presence`].
     pub fn device_available(&self, operator: &OperatorRef, device: DeviceId, available: bool) {
-        drop(self.inner.device_available(operator, device, available));
+        let availability = if available {
+            Availability::Taking
+        } else {
+            Availability::Unavailable
+        };
+        drop(self.inner.device_presence(operator, device, availability));
+    }
+
+    /// The port: what one device of an operator says (XMPP presence:
+    /// plain or `chat` takes chats; `away`, `xa`, `dnd` is present but
+    /// takes none; `unavailable` is gone). Never waits: the chats it
+    /// concerns are woken to show the change.
+    pub fn device_presence(
+        &self,
+        operator: &OperatorRef,
+        device: DeviceId,
+        availability: Availability,
+    ) {
+        drop(self.inner.device_presence(operator, device, availability));
+    }
+
+    /// Whether `operator` takes chats now: a device says so, and they
+    /// were not paused for letting two offers in a row time out.
+    pub fn is_taking_chats(&self, operator: &OperatorRef) -> bool {
+        self.inner.routing().is_taking(operator)
+    }
+
+    /// How many chats `operator` is in on this node (as the operator or a
+    /// guest): what their capacity counts.
+    pub fn chats_of(&self, operator: &OperatorRef) -> usize {
+        self.inner.routing().load(operator)
     }
 
     /// A message for an operator with no connected device (a visitor's
@@ -854,8 +913,12 @@ impl Gateway {
             token_hash: token_hash(&token),
             reservation: Some(reservation.0),
         };
+        self.inner.refresh_capacity(&request.portal).await;
         let (mut task, events) = self.launch(launch).await;
-        task.tell_visitor(VisitorEvent::Queued);
+        task.enqueue();
+        task.tell_visitor(VisitorEvent::Queued {
+            position: task.position,
+        });
         task.offer_to_available();
         let (id, number) = (task.id, task.number);
         let span = tracing::info_span!("chat", id = id.0, portal = %request.portal);
@@ -978,8 +1041,73 @@ impl Inner {
         self.index.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn presence(&self) -> MutexGuard<'_, HashMap<OperatorRef, BTreeSet<DeviceId>>> {
-        self.presence.lock().unwrap_or_else(|e| e.into_inner())
+    pub(super) fn routing(&self) -> MutexGuard<'_, Router> {
+        self.router.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Changes the routing state with `change`, offers `portal`'s waiting
+    /// chats anew, and wakes every chat whose offers or place changed;
+    /// returns their tasks.
+    pub(super) fn reroute(
+        &self,
+        portal: &str,
+        change: impl FnOnce(&mut Router),
+    ) -> Vec<mpsc::Sender<Msg>> {
+        let dirty = {
+            let mut router = self.routing();
+            change(&mut router);
+            router.dispatch(portal, tokio::time::Instant::now());
+            router.take_dirty()
+        };
+        if dirty.is_empty() {
+            return Vec::new();
+        }
+        let index = self.index();
+        dirty
+            .iter()
+            .filter_map(|chat| index.chats.get(chat))
+            .map(|entry| {
+                entry.wake.notify_one();
+                entry.tx.clone()
+            })
+            .collect()
+    }
+
+    /// Reads a portal's capacity settings from the store, unless they
+    /// were read within [`CAPACITY_REFRESH`].
+    pub(super) async fn refresh_capacity(&self, portal: &str) {
+        let now = tokio::time::Instant::now();
+        let fresh = self
+            .routing()
+            .capacity_read_at(portal)
+            .is_some_and(|at| now.duration_since(at) < CAPACITY_REFRESH);
+        if fresh {
+            return;
+        }
+        let default = match self.store.portal(portal).await {
+            Ok(Some(found)) => found.max_chats_per_operator,
+            Ok(None) => crate::model::DEFAULT_MAX_CHATS,
+            Err(error) => {
+                tracing::warn!(%portal, %error, "capacity unknown; the default it is");
+                crate::model::DEFAULT_MAX_CHATS
+            }
+        };
+        let own = match self.store.operators(portal).await {
+            Ok(operators) => operators
+                .into_iter()
+                .filter_map(|o| Some((o.username?, o.max_chats?)))
+                .collect(),
+            Err(error) => {
+                tracing::warn!(%portal, %error, "operators' own limits unknown");
+                HashMap::new()
+            }
+        };
+        let capacity = routing::Capacity {
+            default,
+            own,
+            read_at: Some(now),
+        };
+        self.reroute(portal, |router| router.set_capacity(portal, capacity));
     }
 
     /// The live chat of `portal` whose token hashes to `hash`: its id,
@@ -1031,109 +1159,45 @@ impl Inner {
         self.board.try_send(post).map_err(|_| PortError::Busy)
     }
 
-    /// Takes one of a device's offer slots, if it has one free.
-    fn reserve_offer(&self, operator: &OperatorRef, device: DeviceId) -> bool {
-        let mut offers = self.offers.lock().unwrap_or_else(|e| e.into_inner());
-        let open = offers.entry((operator.clone(), device)).or_default();
-        if *open >= MAX_OFFERS_PER_DEVICE {
-            return false;
-        }
-        *open += 1;
-        true
-    }
-
-    /// Gives back the offer slots of `operator`'s `devices`, and wakes the
-    /// portal's waiting chats, oldest first, to take them.
-    fn release_offers(&self, operator: &OperatorRef, devices: impl IntoIterator<Item = DeviceId>) {
-        let mut released = false;
-        {
-            let mut offers = self.offers.lock().unwrap_or_else(|e| e.into_inner());
-            for device in devices {
-                let key = (operator.clone(), device);
-                if let Some(open) = offers.get_mut(&key) {
-                    *open = open.saturating_sub(1);
-                    released = true;
-                    if *open == 0 {
-                        offers.remove(&key);
-                    }
-                }
-            }
-        }
-        if released {
-            self.wake_waiting(operator.portal());
-        }
-    }
-
-    /// Wakes the waiting chats of `portal`, oldest first, to look at who
-    /// is available; returns their tasks.
-    fn wake_waiting(&self, portal: &str) -> Vec<mpsc::Sender<Msg>> {
-        let index = self.index();
-        let mut waiting: Vec<(&ChatId, &Entry)> = index
-            .chats
-            .iter()
-            .filter(|(_, e)| e.waiting && e.portal == portal)
-            .collect();
-        waiting.sort_by_key(|(id, _)| **id);
-        waiting
-            .into_iter()
-            .map(|(_, e)| {
-                e.wake.notify_one();
-                e.tx.clone()
-            })
-            .collect()
-    }
-
-    /// Records a device's availability; returns the waiting chats of the
-    /// portal, woken to offer themselves.
-    fn device_available(
+    /// Records what a device says; returns the chats it changed, woken
+    /// to show it (a device new to an operator who is offered chats sees
+    /// them too).
+    fn device_presence(
         &self,
         operator: &OperatorRef,
         device: DeviceId,
-        available: bool,
+        availability: Availability,
     ) -> Vec<mpsc::Sender<Msg>> {
-        {
-            let mut presence = self.presence();
-            if available {
-                presence.entry(operator.clone()).or_default().insert(device);
-            } else if let Some(devices) = presence.get_mut(operator) {
-                devices.remove(&device);
-                if devices.is_empty() {
-                    presence.remove(operator);
+        tracing::debug!(%operator, device = device.0, ?availability, "availability");
+        let mut woken = self.reroute(operator.portal(), |router| {
+            router.presence(operator, device, availability);
+        });
+        if availability != Availability::Unavailable {
+            // Chats that offer themselves to this operator already show
+            // the offer on the new device too.
+            let index = self.index();
+            for entry in index.chats.values() {
+                if entry.waiting && entry.audience.contains(operator) {
+                    entry.wake.notify_one();
+                    woken.push(entry.tx.clone());
                 }
             }
         }
-        if !available {
-            // A device that went has no offers open any more.
-            let mut offers = self.offers.lock().unwrap_or_else(|e| e.into_inner());
-            offers.remove(&(operator.clone(), device));
-        }
-        tracing::debug!(%operator, device = device.0, available, "availability");
-        if !available {
-            return Vec::new();
-        }
-        // Oldest first: offers go out in the order the visitors asked.
-        self.wake_waiting(operator.portal())
+        woken
     }
 
     fn is_available(&self, operator: &OperatorRef) -> bool {
-        self.presence().contains_key(operator)
+        self.routing().is_present(operator)
     }
 
-    /// The available operators of `portal` (among `eligible`, if given),
-    /// with their available devices.
+    /// The operators of `portal` (among `eligible`, if given) who take
+    /// chats, with their present devices.
     fn available(
         &self,
         portal: &str,
         eligible: Option<&HashSet<OperatorRef>>,
     ) -> Vec<(OperatorRef, Vec<DeviceId>)> {
-        let presence = self.presence();
-        let mut found: Vec<(OperatorRef, Vec<DeviceId>)> = presence
-            .iter()
-            .filter(|(o, _)| o.portal() == portal && eligible.is_none_or(|e| e.contains(*o)))
-            .map(|(o, devices)| (o.clone(), devices.iter().copied().collect()))
-            .collect();
-        found.sort();
-        found
+        self.routing().present(portal, eligible, true)
     }
 
     /// What the index shows of a chat: who has it on their list, and
@@ -1217,15 +1281,21 @@ impl Inner {
         }
     }
 
-    /// Takes an ended chat out of the index; its resume token's hash.
+    /// Takes an ended (or stopped) chat out of the index and out of
+    /// routing (its members' room goes to waiting chats); its resume
+    /// token's hash.
     fn remove(&self, chat: ChatId) -> Option<String> {
-        let token_hash = {
+        let (token_hash, portal) = {
             let mut index = self.index();
             let entry = index.chats.remove(&chat)?;
             index.visitors.remove(&entry.item.contact.id);
             index.tokens.remove(&entry.token_hash);
-            entry.token_hash
+            (entry.token_hash, entry.portal)
         };
+        self.reroute(&portal, |router| {
+            router.dequeue(chat);
+            router.set_members(chat, Vec::new());
+        });
         self.list(chat, None);
         Some(token_hash)
     }

@@ -63,7 +63,7 @@
 //! let ann_contact = ContactId::visitor("demo", ann.visitor_number);
 //! gateway.operator_says(&bob, &ann_contact, "y").await?;
 //! gateway.operator_says(&bob, &ann_contact, "Hello Ann!").await?;
-//! assert_eq!(ann.next_event().await, Some(VisitorEvent::Queued));
+//! assert_eq!(ann.next_event().await, Some(VisitorEvent::Queued { position: 1 }));
 //! assert_eq!(ann.next_event().await, Some(VisitorEvent::Joined { operator: "Bob".into() }));
 //! assert_eq!(ann.next_event().await, Some(VisitorEvent::Message { from: "Bob".into(), text: "Hello Ann!".into() }));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -129,10 +129,10 @@ pub use directory::{COLLEAGUES_GROUP, Contact, Directory};
 pub use future::BoxFuture;
 pub use gateway::board::board_contact;
 pub use gateway::{
-    CHAT_QUEUE, ChatRequest, Cluster, DEFAULT_QUEUE_TIMEOUT, DEFAULT_VISITOR_GRACE, Gateway,
-    GatewayBuilder, GatewayError, Listing, MAX_LINE_BYTES, MAX_OFFERS_PER_DEVICE, Numbered,
-    OperatorEvent, OperatorInput, OperatorSink, PortError, Restored, RosterItem, VISITOR_QUEUE,
-    VisitorChat, VisitorEvent, VisitorLimits,
+    Availability, CAPACITY_REFRESH, CHAT_QUEUE, ChatRequest, Cluster, DEFAULT_QUEUE_TIMEOUT,
+    DEFAULT_VISITOR_GRACE, Gateway, GatewayBuilder, GatewayError, Listing, MAX_LINE_BYTES,
+    MAX_OFFERS_PER_DEVICE, Numbered, OperatorEvent, OperatorInput, OperatorSink, PortError,
+    Restored, RosterItem, VISITOR_QUEUE, VisitorChat, VisitorEvent, VisitorLimits,
 };
 pub use memory::MemoryAccounts;
 pub use model::{

@@ -129,7 +129,10 @@ async fn the_first_yes_wins_and_text_flows_both_ways() {
         ))
         .await
         .unwrap();
-    assert_eq!(visitor.next_event().await, Some(VisitorEvent::Queued));
+    assert_eq!(
+        visitor.next_event().await,
+        Some(VisitorEvent::Queued { position: 1 })
+    );
 
     // Both are offered: the contact, with subject and department, and the request.
     for operator in [&w.alice, &w.bob] {
@@ -233,7 +236,10 @@ async fn commands_reply_to_the_operator_only() {
         .await
         .unwrap();
     w.sink.take(&w.bob);
-    assert_eq!(visitor.next_event().await, Some(VisitorEvent::Queued));
+    assert_eq!(
+        visitor.next_event().await,
+        Some(VisitorEvent::Queued { position: 1 })
+    );
     assert!(matches!(
         visitor.next_event().await,
         Some(VisitorEvent::Joined { .. })
@@ -334,7 +340,10 @@ async fn blocking_ends_the_chat_and_refuses_the_address() {
         .unwrap();
     let told = Recorder::texts(&w.sink.take(&w.alice));
     assert_eq!(told[0], "[システム] IPアドレスをブロックしました");
-    assert_eq!(visitor.next_event().await, Some(VisitorEvent::Queued));
+    assert_eq!(
+        visitor.next_event().await,
+        Some(VisitorEvent::Queued { position: 1 })
+    );
     assert!(matches!(
         visitor.next_event().await,
         Some(VisitorEvent::Joined { .. })
@@ -370,7 +379,10 @@ async fn a_waiting_chat_goes_to_whoever_comes_online_and_not_across_portals() {
         .request_chat(ChatRequest::new("demo", ann(), "anyone?", None))
         .await
         .unwrap();
-    assert_eq!(visitor.next_event().await, Some(VisitorEvent::Queued));
+    assert_eq!(
+        visitor.next_event().await,
+        Some(VisitorEvent::Queued { position: 1 })
+    );
     let stranger = OperatorRef::new("acme", "alice.ops");
     w.gateway.set_available(&stranger, true).await;
     assert!(w.sink.take(&stranger).is_empty(), "no offer across portals");
@@ -430,7 +442,10 @@ async fn accepted(w: &World, department: Option<&str>) -> salesiq_session::Visit
         .operator_says(&w.bob, &ann_contact(), "y")
         .await
         .unwrap();
-    assert_eq!(visitor.next_event().await, Some(VisitorEvent::Queued));
+    assert_eq!(
+        visitor.next_event().await,
+        Some(VisitorEvent::Queued { position: 1 })
+    );
     assert!(matches!(
         visitor.next_event().await,
         Some(VisitorEvent::Joined { .. })
@@ -938,7 +953,10 @@ async fn a_request_nobody_accepts_ends_after_the_queue_timeout() {
         .request_chat(ChatRequest::new("demo", ann(), "hello?", None))
         .await
         .unwrap();
-    assert_eq!(visitor.next_event().await, Some(VisitorEvent::Queued));
+    assert_eq!(
+        visitor.next_event().await,
+        Some(VisitorEvent::Queued { position: 1 })
+    );
     // Nobody comes: after five minutes the visitor is told.
     let ended = visitor.next_event().await;
     assert_eq!(
@@ -963,7 +981,10 @@ async fn a_request_nobody_accepts_ends_after_the_queue_timeout() {
         .operator_says(&w.bob, &ContactId::visitor("demo", 2), "y")
         .await
         .unwrap();
-    assert_eq!(second.next_event().await, Some(VisitorEvent::Queued));
+    assert_eq!(
+        second.next_event().await,
+        Some(VisitorEvent::Queued { position: 1 })
+    );
     assert!(matches!(
         second.next_event().await,
         Some(VisitorEvent::Joined { .. })
@@ -1437,6 +1458,9 @@ async fn a_queue_of_requests_is_offered_a_few_at_a_time() {
     const WAITING: usize = 400;
     // More than one address and one portal may have waiting by default.
     let w = world_with("en", None, VisitorLimits::unlimited()).await;
+    // Room for all of them: the bound on open offers is what is tested.
+    let roomy = Portal::new("demo", "en").with_max_chats_per_operator(1000);
+    w.store.put_portal(&roomy).await.unwrap();
     let mut visitors = Vec::new();
     for n in 0..WAITING {
         let mut details = ann();
@@ -1689,7 +1713,7 @@ async fn bad_tokens_resume_nothing_and_a_waiting_chat_resumes_queued() {
     let mut back = w.gateway.resume_chat("demo", &token, 0).await.unwrap();
     assert_eq!(
         back.next_numbered().await.map(|n| (n.seq, n.event)),
-        Some((None, VisitorEvent::Queued))
+        Some((None, VisitorEvent::Queued { position: 1 }))
     );
 }
 

@@ -104,7 +104,10 @@ async fn accepted(gateway: &Gateway, bob: &OperatorRef) -> VisitorChat {
         .operator_says(bob, &ann_contact(), "one")
         .await
         .unwrap();
-    assert_eq!(visitor.next_event().await, Some(VisitorEvent::Queued));
+    assert_eq!(
+        visitor.next_event().await,
+        Some(VisitorEvent::Queued { position: 1 })
+    );
     assert!(matches!(
         visitor.next_event().await,
         Some(VisitorEvent::Joined { .. })
@@ -294,7 +297,10 @@ async fn a_waiting_request_comes_back_and_is_offered_at_login() {
     let (second, sink) = w.process();
     assert_eq!(second.restore_chats().await.unwrap().restored, 1);
     let mut back = second.resume_chat("demo", &token, 0).await.unwrap();
-    assert_eq!(back.next_event().await, Some(VisitorEvent::Queued));
+    assert_eq!(
+        back.next_event().await,
+        Some(VisitorEvent::Queued { position: 1 })
+    );
     second.set_available(&w.alice, true).await;
     let offer = sink.texts(&w.alice);
     assert!(

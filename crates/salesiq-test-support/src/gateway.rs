@@ -118,7 +118,10 @@ impl World {
     pub async fn request(&self, details: VisitorDetails, question: &str) -> VisitorChat {
         let request = ChatRequest::new("demo", details, question, None);
         let mut visitor = self.gateway.request_chat(request).await.unwrap();
-        assert_eq!(visitor.next_event().await, Some(VisitorEvent::Queued));
+        assert_eq!(
+            visitor.next_event().await,
+            Some(VisitorEvent::Queued { position: 1 })
+        );
         visitor
     }
 }

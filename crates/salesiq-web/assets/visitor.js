@@ -109,7 +109,11 @@ function onFrame(frame) {
       setStatus(chat && chat.operator ? chat.operator + " is chatting with you." : "Waiting for an operator…");
       break;
     case "queued":
-      setStatus("Waiting for an operator…");
+      setStatus(
+        frame.position > 1
+          ? "Waiting for an operator… You are number " + frame.position + " in the queue."
+          : "Waiting for an operator… You are next."
+      );
       break;
     case "joined":
       operator = frame.operator;

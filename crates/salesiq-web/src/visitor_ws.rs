@@ -10,7 +10,8 @@
 //!
 //! Server to visitor: `{"type":"session","resume","expires_in"}` right
 //! after a `start` is accepted, `{"type":"resumed"}` after a `resume`,
-//! `{"type":"queued"}`, `{"type":"joined","operator","seq"}`,
+//! `{"type":"queued","position"}` (1 = next; sent at the start, on a
+//! resume and whenever the place changes), `{"type":"joined","operator","seq"}`,
 //! `{"type":"message","from","text","seq"}`, `{"type":"typing","from","state"}`
 //! (`state` one of `composing`, `paused`, `active`, `inactive`, `gone`),
 //! `{"type":"push","url","seq"}`, `{"type":"ended","reason","seq"}`,
@@ -132,7 +133,10 @@ enum ToVisitor {
         expires_in: u64,
     },
     Resumed,
-    Queued,
+    /// Nobody accepted yet; `position` 1 is next.
+    Queued {
+        position: usize,
+    },
     Joined {
         operator: String,
         seq: u64,
@@ -163,7 +167,7 @@ impl From<Numbered> for ToVisitor {
     fn from(numbered: Numbered) -> Self {
         let seq = numbered.seq.unwrap_or_default();
         match numbered.event {
-            VisitorEvent::Queued => Self::Queued,
+            VisitorEvent::Queued { position } => Self::Queued { position },
             VisitorEvent::Joined { operator } => Self::Joined { operator, seq },
             VisitorEvent::Message { from, text } => Self::Message { from, text, seq },
             VisitorEvent::Typing { from, state } => Self::Typing {

@@ -142,7 +142,10 @@ async fn a_visitor_chats_over_the_websocket() {
         token.len() == 32 && token.chars().all(|c| c.is_ascii_hexdigit()),
         "{token}"
     );
-    assert_eq!(frame(&mut client).await, json!({"type": "queued"}));
+    assert_eq!(
+        frame(&mut client).await,
+        json!({"type": "queued", "position": 1})
+    );
     gateway
         .operator_says(&bob, &ContactId::visitor("demo", 1), "y")
         .await
@@ -249,7 +252,10 @@ async fn an_oversized_frame_closes_the_socket_and_the_chat_ends_after_the_grace(
     )
     .await;
     assert_eq!(frame(&mut client).await["type"], "session");
-    assert_eq!(frame(&mut client).await, json!({"type": "queued"}));
+    assert_eq!(
+        frame(&mut client).await,
+        json!({"type": "queued", "position": 1})
+    );
     let huge = "x".repeat(visitor_ws::MAX_FRAME_BYTES + 1);
     // The send may fail once the server has closed; either way the socket
     // must end rather than take the frame.
@@ -360,7 +366,10 @@ async fn a_reloaded_page_resumes_its_chat() {
         .as_str()
         .unwrap()
         .to_owned();
-    assert_eq!(frame(&mut client).await, json!({"type": "queued"}));
+    assert_eq!(
+        frame(&mut client).await,
+        json!({"type": "queued", "position": 1})
+    );
     let ann = ContactId::visitor("demo", 1);
     gateway.operator_says(&bob, &ann, "y").await.unwrap();
     gateway.operator_says(&bob, &ann, "first").await.unwrap();

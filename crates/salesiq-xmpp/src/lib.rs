@@ -197,5 +197,6 @@ pub use config::Config;
 pub use error::{Error, StanzaErrorCondition, StreamErrorCondition};
 pub use relay::Relay;
 pub use server::{Server, ServerBuilder, ServerHandle, ServerStats};
+pub use session::taking_chats;
 pub use tls::TlsIdentity;
 pub use xml::{StreamEvent, StreamHeader, XmlLimits, XmlReader};

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use minidom::Element;
 use salesiq_session::{
-    Account, Activity, Contact, ContactId, DeviceId, OperatorInput, OperatorRef, PortError,
+    Account, Activity, Availability, Contact, ContactId, DeviceId, OperatorInput, OperatorRef,
+    PortError,
 };
 
 use crate::error::{StanzaErrorCondition, StreamErrorCondition};
@@ -273,11 +274,11 @@ impl Session {
         DeviceId(self.connection)
     }
 
-    /// Tells the chat domain whether this resource is available (offers
-    /// go to available devices).
-    pub(super) fn report_availability(&self, available: bool) {
+    /// Tells the chat domain what this resource says: offers go to
+    /// operators who take chats, on every device of theirs.
+    pub(super) fn report_availability(&self, availability: Availability) {
         if let Some(gateway) = &self.shared.gateway {
-            gateway.device_available(&self.operator, self.device(), available);
+            gateway.device_presence(&self.operator, self.device(), availability);
         }
     }
 
@@ -663,7 +664,7 @@ impl Session {
                 );
                 self.broadcast(&presence);
                 self.relay_presence(&presence);
-                self.report_availability(true);
+                self.report_availability(taking_chats(&presence));
                 if initial {
                     // The presence of everyone already online, as a probe would give.
                     let mut online = Vec::new();
@@ -696,7 +697,7 @@ impl Session {
                     .set_presence(&self.bare, &self.resource, self.connection, None);
                 self.broadcast(&presence);
                 self.relay_presence(&presence);
-                self.report_availability(false);
+                self.report_availability(Availability::Unavailable);
                 Ok(())
             }
             // Subscriptions are the directory's business: contacts are
@@ -873,4 +874,20 @@ fn too_slow() -> Closing {
         StreamErrorCondition::PolicyViolation,
         Some("too many stanzas queued: the client does not read them".into()),
     )
+}
+
+/// What an available presence says of chats (RFC 6121 `<show/>`): `away`,
+/// `xa` and `dnd` are present but take none; `chat` and no show take them.
+/// A presence of another type is [`Availability::Unavailable`].
+pub fn taking_chats(presence: &Element) -> Availability {
+    if presence.attr("type").is_some_and(|t| t != "available") {
+        return Availability::Unavailable;
+    }
+    let show = presence
+        .get_child("show", ns::CLIENT)
+        .map(|show| show.text());
+    match show.as_deref().map(str::trim) {
+        Some("away" | "xa" | "dnd") => Availability::NotTaking,
+        _ => Availability::Taking,
+    }
 }

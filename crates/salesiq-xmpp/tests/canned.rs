@@ -55,7 +55,10 @@ async fn canned_answers_from_a_jabber_client() {
     details.name = "Ann Lee".into();
     let request = ChatRequest::new("demo", details, "How much?", Some("Sales"));
     let mut visitor = world.gateway.request_chat(request).await.unwrap();
-    assert_eq!(visitor.next_event().await, Some(VisitorEvent::Queued));
+    assert_eq!(
+        visitor.next_event().await,
+        Some(VisitorEvent::Queued { position: 1 })
+    );
     message_saying(&mut desk, "How much?").await;
     desk.send(to_ann("y")).await;
     assert!(matches!(
@@ -158,7 +161,10 @@ async fn canned_answers_in_japanese() {
     details.name = "佐藤".into();
     let request = ChatRequest::new("demo", details, "質問", None);
     let mut visitor = world.gateway.request_chat(request).await.unwrap();
-    assert_eq!(visitor.next_event().await, Some(VisitorEvent::Queued));
+    assert_eq!(
+        visitor.next_event().await,
+        Some(VisitorEvent::Queued { position: 1 })
+    );
     message_saying(&mut desk, "質問").await;
     desk.send(to_ann("y")).await;
     assert!(matches!(

@@ -68,7 +68,10 @@ async fn visitor_request(
         ))
         .await
         .unwrap();
-    assert_eq!(chat.next_event().await, Some(VisitorEvent::Queued));
+    assert_eq!(
+        chat.next_event().await,
+        Some(VisitorEvent::Queued { position: 1 })
+    );
     chat
 }
 

@@ -73,7 +73,10 @@ async fn a_visitor_chat_through_a_jabber_client() {
     details.ip = Some("203.0.113.7".into());
     let request = ChatRequest::new("demo", details, "Where is my refund?", None);
     let mut visitor = gateway.request_chat(request).await.unwrap();
-    assert_eq!(visitor.next_event().await, Some(VisitorEvent::Queued));
+    assert_eq!(
+        visitor.next_event().await,
+        Some(VisitorEvent::Queued { position: 1 })
+    );
 
     // The board is always available (issue 10, defect 7: finch, Pidgin
     // and poezio hide contacts that never send presence).

@@ -120,8 +120,13 @@ pub enum PortError {
 /// What the gateway tells a visitor.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VisitorEvent {
-    /// No operator has accepted yet.
-    Queued,
+    /// No operator has accepted yet; the visitor's place in the queue
+    /// (1 = next), sent again whenever it changes.
+    Queued {
+        /// 1 plus the number of older waiting requests of the same
+        /// portal and department.
+        position: usize,
+    },
     /// An operator accepted.
     Joined {
         /// The operator's display name.

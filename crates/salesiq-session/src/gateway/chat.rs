@@ -124,10 +124,15 @@ pub(super) struct ChatTask {
     /// The visitor's current connection: one more per resume.
     connection: u64,
     /// Operators offered the chat who have not answered, with the devices
-    /// that have seen the offer.
+    /// that have seen the offer: what the chat shows of the routing's
+    /// decision ([`super::routing`]).
     pub(super) offered: HashMap<OperatorRef, HashSet<DeviceId>>,
-    /// Operators who declined: not offered again.
-    declined: HashSet<OperatorRef>,
+    /// When the one-at-a-time offer runs out.
+    offer_deadline: Option<Instant>,
+    /// The place in the queue the visitor was last told.
+    pub(super) position: usize,
+    /// The members as routing counts them (their capacity).
+    counted: Vec<OperatorRef>,
     /// The operator who accepted.
     pub(super) operator: Option<OperatorRef>,
     /// Operators invited in who accepted: a group chat.
@@ -181,7 +186,9 @@ impl ChatTask {
             gone_until: None,
             connection: 0,
             offered: HashMap::new(),
-            declined: HashSet::new(),
+            offer_deadline: None,
+            position: 0,
+            counted: Vec::new(),
             operator: None,
             guests: Vec::new(),
             requests: Vec::new(),
@@ -222,10 +229,16 @@ impl ChatTask {
                 .pending_state
                 .and(self.visitor_state)
                 .map(|(_, at)| at + STATE_INTERVAL);
-            let deadline = [self.queue_deadline, self.end_at, flush, self.gone_until]
-                .into_iter()
-                .flatten()
-                .min();
+            let deadline = [
+                self.queue_deadline,
+                self.end_at,
+                flush,
+                self.gone_until,
+                self.offer_deadline,
+            ]
+            .into_iter()
+            .flatten()
+            .min();
             let wake = self.wake.clone();
             tokio::select! {
                 biased;
@@ -380,61 +393,150 @@ impl ChatTask {
         }
     }
 
-    /// Offers the chat, while nobody has accepted it, to every available
-    /// eligible operator's devices that have not seen the offer.
+    /// Puts the chat in the queue: a new request, or a chat a restart
+    /// brought back that nobody had accepted.
+    pub(super) fn enqueue(&mut self) {
+        let (department, routing, timeout) = match &self.department {
+            Some(d) => (Some(d.id), d.routing, d.offer_timeout_secs),
+            None => (
+                None,
+                crate::model::Routing::Broadcast,
+                crate::model::DEFAULT_OFFER_TIMEOUT_SECS,
+            ),
+        };
+        // An offer of no time at all would pass from one operator to the
+        // next at once.
+        let timeout = Duration::from_secs(u64::from(timeout.max(1)));
+        let waiting = super::routing::Waiting::new(
+            &self.portal,
+            department,
+            self.eligible.clone(),
+            routing,
+            timeout,
+        );
+        let id = self.id;
+        self.inner
+            .reroute(&self.portal, |router| router.enqueue(id, waiting));
+        if let Some(view) = self.inner.routing().view(id) {
+            self.position = view.position;
+        }
+    }
+
+    /// Shows, while nobody has accepted the chat, what routing decided:
+    /// the offer on every device of each operator offered it that has not
+    /// seen it, the contact gone from those no longer offered it, and the
+    /// visitor's new place in the queue.
     pub(super) fn offer_to_available(&mut self) {
         if self.operator.is_some() || self.ended {
             return;
         }
-        let available = self.inner.available(&self.portal, self.eligible.as_ref());
+        let Some(view) = self.inner.routing().view(self.id) else {
+            return;
+        };
+        let still: HashSet<&OperatorRef> = view.offered.iter().map(|(o, _)| o).collect();
+        let withdrawn: Vec<OperatorRef> = self
+            .offered
+            .keys()
+            .filter(|o| !still.contains(o))
+            .cloned()
+            .collect();
+        for operator in withdrawn {
+            self.offered.remove(&operator);
+            let contact = self.contact().clone();
+            self.inner
+                .sink
+                .send(&operator, OperatorEvent::ContactRemoved { contact });
+        }
         let offer = offer_text(
             self.locale,
             &self.details.name,
             self.number,
             &self.item.status,
         );
-        for (operator, devices) in available {
-            if self.declined.contains(&operator) {
-                continue;
-            }
+        for (operator, devices) in &view.offered {
             for device in devices {
-                let seen = self
-                    .offered
-                    .get(&operator)
-                    .is_some_and(|seen| seen.contains(&device));
-                // Only a device that gets the offer counts as offered:
-                // nobody hears "X took this chat" of one they never saw.
-                if !seen && self.inner.reserve_offer(&operator, device) {
-                    self.offered
-                        .entry(operator.clone())
-                        .or_default()
-                        .insert(device);
-                    let sink = &self.inner.sink;
-                    let added = OperatorEvent::ContactAdded {
-                        contact: self.item.contact.clone(),
-                        status: self.item.status.clone(),
-                    };
-                    sink.send_to_device(&operator, device, added);
-                    let message = OperatorEvent::message(&self.item.contact.id, offer.clone());
-                    sink.send_to_device(&operator, device, message);
+                let seen = self.offered.entry(operator.clone()).or_default();
+                if !seen.insert(*device) {
+                    continue;
                 }
+                let sink = &self.inner.sink;
+                let added = OperatorEvent::ContactAdded {
+                    contact: self.item.contact.clone(),
+                    status: self.item.status.clone(),
+                };
+                sink.send_to_device(operator, *device, added);
+                let message = OperatorEvent::message(&self.item.contact.id, offer.clone());
+                sink.send_to_device(operator, *device, message);
             }
+        }
+        self.offer_deadline = view.deadline;
+        if view.position != self.position && view.position > 0 {
+            self.position = view.position;
+            self.tell_visitor(VisitorEvent::Queued {
+                position: view.position,
+            });
         }
         self.publish();
     }
 
-    /// Withdraws the chat's offers from everyone offered (it was taken, or
-    /// ends): their devices' offer slots go to other waiting chats.
-    fn withdraw_offers(&mut self) -> Vec<OperatorRef> {
-        let offered: Vec<(OperatorRef, HashSet<DeviceId>)> = self.offered.drain().collect();
-        for (operator, devices) in &offered {
-            self.inner.release_offers(operator, devices.iter().copied());
+    /// The one-at-a-time offer ran out: the operator is told it went on
+    /// (and, at their second miss in a row, that they take no chats now),
+    /// and the next one is offered it.
+    fn offers_ran_out(&mut self, now: Instant) {
+        let id = self.id;
+        let mut expired = Vec::new();
+        self.inner.reroute(&self.portal, |router| {
+            expired = router.expire(id, now);
+        });
+        for (operator, paused) in expired {
+            let shown = self.offered.remove(&operator).is_some();
+            if shown {
+                let text = say(
+                    self.locale,
+                    "You did not answer in time: the request went to the next operator",
+                    "時間内に応答がなかったため、リクエストは次の担当者に回されました",
+                );
+                self.reply(&operator, text);
+            }
+            if paused {
+                let text = say(
+                    self.locale,
+                    "You let two chat requests in a row pass: you are not taking chats now. Set your status to available again to take chats",
+                    "チャットのリクエストに2回続けて応答がなかったため、チャットの受付を停止しました。再開するにはステータスをオンラインに戻してください",
+                );
+                self.reply(&operator, text);
+            }
+            if shown {
+                let contact = self.contact().clone();
+                self.inner
+                    .sink
+                    .send(&operator, OperatorEvent::ContactRemoved { contact });
+            }
         }
-        offered.into_iter().map(|(operator, _)| operator).collect()
+        self.offer_to_available();
     }
 
-    /// Tells the index who has the visitor on their list now.
-    pub(super) fn publish(&self) {
+    /// Withdraws the chat's offers from everyone offered (it was taken, or
+    /// ends): their room goes to other waiting chats. Who was offered.
+    fn withdraw_offers(&mut self) -> Vec<OperatorRef> {
+        let offered: Vec<OperatorRef> = self.offered.drain().map(|(o, _)| o).collect();
+        self.offer_deadline = None;
+        let id = self.id;
+        self.inner
+            .reroute(&self.portal, |router| router.dequeue(id));
+        offered
+    }
+
+    /// Tells the index who has the visitor on their list now, and
+    /// routing who is in the chat (their capacity).
+    pub(super) fn publish(&mut self) {
+        let members: Vec<OperatorRef> = self.members().cloned().collect();
+        if members != self.counted {
+            self.counted = members.clone();
+            let id = self.id;
+            self.inner
+                .reroute(&self.portal, |router| router.set_members(id, members));
+        }
         let audience: HashSet<OperatorRef> = self
             .members()
             .chain(self.offered.keys())
@@ -483,7 +585,10 @@ impl ChatTask {
             }
             return;
         }
-        if self.gone_until.is_some_and(|at| at <= now) {
+        if self.offer_deadline.is_some_and(|at| at <= now) && self.operator.is_none() {
+            self.offer_deadline = None;
+            self.offers_ran_out(now);
+        } else if self.gone_until.is_some_and(|at| at <= now) {
             self.gone_until = None;
             self.visitor_left().await;
         } else if self.end_at.is_some_and(|at| at <= now) {
@@ -585,6 +690,9 @@ impl ChatTask {
         let name = self.name(operator).await;
         self.operator = Some(operator.clone());
         self.queue_deadline = None;
+        let id = self.id;
+        self.inner
+            .reroute(&self.portal, |router| router.accepted(id, operator));
         let others: Vec<OperatorRef> = self
             .withdraw_offers()
             .into_iter()
@@ -617,10 +725,10 @@ impl ChatTask {
     }
 
     fn decline(&mut self, operator: &OperatorRef) {
-        if let Some(devices) = self.offered.remove(operator) {
-            self.inner.release_offers(operator, devices);
-        }
-        self.declined.insert(operator.clone());
+        self.offered.remove(operator);
+        let id = self.id;
+        self.inner
+            .reroute(&self.portal, |router| router.declined(id, operator));
         self.publish();
         let text = say(
             self.locale,
@@ -792,7 +900,9 @@ impl ChatTask {
         if self.operator.is_none() {
             let _ = to_visitor.try_send(Numbered {
                 seq: None,
-                event: VisitorEvent::Queued,
+                event: VisitorEvent::Queued {
+                    position: self.position.max(1),
+                },
             });
         }
         for missed in replay_after(&self.replay, after) {

@@ -124,8 +124,12 @@ impl Gateway {
             token_hash: live.token_hash.clone(),
             reservation: None,
         };
+        self.inner.refresh_capacity(&live.portal).await;
         let (mut task, _gone) = self.launch(launch).await;
         task.restored(live, events);
+        if task.operator.is_none() {
+            task.enqueue();
+        }
         task.offer_to_available();
         task.publish();
         let span = tracing::info_span!("chat", id = chat.id.0, portal = %task.portal);

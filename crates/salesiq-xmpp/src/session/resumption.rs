@@ -125,7 +125,7 @@ impl Session {
             self.broadcast(&unavailable);
             self.relay_presence(&unavailable);
         }
-        self.report_availability(false);
+        self.report_availability(salesiq_session::Availability::Unavailable);
         let unacked = self
             .sm
             .as_mut()
