@@ -59,6 +59,9 @@
 //!   typed frames ([`visitor_ws::VisitorFrame`], [`visitor_ws::decode`]),
 //!   usable on its own with [`visitor_ws::router`] for an embedder who has
 //!   a page of their own.
+//! * [`GeoIp`]: the visitor's country for `#info` and the chat request,
+//!   from a GeoLite2-Country or DB-IP database (MaxMind's mmdb format,
+//!   read with `maxminddb`); [`GeoIpError`] when a file is not one.
 //! * [`pages`]: the visitor page, the settings page (sign-in by e-mail and
 //!   password, username rule and claim, what to type into each client) and
 //!   their JSON API, plus the visitor API, as one router ([`router`]).
@@ -69,10 +72,12 @@
 //!
 //! None: everything here is needed by a page and its API.
 
+mod geoip;
 pub mod guides;
 pub mod pages;
 mod serve;
 pub mod visitor_ws;
 
+pub use geoip::{GeoIp, GeoIpError};
 pub use pages::{JabberSettings, Web, router};
 pub use serve::{HttpLimits, serve};
