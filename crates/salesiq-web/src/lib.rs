@@ -62,6 +62,9 @@
 //! * [`GeoIp`]: the visitor's country for `#info` and the chat request,
 //!   from a GeoLite2-Country or DB-IP database (MaxMind's mmdb format,
 //!   read with `maxminddb`); [`GeoIpError`] when a file is not one.
+//! * [`ClientAddress`]: the visitor's address from the `X-Forwarded-For`
+//!   of the reverse proxies the embedder trusts, and from the socket
+//!   otherwise, so that nobody else can choose the address `#b` blocks.
 //! * [`pages`]: the visitor page, the settings page (sign-in by e-mail and
 //!   password, username rule and claim, what to type into each client) and
 //!   their JSON API, plus the visitor API, as one router ([`router`]).
@@ -72,12 +75,14 @@
 //!
 //! None: everything here is needed by a page and its API.
 
+mod client_address;
 mod geoip;
 pub mod guides;
 pub mod pages;
 mod serve;
 pub mod visitor_ws;
 
+pub use client_address::ClientAddress;
 pub use geoip::{GeoIp, GeoIpError};
 pub use pages::{JabberSettings, Web, router};
 pub use serve::{HttpLimits, serve};
