@@ -387,12 +387,7 @@ impl ChatTask {
             return;
         }
         let available = self.inner.available(&self.portal, self.eligible.as_ref());
-        let offer = offer_text(
-            self.locale,
-            &self.details.name,
-            self.number,
-            &self.item.status,
-        );
+        let offer = offer_text(self.locale, &self.details, self.number, &self.item.status);
         for (operator, devices) in available {
             if self.declined.contains(&operator) {
                 continue;
