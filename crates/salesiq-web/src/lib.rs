@@ -58,7 +58,8 @@
 //! * [`visitor_ws`]: the visitor's WebSocket API (`GET /ws/visitor?portal=`),
 //!   typed frames ([`visitor_ws::VisitorFrame`], [`visitor_ws::decode`]),
 //!   usable on its own with [`visitor_ws::router`] for an embedder who has
-//!   a page of their own.
+//!   a page of their own; set up with [`visitor_ws::Config`]
+//!   ([`visitor_ws::router_with_config`], [`Web::with_visitor_api`]).
 //! * [`GeoIp`]: the visitor's country for `#info` and the chat request,
 //!   from a GeoLite2-Country or DB-IP database (MaxMind's mmdb format,
 //!   read with `maxminddb`); [`GeoIpError`] when a file is not one.

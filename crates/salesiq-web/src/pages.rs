@@ -116,6 +116,8 @@ pub struct Web {
     xmpp: ServerHandle,
     jabber: JabberSettings,
     default_portal: String,
+    /// How the visitor API is set up.
+    visitors: crate::visitor_ws::Config,
     sessions: Mutex<HashMap<String, SignedIn>>,
     /// Failed sign-ins per (address, account).
     by_login: LoginThrottle,
@@ -130,6 +132,7 @@ impl fmt::Debug for Web {
         f.debug_struct("Web")
             .field("jabber", &self.jabber)
             .field("default_portal", &self.default_portal)
+            .field("visitors", &self.visitors)
             .finish_non_exhaustive()
     }
 }
@@ -159,11 +162,19 @@ impl Web {
             xmpp,
             jabber,
             default_portal: default_portal.to_owned(),
+            visitors: crate::visitor_ws::Config::default(),
             sessions: Mutex::new(HashMap::new()),
             by_login: LoginThrottle::new(MAX_SIGN_IN_FAILURES, SIGN_IN_WINDOW),
             by_address: LoginThrottle::new(MAX_ADDRESS_FAILURES, SIGN_IN_WINDOW),
             by_account: LoginThrottle::new(MAX_ACCOUNT_FAILURES, SIGN_IN_WINDOW),
         }
+    }
+
+    /// The same state with the visitor API set up by `config` (limits,
+    /// trusted proxies, a GeoIP database) instead of its defaults.
+    pub fn with_visitor_api(mut self, config: crate::visitor_ws::Config) -> Self {
+        self.visitors = config;
+        self
     }
 }
 
@@ -172,6 +183,7 @@ type Shared = Arc<Web>;
 /// Every route of the example's web server.
 pub fn router(web: Web) -> Router {
     let gateway = web.gateway.clone();
+    let visitors = web.visitors.clone();
     Router::new()
         .route("/", get(|| page(VISITOR_HTML)))
         .route("/settings", get(|| page(SETTINGS_HTML)))
@@ -184,7 +196,7 @@ pub fn router(web: Web) -> Router {
         .route("/api/settings", get(settings))
         .route("/api/username", get(check_username).post(claim_username))
         .with_state(Arc::new(web))
-        .merge(crate::visitor_ws::router(gateway))
+        .merge(crate::visitor_ws::router_with_config(gateway, visitors))
 }
 
 const VISITOR_HTML: &str = include_str!("../assets/visitor.html");
