@@ -23,10 +23,13 @@
 //!   past any of them the answer is 429 without a check. Checks are
 //!   reserved before they run, so parallel guesses cannot slip past, and
 //!   the password of another account from the same address is still
-//!   checked (until the address-wide bound). The account-wide bound lets
-//!   a guesser spread over many addresses lock the account's web sign-in
-//!   for the window, which is the usual price; it does not touch the
-//!   account's Jabber login;
+//!   checked (until the address-wide bound). The address is the client's
+//!   as [`crate::ClientAddress`] finds it ([`Web::with_visitor_api`]):
+//!   behind a trusted reverse proxy, its `X-Forwarded-For`, so that one
+//!   guesser does not lock out everyone behind the proxy. The
+//!   account-wide bound lets a guesser spread over many addresses lock
+//!   the account's web sign-in for the window, which is the usual price;
+//!   it does not touch the account's Jabber login;
 //! - the availability check needs a signed-in operator, so that it is no
 //!   open oracle of who uses which name;
 //! - a claimed username is pushed at once to the colleagues who are
@@ -116,7 +119,7 @@ pub struct Web {
     xmpp: ServerHandle,
     jabber: JabberSettings,
     default_portal: String,
-    /// How the visitor API is set up.
+    /// How the visitor API is set up (and where sign-ins come from).
     visitors: crate::visitor_ws::Config,
     sessions: Mutex<HashMap<String, SignedIn>>,
     /// Failed sign-ins per (address, account).
@@ -171,7 +174,9 @@ impl Web {
     }
 
     /// The same state with the visitor API set up by `config` (limits,
-    /// trusted proxies, a GeoIP database) instead of its defaults.
+    /// trusted proxies, a GeoIP database) instead of its defaults. Its
+    /// [`ClientAddress`](crate::ClientAddress) names the address failed
+    /// sign-ins are counted against too.
     pub fn with_visitor_api(mut self, config: crate::visitor_ws::Config) -> Self {
         self.visitors = config;
         self
@@ -352,6 +357,7 @@ struct SignIn {
 async fn sign_in(
     State(web): State<Shared>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     Json(form): Json<SignIn>,
 ) -> Response {
     let portal = form
@@ -360,7 +366,7 @@ async fn sign_in(
         .unwrap_or_else(|| web.default_portal.clone());
     // Reserved in a fixed order, so that waiting for one never blocks
     // another's holder.
-    let ip = peer.ip();
+    let ip = web.visitors.client_address.of(peer.ip(), &headers);
     let account = format!(
         "{}|{}",
         portal.trim().to_lowercase(),
