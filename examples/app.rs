@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use salesiq_integrations::{CrmConnector, HelpdeskConnector, PortalConnectors};
 use salesiq_session::{Gateway, SqliteStore, Store, StoreAccounts};
-use salesiq_web::{JabberSettings, Web};
+use salesiq_web::{GeoIp, JabberSettings, Web};
 use salesiq_xmpp::{Server, TlsIdentity};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -40,6 +40,9 @@ pub enum StartError {
     /// The gateway.
     #[error("gateway: {0}")]
     Gateway(#[from] salesiq_session::GatewayError),
+    /// `[server] geoip`: the file is missing or is no mmdb database.
+    #[error("server.geoip: {0}")]
+    GeoIp(#[from] salesiq_web::GeoIpError),
 }
 
 /// A running example server.
@@ -70,6 +73,9 @@ pub struct Running {
     pub closed_chats: usize,
     /// The operators' accounts (for [`StoreAccounts::password_checks`]).
     pub accounts: StoreAccounts,
+    /// What the `[server] geoip` database says it is (e.g.
+    /// `GeoLite2-Country`); `None` without one.
+    pub geoip: Option<String>,
     stop: watch::Sender<bool>,
     gateway: Gateway,
     node: node::Node,
@@ -83,6 +89,11 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
     std::fs::create_dir_all(&server.data_dir)
         .map_err(|e| StartError::Io(format!("{}: {e}", server.data_dir.display())))?;
     let database = server.data_dir.join("gateway.sqlite3");
+    // Before anything listens: a wrong path stops the start at once.
+    let geoip = match &server.geoip {
+        Some(path) => Some(Arc::new(GeoIp::open(path)?)),
+        None => None,
+    };
     let store = open_store(config, &database).await?;
     let accounts = Arc::new(StoreAccounts::new(store.clone()));
     let seeded = seed(store.as_ref(), &accounts, &config.portals).await?;
@@ -147,14 +158,17 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         &fingerprint,
     );
     let store: Arc<dyn Store> = store;
-    let app = salesiq_web::router(Web::new(
+    let geoip_type = geoip.as_ref().map(|g| g.database_type().to_owned());
+    let web = Web::new(
         gateway.clone(),
         store,
         StoreAccounts::clone(&accounts),
         handle,
         jabber,
         config.default_portal(),
-    ));
+    )
+    .with_visitor_api(server.visitor_api(geoip));
+    let app = salesiq_web::router(web);
     let http_limits = config.limits.http();
 
     let (stop, stopped) = watch::channel(false);
@@ -175,6 +189,7 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         restored_chats,
         closed_chats,
         accounts: StoreAccounts::clone(&accounts),
+        geoip: geoip_type,
         stop,
         gateway,
         node,
@@ -522,5 +537,46 @@ mod zoho {
         _: &str,
     ) -> Result<Arc<dyn HelpdeskConnector>, StartError> {
         match auth {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// `[server] geoip` naming a file that is no mmdb database stops the
+    /// start with the file's name, before anything listens.
+    #[tokio::test]
+    async fn a_geoip_file_that_is_no_database_stops_the_start() {
+        let dir = std::env::temp_dir().join(format!("salesiq-geoip-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let garbage = dir.join("garbage.mmdb");
+        std::fs::write(&garbage, b"not a database").unwrap();
+        let text = format!(
+            "[server]\ndomain = \"chat.example.com\"\ndata_dir = {dir:?}\ngeoip = {garbage:?}\n\
+             starttls_port = 0\ndirect_tls_port = 0\nhttp_port = 0\n[[portal]]\nname = \"p\"\n"
+        );
+        let config = Config::parse(&text, "test.toml").unwrap();
+        let error = start(&config).await.unwrap_err();
+        assert!(
+            matches!(
+                error,
+                StartError::GeoIp(salesiq_web::GeoIpError::Invalid { .. })
+            ),
+            "{error}"
+        );
+        assert!(error.to_string().contains("garbage.mmdb"), "{error}");
+        let missing = dir.join("missing.mmdb");
+        let text = text.replace("garbage.mmdb", "missing.mmdb");
+        let error = start(&Config::parse(&text, "test.toml").unwrap())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, StartError::GeoIp(salesiq_web::GeoIpError::Read { ref path, .. }) if *path == missing),
+            "{error}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

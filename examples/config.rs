@@ -10,9 +10,10 @@
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use salesiq_session::VisitorLimits;
-use salesiq_web::HttpLimits;
+use salesiq_web::{GeoIp, HttpLimits, visitor_ws};
 use serde::Deserialize;
 
 /// The embedded demo configuration.
@@ -164,6 +165,19 @@ pub struct ServerConfig {
     /// reload, a link to another page) to resume it. Default 120.
     #[serde(default = "visitor_grace")]
     pub visitor_grace: u64,
+    /// A GeoIP database in MaxMind's mmdb format (GeoLite2-Country, DB-IP's
+    /// "IP to Country Lite"), relative to the working directory: `#info`
+    /// and the chat request show the visitor's country. Absent (the
+    /// default), no country is looked up. A file that cannot be read as
+    /// one stops the start.
+    pub geoip: Option<PathBuf>,
+    /// Reverse proxies in front of the HTTP port whose `X-Forwarded-For`
+    /// names the visitor (the right-most address in it that is not one of
+    /// them). Empty by default: the header is ignored and the socket's
+    /// address is the visitor's, so that nobody chooses the address `#b`
+    /// blocks.
+    #[serde(default)]
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 fn localhost() -> IpAddr {
@@ -191,6 +205,15 @@ impl ServerConfig {
         self.public_host
             .clone()
             .unwrap_or_else(|| self.host.to_string())
+    }
+
+    /// How the visitor API is set up: `trusted_proxies`, and `geoip` once
+    /// opened ([`GeoIp::open`] on [`ServerConfig::geoip`]).
+    pub fn visitor_api(&self, geoip: Option<Arc<GeoIp>>) -> visitor_ws::Config {
+        let mut config = visitor_ws::Config::default();
+        config.client_address.trusted_proxies = self.trusted_proxies.clone();
+        config.geoip = geoip;
+        config
     }
 }
 
@@ -636,6 +659,43 @@ mod tests {
         assert_eq!(config.server.data_dir, PathBuf::from("data"));
         assert_eq!(config.server.client_host(), "127.0.0.1");
         assert_eq!(config.portals[0].locale, "en");
+    }
+
+    #[test]
+    fn geoip_and_trusted_proxies_are_optional() {
+        let config = Config::parse(MINIMAL, "test.toml").unwrap();
+        assert_eq!(config.server.geoip, None);
+        assert!(config.server.trusted_proxies.is_empty());
+        let text = MINIMAL.replace(
+            "[server]\n",
+            "[server]\ngeoip = \"geo/GeoLite2-Country.mmdb\"\n\
+             trusted_proxies = [\"127.0.0.1\", \"::1\", \"10.0.0.2\"]\n",
+        );
+        let config = Config::parse(&text, "test.toml").unwrap();
+        assert_eq!(
+            config.server.geoip.as_deref(),
+            Some(Path::new("geo/GeoLite2-Country.mmdb"))
+        );
+        let proxies: Vec<IpAddr> = ["127.0.0.1", "::1", "10.0.0.2"]
+            .iter()
+            .map(|p| p.parse().unwrap())
+            .collect();
+        assert_eq!(config.server.trusted_proxies, proxies);
+        let visitors = config.server.visitor_api(None);
+        assert_eq!(visitors.client_address.trusted_proxies, proxies);
+        assert!(visitors.geoip.is_none());
+        let bad = MINIMAL.replace("[server]\n", "[server]\ntrusted_proxies = [\"nginx\"]\n");
+        assert!(
+            refused(&bad).contains("trusted_proxies"),
+            "{}",
+            refused(&bad)
+        );
+        let bad = MINIMAL.replace("[server]\n", "[server]\ntrusted_proxies = \"127.0.0.1\"\n");
+        assert!(
+            refused(&bad).contains("trusted_proxies"),
+            "{}",
+            refused(&bad)
+        );
     }
 
     #[test]

@@ -74,6 +74,9 @@ fn print_welcome(config: &Config, running: &app::Running) {
     } else {
         println!("Using {store}.");
     }
+    if let (Some(kind), Some(path)) = (&running.geoip, &server.geoip) {
+        println!("Visitors' countries from {kind} ({}).", path.display());
+    }
     if running.restored_chats > 0 {
         println!(
             "Restored {} live chat(s) from the last run: their visitors resume them.",

@@ -141,7 +141,10 @@ async fn the_first_yes_wins_and_text_flows_both_ways() {
             matches!(&told[0], OperatorEvent::ContactAdded { contact, status }
             if contact.id == ann_contact() && contact.name == "Ann Lee (#1)" && status == "Where is my refund? — Sales")
         );
-        assert!(Recorder::texts(&told)[0].contains("Reply y to accept"));
+        assert_eq!(
+            Recorder::texts(&told)[0],
+            "[system] Chat request from Ann Lee (visitor #1) in Japan: Where is my refund? — Sales. Reply y to accept."
+        );
     }
 
     w.gateway
@@ -1140,7 +1143,7 @@ async fn a_japanese_portal_gets_japanese_texts() {
     assert_eq!(
         offer,
         [
-            "[システム] Ann Leeさん(訪問者 #1)からのチャットのリクエスト: 請求書について。承認するには y と返信してください。"
+            "[システム] Ann Leeさん(訪問者 #1、Japan)からのチャットのリクエスト: 請求書について。承認するには y と返信してください。"
         ]
     );
     w.gateway

@@ -58,7 +58,14 @@
 //! * [`visitor_ws`]: the visitor's WebSocket API (`GET /ws/visitor?portal=`),
 //!   typed frames ([`visitor_ws::VisitorFrame`], [`visitor_ws::decode`]),
 //!   usable on its own with [`visitor_ws::router`] for an embedder who has
-//!   a page of their own.
+//!   a page of their own; set up with [`visitor_ws::Config`]
+//!   ([`visitor_ws::router_with_config`], [`Web::with_visitor_api`]).
+//! * [`GeoIp`]: the visitor's country for `#info` and the chat request,
+//!   from a GeoLite2-Country or DB-IP database (MaxMind's mmdb format,
+//!   read with `maxminddb`); [`GeoIpError`] when a file is not one.
+//! * [`ClientAddress`]: the visitor's address from the `X-Forwarded-For`
+//!   of the reverse proxies the embedder trusts, and from the socket
+//!   otherwise, so that nobody else can choose the address `#b` blocks.
 //! * [`pages`]: the visitor page, the settings page (sign-in by e-mail and
 //!   password, username rule and claim, what to type into each client) and
 //!   their JSON API, plus the visitor API, as one router ([`router`]).
@@ -69,10 +76,14 @@
 //!
 //! None: everything here is needed by a page and its API.
 
+mod client_address;
+mod geoip;
 pub mod guides;
 pub mod pages;
 mod serve;
 pub mod visitor_ws;
 
+pub use client_address::ClientAddress;
+pub use geoip::{GeoIp, GeoIpError};
 pub use pages::{JabberSettings, Web, router};
 pub use serve::{HttpLimits, serve};

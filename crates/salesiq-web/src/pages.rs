@@ -23,10 +23,13 @@
 //!   past any of them the answer is 429 without a check. Checks are
 //!   reserved before they run, so parallel guesses cannot slip past, and
 //!   the password of another account from the same address is still
-//!   checked (until the address-wide bound). The account-wide bound lets
-//!   a guesser spread over many addresses lock the account's web sign-in
-//!   for the window, which is the usual price; it does not touch the
-//!   account's Jabber login;
+//!   checked (until the address-wide bound). The address is the client's
+//!   as [`crate::ClientAddress`] finds it ([`Web::with_visitor_api`]):
+//!   behind a trusted reverse proxy, its `X-Forwarded-For`, so that one
+//!   guesser does not lock out everyone behind the proxy. The
+//!   account-wide bound lets a guesser spread over many addresses lock
+//!   the account's web sign-in for the window, which is the usual price;
+//!   it does not touch the account's Jabber login;
 //! - the availability check needs a signed-in operator, so that it is no
 //!   open oracle of who uses which name;
 //! - a claimed username is pushed at once to the colleagues who are
@@ -116,6 +119,8 @@ pub struct Web {
     xmpp: ServerHandle,
     jabber: JabberSettings,
     default_portal: String,
+    /// How the visitor API is set up (and where sign-ins come from).
+    visitors: crate::visitor_ws::Config,
     sessions: Mutex<HashMap<String, SignedIn>>,
     /// Failed sign-ins per (address, account).
     by_login: LoginThrottle,
@@ -130,6 +135,7 @@ impl fmt::Debug for Web {
         f.debug_struct("Web")
             .field("jabber", &self.jabber)
             .field("default_portal", &self.default_portal)
+            .field("visitors", &self.visitors)
             .finish_non_exhaustive()
     }
 }
@@ -159,11 +165,21 @@ impl Web {
             xmpp,
             jabber,
             default_portal: default_portal.to_owned(),
+            visitors: crate::visitor_ws::Config::default(),
             sessions: Mutex::new(HashMap::new()),
             by_login: LoginThrottle::new(MAX_SIGN_IN_FAILURES, SIGN_IN_WINDOW),
             by_address: LoginThrottle::new(MAX_ADDRESS_FAILURES, SIGN_IN_WINDOW),
             by_account: LoginThrottle::new(MAX_ACCOUNT_FAILURES, SIGN_IN_WINDOW),
         }
+    }
+
+    /// The same state with the visitor API set up by `config` (limits,
+    /// trusted proxies, a GeoIP database) instead of its defaults. Its
+    /// [`ClientAddress`](crate::ClientAddress) names the address failed
+    /// sign-ins are counted against too.
+    pub fn with_visitor_api(mut self, config: crate::visitor_ws::Config) -> Self {
+        self.visitors = config;
+        self
     }
 }
 
@@ -172,6 +188,7 @@ type Shared = Arc<Web>;
 /// Every route of the example's web server.
 pub fn router(web: Web) -> Router {
     let gateway = web.gateway.clone();
+    let visitors = web.visitors.clone();
     Router::new()
         .route("/", get(|| page(VISITOR_HTML)))
         .route("/settings", get(|| page(SETTINGS_HTML)))
@@ -184,7 +201,7 @@ pub fn router(web: Web) -> Router {
         .route("/api/settings", get(settings))
         .route("/api/username", get(check_username).post(claim_username))
         .with_state(Arc::new(web))
-        .merge(crate::visitor_ws::router(gateway))
+        .merge(crate::visitor_ws::router_with_config(gateway, visitors))
 }
 
 const VISITOR_HTML: &str = include_str!("../assets/visitor.html");
@@ -340,6 +357,7 @@ struct SignIn {
 async fn sign_in(
     State(web): State<Shared>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     Json(form): Json<SignIn>,
 ) -> Response {
     let portal = form
@@ -348,7 +366,7 @@ async fn sign_in(
         .unwrap_or_else(|| web.default_portal.clone());
     // Reserved in a fixed order, so that waiting for one never blocks
     // another's holder.
-    let ip = peer.ip();
+    let ip = web.visitors.client_address.of(peer.ip(), &headers);
     let account = format!(
         "{}|{}",
         portal.trim().to_lowercase(),

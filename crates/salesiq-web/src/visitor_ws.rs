@@ -25,11 +25,15 @@
 //! already replaced (the new one resumed first) closing says nothing.
 //!
 //! What `#info` shows of the visitor comes from the connection: the IP
-//! address from the socket, browser and operating system from the
+//! address from the socket (or, behind a reverse proxy the embedder
+//! trusts, from its `X-Forwarded-For`: [`Config::client_address`]), the
+//! country that address is in when a GeoIP database is given
+//! ([`Config::geoip`]), browser and operating system from the
 //! `User-Agent` header (named, e.g. "Chrome 126" and "Linux", not the raw
 //! header). Frames larger than [`MAX_FRAME_BYTES`] close the socket.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -42,6 +46,8 @@ use salesiq_session::{
     VisitorEvent,
 };
 use serde::{Deserialize, Serialize};
+
+use crate::{ClientAddress, GeoIp};
 
 /// The largest frame a visitor may send (axum's default is 64 MiB); a
 /// larger one closes the socket, which leaves the chat.
@@ -214,16 +220,54 @@ impl Default for Limits {
 
 /// The visitor API with these limits.
 pub fn router_with(gateway: Gateway, limits: Limits) -> Router {
+    let config = Config {
+        limits,
+        ..Config::default()
+    };
+    router_with_config(gateway, config)
+}
+
+/// Everything the visitor API is set up with besides its gateway: the
+/// default is [`Limits::default`], the socket's address, no country.
+///
+/// ```
+/// use salesiq_web::visitor_ws::Config;
+///
+/// let mut config = Config::default();
+/// // Behind nginx on the same machine: its X-Forwarded-For is believed.
+/// config.client_address.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+/// // Countries: config.geoip = Some(Arc::new(GeoIp::open("GeoLite2-Country.mmdb")?));
+/// assert!(config.geoip.is_none());
+/// ```
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct Config {
+    /// What the API enforces.
+    pub limits: Limits,
+    /// Where a visitor's address is taken from: the socket, or the
+    /// `X-Forwarded-For` of a trusted reverse proxy. By default the
+    /// socket.
+    pub client_address: ClientAddress,
+    /// The database the visitor's country is looked up in; `None` (the
+    /// default) looks up nothing, and `#info` shows `-`.
+    pub geoip: Option<Arc<GeoIp>>,
+}
+
+/// The visitor API set up by `config`.
+pub fn router_with_config(gateway: Gateway, config: Config) -> Router {
     Router::new()
         .route("/ws/visitor", get(upgrade))
-        .with_state(Api { gateway, limits })
+        .with_state(Api {
+            gateway,
+            config: Arc::new(config),
+        })
 }
 
 /// The router's state.
 #[derive(Debug, Clone)]
 struct Api {
     gateway: Gateway,
-    limits: Limits,
+    config: Arc<Config>,
 }
 
 async fn upgrade(
@@ -231,17 +275,20 @@ async fn upgrade(
     Query(params): Query<Params>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    State(Api { gateway, limits }): State<Api>,
+    State(Api { gateway, config }): State<Api>,
 ) -> Response {
     let agent = headers
         .get("user-agent")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
+    let ip = config.client_address.of(peer.ip(), &headers);
     let client = Client {
-        peer,
+        ip: ip.to_string(),
+        country: config.geoip.as_ref().and_then(|geoip| geoip.country(ip)),
         browser: browser_name(agent),
         os: os_name(agent),
     };
+    let limits = config.limits;
     socket
         .max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
@@ -287,7 +334,10 @@ async fn next(socket: &mut WebSocket) -> Option<VisitorFrame> {
 /// What the connection tells about the visitor.
 #[derive(Debug)]
 struct Client {
-    peer: SocketAddr,
+    /// The visitor's address ([`Config::client_address`]).
+    ip: String,
+    /// Its country, if a database knows it.
+    country: Option<String>,
     browser: Option<String>,
     os: Option<String>,
 }
@@ -356,7 +406,8 @@ async fn serve(
                 let mut details = VisitorDetails::default();
                 details.name = name;
                 details.email = email.filter(|e| !e.is_empty());
-                details.ip = Some(client.peer.ip().to_string());
+                details.ip = Some(client.ip.clone());
+                details.country = client.country.clone();
                 details.browser = client.browser.clone();
                 details.os = client.os.clone();
                 details.first_page = page.clone();

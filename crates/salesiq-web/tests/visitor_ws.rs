@@ -12,7 +12,7 @@ use salesiq_session::{
     Activity, ContactId, Gateway, NewOperator, OperatorEvent, OperatorRef, OperatorSink, Portal,
     SqliteStore, Store,
 };
-use salesiq_web::visitor_ws;
+use salesiq_web::{GeoIp, visitor_ws};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -48,6 +48,25 @@ async fn send(client: &mut Client, value: Value) {
         .unwrap();
 }
 
+/// The text of the first message to an operator that contains `needle`,
+/// waiting for it.
+async fn said(sink: &Recorder, needle: &str) -> String {
+    tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let found = sink.0.lock().unwrap().iter().find_map(|e| match e {
+                OperatorEvent::Message { text, .. } if text.contains(needle) => Some(text.clone()),
+                _ => None,
+            });
+            if let Some(text) = found {
+                return text;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no message saying {needle:?}"))
+}
+
 /// A gateway over SQLite with Bob (bob.ops) available, its visitor API
 /// on 127.0.0.1, and a visitor's WebSocket connected to it.
 struct Fixture {
@@ -71,6 +90,12 @@ impl Fixture {
     }
 
     async fn start_configured(limits: visitor_ws::Limits, grace: Duration) -> Self {
+        let mut config = visitor_ws::Config::default();
+        config.limits = limits;
+        Self::start_with_config(config, grace).await
+    }
+
+    async fn start_with_config(config: visitor_ws::Config, grace: Duration) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(SqliteStore::open(dir.path().join("g.sqlite3")).unwrap());
         store.put_portal(&Portal::new("demo", "en")).await.unwrap();
@@ -88,7 +113,7 @@ impl Fixture {
 
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let app = visitor_ws::router_with(gateway.clone(), limits)
+        let app = visitor_ws::router_with_config(gateway.clone(), config)
             .into_make_service_with_connect_info::<SocketAddr>();
         let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         let (client, _) =
@@ -145,6 +170,11 @@ async fn a_visitor_chats_over_the_websocket() {
     assert_eq!(
         frame(&mut client).await,
         json!({"type": "queued", "position": 1})
+    );
+    // Without a GeoIP database the request names no country.
+    assert_eq!(
+        said(&sink, "Reply y").await,
+        "[system] Chat request from Ann Lee (visitor #1): Where is my refund?. Reply y to accept."
     );
     gateway
         .operator_says(&bob, &ContactId::visitor("demo", 1), "y")
@@ -428,5 +458,191 @@ async fn a_reloaded_page_resumes_its_chat() {
     })
     .await
     .unwrap();
+    server.abort();
+}
+
+/// A GeoIP database made here, in MaxMind's mmdb format: 127.0.0.0/8 in
+/// Iceland, 203.0.113.0/24 in Japan (by English name, as GeoLite2 has it).
+fn geoip() -> Arc<GeoIp> {
+    use mmdb_writer::ipnet::IpNet;
+    use mmdb_writer::{Value, Writer};
+
+    let mut writer = Writer::new("Test-Country");
+    for (net, iso_code, english) in [
+        ("127.0.0.0/8", "IS", "Iceland"),
+        ("203.0.113.0/24", "JP", "Japan"),
+    ] {
+        let country = Value::map([
+            ("iso_code", Value::from(iso_code)),
+            ("names", Value::map([("en", english)])),
+        ]);
+        let record = Value::map([("country", country)]);
+        writer
+            .insert_value(net.parse::<IpNet>().unwrap(), record)
+            .unwrap();
+    }
+    Arc::new(GeoIp::from_bytes(writer.to_bytes().unwrap()).unwrap())
+}
+
+/// A visitor API with the test database, trusting these proxies.
+async fn behind(trusted_proxies: &[&str]) -> Fixture {
+    let mut config = visitor_ws::Config::default();
+    config.geoip = Some(geoip());
+    config.client_address.trusted_proxies =
+        trusted_proxies.iter().map(|p| p.parse().unwrap()).collect();
+    Fixture::start_with_config(config, salesiq_session::DEFAULT_VISITOR_GRACE).await
+}
+
+/// A visitor's socket from 127.0.0.1, with an `X-Forwarded-For` header
+/// if given, that has asked for a chat; the first frame after `start`.
+async fn visitor(addr: SocketAddr, forwarded_for: Option<&str>, name: &str) -> (Client, Value) {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let mut request = format!("ws://{addr}/ws/visitor?portal=demo")
+        .into_client_request()
+        .unwrap();
+    if let Some(value) = forwarded_for {
+        request
+            .headers_mut()
+            .insert("x-forwarded-for", value.parse().unwrap());
+    }
+    let (mut client, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    send(
+        &mut client,
+        json!({"type": "start", "name": name, "question": "Hi"}),
+    )
+    .await;
+    let first = frame(&mut client).await;
+    (client, first)
+}
+
+/// Where the store says visitor `number` is.
+async fn address_of(store: &SqliteStore, number: i64) -> (Option<String>, Option<String>) {
+    let visitor = store
+        .visitor("demo", salesiq_session::VisitorId(number))
+        .await
+        .unwrap()
+        .unwrap();
+    (visitor.details.ip, visitor.details.country)
+}
+
+fn pair(ip: &str, country: &str) -> (Option<String>, Option<String>) {
+    (Some(ip.to_owned()), Some(country.to_owned()))
+}
+
+/// Issue 15, item 7: the visitor's country, looked up in the GeoIP
+/// database, is in the chat request Bob is offered, in what he is told
+/// when he accepts and in `#info`. A peer that is no trusted proxy cannot
+/// choose its address (`#b` blocks by it) with `X-Forwarded-For`: the
+/// header is ignored, and the socket's address and its country are used.
+#[tokio::test]
+async fn a_visitor_gets_its_country_and_an_untrusted_forwarded_for_is_ignored() {
+    let Fixture {
+        addr,
+        _dir,
+        store,
+        sink,
+        gateway,
+        bob,
+        server,
+        ..
+    } = behind(&["192.0.2.1"]).await;
+    let (mut ann, session) = visitor(addr, Some("203.0.113.7"), "Ann").await;
+    assert_eq!(session["type"], "session", "{session}");
+    assert_eq!(
+        frame(&mut ann).await,
+        json!({"type": "queued", "position": 1})
+    );
+    assert_eq!(
+        said(&sink, "Reply y").await,
+        "[system] Chat request from Ann (visitor #1) in Iceland: Hi. Reply y to accept."
+    );
+    assert_eq!(address_of(&store, 1).await, pair("127.0.0.1", "Iceland"));
+
+    let ann_id = ContactId::visitor("demo", 1);
+    gateway.operator_says(&bob, &ann_id, "y").await.unwrap();
+    let accepted = said(&sink, "Visitor: #1 Ann").await;
+    assert!(
+        accepted.contains("Country: Iceland") && accepted.contains("IP: 127.0.0.1"),
+        "{accepted}"
+    );
+    sink.0.lock().unwrap().clear();
+    gateway.operator_says(&bob, &ann_id, "#info").await.unwrap();
+    let info = said(&sink, "Visitor: #1 Ann").await;
+    assert!(info.contains("Country: Iceland"), "{info}");
+    assert!(!info.contains("Japan"), "{info}");
+    server.abort();
+}
+
+/// Behind a trusted reverse proxy (127.0.0.1 here) the visitor is the
+/// right-most address of `X-Forwarded-For` that is no trusted proxy, and
+/// its country is that address's; what the client wrote left of it does
+/// not count. A malformed header, or none, is the proxy's own address.
+#[tokio::test]
+async fn a_trusted_proxy_names_the_visitor_and_so_its_country() {
+    let Fixture {
+        addr,
+        _dir,
+        store,
+        sink,
+        server,
+        ..
+    } = behind(&["127.0.0.1"]).await;
+    let (_ann, session) = visitor(addr, Some("198.18.0.9, 203.0.113.7, 127.0.0.1"), "Ann").await;
+    assert_eq!(session["type"], "session", "{session}");
+    assert_eq!(address_of(&store, 1).await, pair("203.0.113.7", "Japan"));
+    assert_eq!(
+        said(&sink, "visitor #1").await,
+        "[system] Chat request from Ann (visitor #1) in Japan: Hi. Reply y to accept."
+    );
+    let (_ben, session) = visitor(addr, Some("203.0.113.8, not-an-address"), "Ben").await;
+    assert_eq!(session["type"], "session", "{session}");
+    assert_eq!(address_of(&store, 2).await, pair("127.0.0.1", "Iceland"));
+    let (_cy, session) = visitor(addr, None, "Cy").await;
+    assert_eq!(session["type"], "session", "{session}");
+    assert_eq!(address_of(&store, 3).await, pair("127.0.0.1", "Iceland"));
+    server.abort();
+}
+
+/// `#b` behind a trusted proxy blocks the visitor's address, not the
+/// proxy's: the same visitor cannot come back by writing another address
+/// in front of its own, and others behind the proxy still can chat.
+#[tokio::test]
+async fn a_blocked_visitor_behind_a_proxy_stays_blocked_and_others_do_not() {
+    let Fixture {
+        addr,
+        _dir,
+        sink,
+        gateway,
+        bob,
+        server,
+        ..
+    } = behind(&["127.0.0.1"]).await;
+    let (mut eve, session) = visitor(addr, Some("203.0.113.7"), "Eve").await;
+    assert_eq!(session["type"], "session", "{session}");
+    assert_eq!(
+        frame(&mut eve).await,
+        json!({"type": "queued", "position": 1})
+    );
+    let eve_id = ContactId::visitor("demo", 1);
+    gateway.operator_says(&bob, &eve_id, "y").await.unwrap();
+    gateway
+        .operator_says(&bob, &eve_id, "#b spam")
+        .await
+        .unwrap();
+    said(&sink, "IP address blocked").await;
+
+    for forwarded_for in ["203.0.113.7", "192.0.2.50, 203.0.113.7"] {
+        let (_again, refused) = visitor(addr, Some(forwarded_for), "Eve").await;
+        assert_eq!(
+            refused,
+            json!({"type": "error", "message": "chats from your address are not accepted"}),
+            "{forwarded_for}"
+        );
+    }
+    let (_ann, session) = visitor(addr, Some("203.0.113.8"), "Ann").await;
+    assert_eq!(session["type"], "session", "{session}");
+    let (_direct, session) = visitor(addr, None, "Cy").await;
+    assert_eq!(session["type"], "session", "{session}");
     server.abort();
 }

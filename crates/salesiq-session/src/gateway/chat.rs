@@ -447,12 +447,7 @@ impl ChatTask {
                 .sink
                 .send(&operator, OperatorEvent::ContactRemoved { contact });
         }
-        let offer = offer_text(
-            self.locale,
-            &self.details.name,
-            self.number,
-            &self.item.status,
-        );
+        let offer = offer_text(self.locale, &self.details, self.number, &self.item.status);
         for (operator, devices) in &view.offered {
             for device in devices {
                 let seen = self.offered.entry(operator.clone()).or_default();

@@ -59,15 +59,23 @@ pub(super) fn details_text(locale: Locale, number: i64, d: &VisitorDetails) -> S
     system(locale, &labelled(locale, &rows))
 }
 
-/// The request an operator is offered.
-pub(super) fn offer_text(locale: Locale, name: &str, number: i64, status: &str) -> String {
+/// The request an operator is offered; the visitor's country, when
+/// known, follows the number.
+pub(super) fn offer_text(locale: Locale, d: &VisitorDetails, number: i64, status: &str) -> String {
+    let name = &d.name;
     system(
         locale,
-        &match locale {
-            Locale::Ja => format!(
+        &match (locale, &d.country) {
+            (Locale::Ja, Some(country)) => format!(
+                "{name}さん(訪問者 #{number}、{country})からのチャットのリクエスト: {status}。承認するには y と返信してください。"
+            ),
+            (Locale::Ja, None) => format!(
                 "{name}さん(訪問者 #{number})からのチャットのリクエスト: {status}。承認するには y と返信してください。"
             ),
-            _ => format!(
+            (_, Some(country)) => format!(
+                "Chat request from {name} (visitor #{number}) in {country}: {status}. Reply y to accept."
+            ),
+            (_, None) => format!(
                 "Chat request from {name} (visitor #{number}): {status}. Reply y to accept."
             ),
         },
