@@ -365,6 +365,10 @@ pub struct PortalConfig {
     /// start: it is a setting, not data.
     #[serde(default = "archive_days")]
     pub archive_days: u32,
+    /// How many chats an operator takes at once unless their own
+    /// `max_chats` says otherwise. Default 5. Applied at every start.
+    #[serde(default = "max_chats")]
+    pub max_chats_per_operator: u32,
     /// Its departments.
     #[serde(default, rename = "department")]
     pub departments: Vec<DepartmentConfig>,
@@ -430,6 +434,21 @@ fn archive_days() -> u32 {
     salesiq_session::DEFAULT_ARCHIVE_DAYS
 }
 
+fn max_chats() -> u32 {
+    salesiq_session::DEFAULT_MAX_CHATS
+}
+
+fn broadcast() -> String {
+    "broadcast".into()
+}
+
+fn offer_timeout() -> u32 {
+    salesiq_session::DEFAULT_OFFER_TIMEOUT_SECS
+}
+
+/// The most chats one operator may be set to take at once.
+const MAX_CHATS_LIMIT: u32 = 1000;
+
 fn english() -> String {
     "en".into()
 }
@@ -444,6 +463,23 @@ pub struct DepartmentConfig {
     /// Whether `#support conasreq` may turn its chats into tickets.
     #[serde(default)]
     pub convert_to_ticket: bool,
+    /// Who its requests are offered to: `broadcast` (everyone taking
+    /// chats; the first `y` wins), `round_robin` or `least_busy` (one
+    /// operator at a time, for `offer_timeout` seconds). Default
+    /// broadcast. Applied at every start.
+    #[serde(default = "broadcast")]
+    pub routing: String,
+    /// Seconds an offer to one operator stands under `round_robin` and
+    /// `least_busy` (1 to 3,600). Default 30.
+    #[serde(default = "offer_timeout")]
+    pub offer_timeout: u32,
+}
+
+impl DepartmentConfig {
+    /// The routing `routing` names (checked at load).
+    pub fn routing(&self) -> salesiq_session::Routing {
+        salesiq_session::Routing::from_name(&self.routing).unwrap_or_default()
+    }
 }
 
 /// An operator to seed.
@@ -462,6 +498,9 @@ pub struct OperatorConfig {
     /// Names of departments of the same portal.
     #[serde(default)]
     pub departments: Vec<String>,
+    /// How many chats they take at once (0: never offered any); default
+    /// the portal's `max_chats_per_operator`. Applied at every start.
+    pub max_chats: Option<u32>,
 }
 
 impl std::fmt::Debug for OperatorConfig {
@@ -472,6 +511,7 @@ impl std::fmt::Debug for OperatorConfig {
             .field("name", &self.name)
             .field("username", &self.username)
             .field("departments", &self.departments)
+            .field("max_chats", &self.max_chats)
             .finish_non_exhaustive()
     }
 }
@@ -538,6 +578,25 @@ impl Config {
                     portal.name, portal.locale
                 ));
             }
+            if portal.max_chats_per_operator == 0 || portal.max_chats_per_operator > MAX_CHATS_LIMIT
+            {
+                return Err(format!(
+                    "portal {:?}: max_chats_per_operator is 1 to {MAX_CHATS_LIMIT}",
+                    portal.name
+                ));
+            }
+            for department in &portal.departments {
+                let what = format!("portal {:?}, department {:?}", portal.name, department.name);
+                if salesiq_session::Routing::from_name(&department.routing).is_none() {
+                    return Err(format!(
+                        "{what}: routing is \"broadcast\", \"round_robin\" or \"least_busy\", not {:?}",
+                        department.routing
+                    ));
+                }
+                if !(1..=3600).contains(&department.offer_timeout) {
+                    return Err(format!("{what}: offer_timeout is 1 to 3,600 seconds"));
+                }
+            }
             let departments: HashSet<&str> =
                 portal.departments.iter().map(|d| d.name.as_str()).collect();
             let mut keys = HashSet::new();
@@ -565,6 +624,9 @@ impl Config {
                 let who = format!("portal {:?}, operator {:?}", portal.name, operator.email);
                 if !emails.insert(operator.email.to_lowercase()) {
                     return Err(format!("{who} is listed twice"));
+                }
+                if operator.max_chats.is_some_and(|m| m > MAX_CHATS_LIMIT) {
+                    return Err(format!("{who}: max_chats is 0 to {MAX_CHATS_LIMIT}"));
                 }
                 if let Some(username) = &operator.username {
                     salesiq_jid::Username::parse(username).map_err(|e| format!("{who}: {e}"))?;
@@ -734,6 +796,44 @@ mod tests {
             "{debug}"
         );
         assert!(refused(&format!("{MINIMAL}[portal.integrations.crm]\nkind = \"zoho\"\nbase_url = \"x\"\ntokn = \"t\"\n")).contains("tokn"));
+    }
+
+    #[test]
+    fn capacity_and_routing_are_checked() {
+        let text = format!(
+            "{MINIMAL}max_chats_per_operator = 3\n[[portal.department]]\nname = \"Desk\"\nrouting = \"round_robin\"\noffer_timeout = 20\n[[portal.operator]]\nemail = \"a@p.example\"\nname = \"A\"\npassword = \"pw-123456\"\nmax_chats = 2\n"
+        );
+        let config = Config::parse(&text, "test.toml").unwrap();
+        let portal = &config.portals[0];
+        assert_eq!(portal.max_chats_per_operator, 3);
+        assert_eq!(
+            portal.departments[0].routing(),
+            salesiq_session::Routing::RoundRobin
+        );
+        assert_eq!(portal.departments[0].offer_timeout, 20);
+        assert_eq!(portal.operators[0].max_chats, Some(2));
+        let defaults = Config::parse(
+            &format!("{MINIMAL}[[portal.department]]\nname = \"Desk\"\n"),
+            "test.toml",
+        )
+        .unwrap();
+        let portal = &defaults.portals[0];
+        assert_eq!(portal.max_chats_per_operator, 5);
+        assert_eq!(
+            (
+                portal.departments[0].routing(),
+                portal.departments[0].offer_timeout
+            ),
+            (salesiq_session::Routing::Broadcast, 30)
+        );
+        let department =
+            |extra: &str| format!("{MINIMAL}[[portal.department]]\nname = \"Desk\"\n{extra}");
+        assert!(refused(&department("routing = \"random\"\n")).contains("round_robin"));
+        assert!(refused(&department("offer_timeout = 0\n")).contains("1 to 3,600"));
+        assert!(
+            refused(&format!("{MINIMAL}max_chats_per_operator = 0\n"))
+                .contains("max_chats_per_operator is 1 to 1000")
+        );
     }
 
     #[test]

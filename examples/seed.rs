@@ -32,15 +32,21 @@ pub async fn seed(
         match store.portal(&portal.name).await? {
             None => {
                 let new = Portal::new(&portal.name, &portal.locale)
-                    .with_archive_days(portal.archive_days);
+                    .with_archive_days(portal.archive_days)
+                    .with_max_chats_per_operator(portal.max_chats_per_operator);
                 store.put_portal(&new).await?;
                 seeded.portals += 1;
             }
-            // The archive's retention is a setting: the file's wins.
-            Some(stored) if stored.archive_days != portal.archive_days => {
-                store
-                    .put_portal(&stored.with_archive_days(portal.archive_days))
-                    .await?;
+            // The archive's retention and the capacity are settings: the
+            // file's win.
+            Some(stored)
+                if stored.archive_days != portal.archive_days
+                    || stored.max_chats_per_operator != portal.max_chats_per_operator =>
+            {
+                let updated = stored
+                    .with_archive_days(portal.archive_days)
+                    .with_max_chats_per_operator(portal.max_chats_per_operator);
+                store.put_portal(&updated).await?;
             }
             Some(_) => {}
         }
@@ -53,18 +59,30 @@ pub async fn seed(
                 departments.push(added);
                 seeded.departments += 1;
             }
+            // Routing is a setting too.
+            if let Some(found) = departments.iter().find(|d| d.name == wanted.name)
+                && (found.routing != wanted.routing()
+                    || found.offer_timeout_secs != wanted.offer_timeout)
+            {
+                store
+                    .set_routing(found.id, wanted.routing(), wanted.offer_timeout)
+                    .await?;
+            }
         }
         for wanted in &portal.operators {
-            if store
-                .operator_by_email(&portal.name, &wanted.email)
-                .await?
-                .is_some()
-            {
+            if let Some(found) = store.operator_by_email(&portal.name, &wanted.email).await? {
+                // Their capacity is a setting: the file's wins.
+                if found.max_chats != wanted.max_chats {
+                    store.set_max_chats(found.id, wanted.max_chats).await?;
+                }
                 continue;
             }
             let operator = store
                 .add_operator(&NewOperator::new(&portal.name, &wanted.email, &wanted.name))
                 .await?;
+            if wanted.max_chats.is_some() {
+                store.set_max_chats(operator.id, wanted.max_chats).await?;
+            }
             accounts.set_password(operator.id, &wanted.password).await?;
             if let Some(username) = &wanted.username {
                 store.claim_username(operator.id, username).await?;
@@ -88,4 +106,66 @@ pub async fn seed(
         }
     }
     Ok(seeded)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::sync::Arc;
+
+    use salesiq_session::{Routing, SqliteStore, Store, StoreAccounts};
+
+    use crate::config::Config;
+
+    fn config(max: u32, routing: &str, timeout: u32, own: &str) -> Config {
+        let text = format!(
+            "[server]\ndomain = \"chat.example.com\"\n[[portal]]\nname = \"p\"\n\
+             max_chats_per_operator = {max}\n[[portal.department]]\nname = \"Desk\"\n\
+             routing = \"{routing}\"\noffer_timeout = {timeout}\n[[portal.operator]]\n\
+             email = \"a@p.example\"\nname = \"A\"\nusername = \"alice.ops\"\n\
+             password = \"pw-123456\"\n{own}"
+        );
+        Config::parse(&text, "test.toml").unwrap()
+    }
+
+    /// Capacity and routing are settings: applied at every start, not only
+    /// when the rows are first made.
+    #[tokio::test]
+    async fn capacity_and_routing_are_applied_at_every_start() {
+        let store = Arc::new(SqliteStore::open(":memory:").unwrap());
+        let accounts = StoreAccounts::new(store.clone());
+        let first = config(5, "broadcast", 30, "");
+        super::seed(store.as_ref(), &accounts, &first.portals)
+            .await
+            .unwrap();
+        let second = config(2, "least_busy", 12, "max_chats = 4\n");
+        let seeded = super::seed(store.as_ref(), &accounts, &second.portals)
+            .await
+            .unwrap();
+        assert_eq!(seeded.operators, 0, "nothing new");
+        let portal = store.portal("p").await.unwrap().unwrap();
+        assert_eq!(portal.max_chats_per_operator, 2);
+        let desk = &store.departments("p").await.unwrap()[0];
+        assert_eq!(
+            (desk.routing, desk.offer_timeout_secs),
+            (Routing::LeastBusy, 12)
+        );
+        let alice = store
+            .operator_by_username("alice.ops")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(alice.max_chats, Some(4));
+        // Taken out of the file, the operator's own limit goes.
+        super::seed(store.as_ref(), &accounts, &first.portals)
+            .await
+            .unwrap();
+        let alice = store
+            .operator_by_username("alice.ops")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(alice.max_chats, None);
+    }
 }

@@ -36,7 +36,9 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// How long the page may take to show something.
 const STEP: Duration = Duration::from_secs(20);
-const VISITOR: &str = "demo|visitor-1@salesiq.zoho.com";
+/// The browser's visitor: the second of the portal (a socket's visitor
+/// asks first, to put the browser's second in the queue).
+const VISITOR: &str = "demo|visitor-2@salesiq.zoho.com";
 
 /// chromedriver on a free port, and a headless Chromium session in it.
 struct Browser {
@@ -221,6 +223,21 @@ async fn a_browser_visitor_chats_with_a_jabber_client() {
     .await;
     let browser = Browser::open().await;
 
+    // Somebody asked first (over the WebSocket API, from nobody's page),
+    // in the same department: the browser's visitor is second in line.
+    let url = format!("ws://{}/ws/visitor?portal=demo", running.http);
+    let (mut first, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    common::send(
+        &mut first,
+        json!({"type": "start", "name": "Early Bird", "question": "Hello?", "department": "VIPサポート"}),
+    )
+    .await;
+    assert_eq!(common::frame(&mut first).await.unwrap()["type"], "session");
+    assert_eq!(
+        common::frame(&mut first).await.unwrap(),
+        json!({"type": "queued", "position": 1})
+    );
+
     // The form, with the departments of the portal.
     browser
         .client
@@ -244,7 +261,15 @@ async fn a_browser_visitor_chats_with_a_jabber_client() {
     browser.screenshot("visitor-form.png").await;
     browser.click("#start").await;
     browser
-        .text_until("#status", |t| t.contains("Waiting for an operator"))
+        .text_until("#status", |t| {
+            t == "Waiting for an operator… You are number 2 in the queue."
+        })
+        .await;
+    browser.screenshot("visitor-queued.png").await;
+    // The first one gives up: the page says the visitor is next.
+    common::send(&mut first, json!({"type": "leave"})).await;
+    browser
+        .text_until("#status", |t| t == "Waiting for an operator… You are next.")
         .await;
 
     // Alice is offered the chat, with subject and department, and takes it.
