@@ -3,7 +3,7 @@
 //! `#support` commands, and to send mail ([`Mailer`]: messages left,
 //! missed chats, transcripts); an in-memory implementation of each for
 //! tests and demos; HTTP implementations for the vendor APIs (Zoho CRM v2,
-//! Zoho Desk v1).
+//! Zoho Desk v1) and an SMTP one for mail.
 //!
 //! ```
 //! use salesiq_integrations::{CrmConnector, CrmModule, CrmRecord, MemoryCrm};
@@ -42,6 +42,10 @@
 //!   connectors only, and compiles no HTTP or TLS stack (the workspace's
 //!   domain crate and the example server use it so, about 60 build units
 //!   fewer; the example turns it on with its own `zoho` feature).
+//! * `smtp` (on by default): `SmtpMailer` and `SmtpConfig`, over SMTP with
+//!   lettre (STARTTLS on rustls). Without it the crate still has the
+//!   [`Mailer`] trait, [`Mail`], [`Mailbox`] and [`MemoryMailer`] (the
+//!   example server turns it on with its own `smtp` feature).
 
 mod connectors;
 mod crm;
@@ -52,6 +56,8 @@ mod helpdesk;
 #[cfg(feature = "zoho")]
 mod http;
 mod mail;
+#[cfg(feature = "smtp")]
+mod smtp;
 
 pub use connectors::{Connectors, PortalConnectors};
 pub use crm::{CrmConnector, CrmModule, CrmRecord, MemoryCrm};
@@ -68,3 +74,5 @@ pub use mail::{Mail, Mailbox, Mailer, MemoryMailer};
 /// URLs of vendor APIs ([`HttpConfig::base_url`], [`OAuthClient::accounts_url`]).
 #[cfg(feature = "zoho")]
 pub use reqwest::Url;
+#[cfg(feature = "smtp")]
+pub use smtp::{SmtpConfig, SmtpMailer};
