@@ -21,7 +21,9 @@ struct Rebuilt {
 }
 
 fn portal(p: Portal) -> Portal {
-    Portal::new(&p.name, &p.locale).with_archive_days(p.archive_days)
+    Portal::new(&p.name, &p.locale)
+        .with_archive_days(p.archive_days)
+        .with_notify(p.notify)
 }
 fn department(d: Department) -> Department {
     Department::new(d.id, &d.portal, &d.name, d.convert_to_ticket)

@@ -49,9 +49,9 @@ pub(crate) async fn put_portal(store: &PgStore, portal: &Portal) -> StoreResult<
     let name = portal.name.to_ascii_lowercase();
     execute(
         &store.client().await?,
-        "INSERT INTO portals (name, locale, archive_days) VALUES ($1, $2, $3)
-         ON CONFLICT (name) DO UPDATE SET locale = $2, archive_days = $3",
-        &[&name, &portal.locale, &days],
+        "INSERT INTO portals (name, locale, archive_days, notify) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (name) DO UPDATE SET locale = $2, archive_days = $3, notify = $4",
+        &[&name, &portal.locale, &days, &portal.notify],
     )
     .await
     .map(drop)
@@ -62,7 +62,7 @@ pub(crate) async fn portal(store: &PgStore, name: &str) -> StoreResult<Option<Po
     let name = name.to_ascii_lowercase();
     let found = row(
         &store.client().await?,
-        "SELECT name, locale, archive_days FROM portals WHERE name = $1",
+        "SELECT name, locale, archive_days, notify FROM portals WHERE name = $1",
         &[&name],
     )
     .await
@@ -70,9 +70,11 @@ pub(crate) async fn portal(store: &PgStore, name: &str) -> StoreResult<Option<Po
     found
         .map(|row| {
             let days: i32 = get(&row, 2)?;
+            let notify: Vec<String> = get(&row, 3)?;
             Ok(
                 Portal::new(&get::<String>(&row, 0)?, &get::<String>(&row, 1)?)
-                    .with_archive_days(u32::try_from(days).unwrap_or(0)),
+                    .with_archive_days(u32::try_from(days).unwrap_or(0))
+                    .with_notify(notify),
             )
         })
         .transpose()

@@ -18,6 +18,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../migrations/0003_live_chat_owner.sql"),
     ),
     ("canned", include_str!("../migrations/0004_canned.sql")),
+    (
+        "portal_notify",
+        include_str!("../migrations/0005_portal_notify.sql"),
+    ),
 ];
 
 /// The advisory lock that serialises migrations: two nodes starting at

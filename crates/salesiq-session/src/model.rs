@@ -47,6 +47,13 @@ pub struct Portal {
     /// How many days its operators' message archives keep a message
     /// (default [`crate::DEFAULT_ARCHIVE_DAYS`]).
     pub archive_days: u32,
+    /// Who is told by e-mail of what happens while nobody answers (issue
+    /// 15: messages left, missed chats): e-mail addresses, `addr` or
+    /// `Name <addr>`, in order; none by default. The store keeps them as
+    /// given; checking them is the caller's (with
+    /// `salesiq_integrations::Mailbox`). An address has no line break
+    /// (a store may keep them one a line, and refuses one that has).
+    pub notify: Vec<String>,
 }
 
 impl Portal {
@@ -56,12 +63,22 @@ impl Portal {
             name: name.to_ascii_lowercase(),
             locale: locale.to_owned(),
             archive_days: crate::archive::DEFAULT_ARCHIVE_DAYS,
+            notify: Vec::new(),
         }
     }
 
     /// The same, keeping archives `days` days.
     pub fn with_archive_days(mut self, days: u32) -> Self {
         self.archive_days = days;
+        self
+    }
+
+    /// The same, telling `addresses` by e-mail ([`Portal::notify`]).
+    pub fn with_notify(mut self, addresses: impl IntoIterator<Item = impl AsRef<str>>) -> Self {
+        self.notify = addresses
+            .into_iter()
+            .map(|a| a.as_ref().to_owned())
+            .collect();
         self
     }
 }
