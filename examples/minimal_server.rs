@@ -74,6 +74,19 @@ fn print_welcome(config: &Config, running: &app::Running) {
     } else {
         println!("Using {store}.");
     }
+    if let Some(smtp) = &config.smtp {
+        let how = if smtp.starttls {
+            "STARTTLS"
+        } else {
+            "plain SMTP"
+        };
+        println!(
+            "E-mail goes out through {}:{} ({how}), from {}.",
+            smtp.host,
+            smtp.port(),
+            smtp.from
+        );
+    }
     if running.restored_chats > 0 {
         println!(
             "Restored {} live chat(s) from the last run: their visitors resume them.",
