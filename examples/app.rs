@@ -1,7 +1,7 @@
 //! The whole example server, started from a [`Config`]: the SQLite store
 //! (seeded), the certificate, the XMPP server, the gateway with its
-//! connectors, and the web server (visitor page, settings page, WebSocket
-//! API).
+//! connectors, the mailer, and the web server (visitor page, settings
+//! page, WebSocket API).
 //!
 //! `minimal_server` is this plus printing; the browser tests start the same
 //! thing on free ports.
@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use salesiq_integrations::{CrmConnector, HelpdeskConnector, PortalConnectors};
+use salesiq_integrations::{
+    CrmConnector, HelpdeskConnector, Mailer, MemoryMailer, PortalConnectors,
+};
 use salesiq_session::{Gateway, SqliteStore, Store, StoreAccounts};
 use salesiq_web::{GeoIp, JabberSettings, Web};
 use salesiq_xmpp::{Server, TlsIdentity};
@@ -37,6 +39,10 @@ pub enum StartError {
     /// A connector's configuration.
     #[error("integrations: {0}")]
     Connector(String),
+    /// The `[smtp]` table: a build without SMTP, or a mailer that cannot
+    /// be set up.
+    #[error("smtp: {0}")]
+    Mail(String),
     /// The gateway.
     #[error("gateway: {0}")]
     Gateway(#[from] salesiq_session::GatewayError),
@@ -76,6 +82,10 @@ pub struct Running {
     /// What the `[server] geoip` database says it is (e.g.
     /// `GeoLite2-Country`); `None` without one.
     pub geoip: Option<String>,
+    /// Where the gateway's e-mail goes ([`mailer`]): the `[smtp]` server,
+    /// or, without one, memory. Each portal's `notify` addresses are in
+    /// the store ([`salesiq_session::Portal::notify`]).
+    pub mailer: Arc<dyn Mailer>,
     stop: watch::Sender<bool>,
     gateway: Gateway,
     node: node::Node,
@@ -86,6 +96,7 @@ pub struct Running {
 /// Starts everything `config` describes.
 pub async fn start(config: &Config) -> Result<Running, StartError> {
     let server = &config.server;
+    let mailer = mailer(config)?;
     std::fs::create_dir_all(&server.data_dir)
         .map_err(|e| StartError::Io(format!("{}: {e}", server.data_dir.display())))?;
     let database = server.data_dir.join("gateway.sqlite3");
@@ -190,6 +201,7 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         closed_chats,
         accounts: StoreAccounts::clone(&accounts),
         geoip: geoip_type,
+        mailer,
         stop,
         gateway,
         node,
@@ -210,6 +222,60 @@ async fn open_store(config: &Config, database: &Path) -> Result<Arc<dyn Store>, 
              add `--features postgres` to cargo run"
                 .into(),
         )),
+    }
+}
+
+/// The mailer `[smtp]` names: an SMTP server (in a build with the `smtp`
+/// feature), or, without `[smtp]`, a [`MemoryMailer`] that keeps the last
+/// mails and sends nothing.
+pub fn mailer(config: &Config) -> Result<Arc<dyn Mailer>, StartError> {
+    match &config.smtp {
+        None => Ok(Arc::new(MemoryMailer::new())),
+        Some(smtp) => smtp::mailer(smtp),
+    }
+}
+
+/// `[smtp]` through salesiq-integrations' SmtpMailer.
+#[cfg(feature = "smtp")]
+mod smtp {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use salesiq_integrations::{Mailbox, Mailer, SmtpMailer};
+
+    use super::StartError;
+    use crate::config::SmtpConfig;
+
+    pub(super) fn mailer(smtp: &SmtpConfig) -> Result<Arc<dyn Mailer>, StartError> {
+        let bad = |e: salesiq_integrations::ConnectorError| StartError::Mail(e.to_string());
+        let from = Mailbox::parse(&smtp.from).map_err(bad)?;
+        let mut config = salesiq_integrations::SmtpConfig::new(&smtp.host, smtp.port(), from)
+            .with_starttls(smtp.starttls)
+            .with_timeout(Duration::from_secs(smtp.timeout));
+        if let (Some(username), Some(password)) = (&smtp.username, &smtp.password) {
+            config = config.with_credentials(username, password);
+        }
+        Ok(Arc::new(SmtpMailer::new(config).map_err(bad)?))
+    }
+}
+
+/// `[smtp]` without the `smtp` feature: refused at start, saying how to
+/// build with it.
+#[cfg(not(feature = "smtp"))]
+mod smtp {
+    use std::sync::Arc;
+
+    use salesiq_integrations::Mailer;
+
+    use super::StartError;
+    use crate::config::SmtpConfig;
+
+    pub(super) fn mailer(_: &SmtpConfig) -> Result<Arc<dyn Mailer>, StartError> {
+        Err(StartError::Mail(
+            "[smtp] is set, but the example was built without it: \
+             add `--features smtp` to cargo run"
+                .into(),
+        ))
     }
 }
 
@@ -578,5 +644,48 @@ mod tests {
             "{error}"
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    const MINIMAL: &str = "[server]\ndomain = \"chat.example.com\"\n[[portal]]\nname = \"p\"\n";
+
+    #[test]
+    fn without_smtp_mail_stays_in_memory() {
+        let config = Config::parse(MINIMAL, "test.toml").unwrap();
+        let mailer = mailer(&config).unwrap();
+        assert!(
+            format!("{mailer:?}").starts_with("MemoryMailer"),
+            "{mailer:?}"
+        );
+    }
+
+    fn with_smtp() -> Config {
+        let text = format!(
+            "{MINIMAL}[smtp]\nhost = \"smtp.example.com\"\nfrom = \"Acme <support@example.com>\"\n\
+             username = \"gw\"\npassword = \"hunter2\"\n"
+        );
+        Config::parse(&text, "test.toml").unwrap()
+    }
+
+    #[cfg(feature = "smtp")]
+    #[test]
+    fn smtp_makes_an_smtp_mailer() {
+        let mailer = mailer(&with_smtp()).unwrap();
+        let debug = format!("{mailer:?}");
+        assert!(debug.starts_with("SmtpMailer"), "{debug}");
+        assert!(
+            debug.contains("smtp.example.com") && debug.contains("587"),
+            "{debug}"
+        );
+        assert!(
+            debug.contains("starttls: true") && !debug.contains("hunter2"),
+            "{debug}"
+        );
+    }
+
+    #[cfg(not(feature = "smtp"))]
+    #[test]
+    fn smtp_without_the_feature_is_refused_saying_how() {
+        let error = mailer(&with_smtp()).unwrap_err();
+        assert!(error.to_string().contains("--features smtp"), "{error}");
     }
 }

@@ -69,6 +69,8 @@ pub struct Config {
     /// Other nodes of the same gateway: none unless a NATS URL is given.
     #[serde(default)]
     pub cluster: ClusterConfig,
+    /// Where e-mail goes out; absent, none is sent (it is kept in memory).
+    pub smtp: Option<SmtpConfig>,
     /// The portals to seed; the first is the visitor page's default.
     #[serde(rename = "portal")]
     pub portals: Vec<PortalConfig>,
@@ -130,6 +132,106 @@ pub struct ClusterConfig {
 
 fn default_node() -> String {
     "a".to_owned()
+}
+
+/// `[smtp]`: the server the gateway's e-mail goes out through (issue 15:
+/// messages left and missed chats to a portal's `notify` addresses,
+/// transcripts to visitors).
+///
+/// ```toml
+/// [smtp]
+/// host = "smtp.example.com"
+/// port = 587                                  # default: 587, or 25 without STARTTLS
+/// from = "Acme Support <support@example.com>"
+/// username = "gateway"                        # optional, with password
+/// password = "secret"
+/// starttls = true                             # the default
+/// timeout = 30                                # seconds per mail, the default
+/// ```
+///
+/// `starttls = true` requires STARTTLS: a server that does not offer it,
+/// or whose certificate does not verify, gets no mail, never a plain-text
+/// fall-back. `starttls = false` is plain SMTP, for a relay or a test
+/// sink on the same machine or network; a username and password are
+/// then refused, so that no password is sent in the clear. Absent, no
+/// mail leaves the machine: the server keeps the last mails in memory.
+/// Needs the example built with `--features smtp`, so that the first run
+/// compiles no SMTP client.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct SmtpConfig {
+    /// The server's host name (checked against its certificate) or IP
+    /// address.
+    pub host: String,
+    /// Its port; default [`SmtpConfig::port`].
+    pub port: Option<u16>,
+    /// The sender of every mail: `addr` or `Name <addr>`.
+    pub from: String,
+    /// The login, if the server wants one.
+    pub username: Option<String>,
+    /// The password of `username`.
+    pub password: Option<String>,
+    /// Whether STARTTLS is required (default `true`) or plain SMTP is used.
+    #[serde(default = "yes")]
+    pub starttls: bool,
+    /// Seconds one mail may take, connection to the end (default 30).
+    #[serde(default = "smtp_timeout")]
+    pub timeout: u64,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn smtp_timeout() -> u64 {
+    30
+}
+
+impl SmtpConfig {
+    /// The port given, or 587 (submission) with STARTTLS and 25 without.
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(if self.starttls { 587 } else { 25 })
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if self.host.trim().is_empty() {
+            return Err("smtp.host is empty".into());
+        }
+        salesiq_integrations::Mailbox::parse(&self.from).map_err(|e| match e {
+            salesiq_integrations::ConnectorError::BadAddress { reason, .. } => format!(
+                "smtp.from: {:?} is not an e-mail address: {reason}",
+                self.from
+            ),
+            other => format!("smtp.from: {other}"),
+        })?;
+        if self.username.is_some() != self.password.is_some() {
+            return Err("smtp.username and smtp.password go together".into());
+        }
+        if self.username.is_some() && !self.starttls {
+            return Err("smtp.username and smtp.password need starttls = true: \
+                 a password is never sent in the clear"
+                .into());
+        }
+        if self.timeout == 0 {
+            return Err("smtp.timeout: at least 1 second".into());
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for SmtpConfig {
+    /// Leaves the password out.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("from", &self.from)
+            .field("username", &self.username)
+            .field("starttls", &self.starttls)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Listeners, domain and files.
@@ -383,6 +485,11 @@ pub struct PortalConfig {
     /// Its canned answers (`[[portal.canned]]`), for `#c`.
     #[serde(default)]
     pub canned: Vec<CannedConfig>,
+    /// Who is told by e-mail of messages left and missed chats:
+    /// addresses, `addr` or `Name <addr>`. Default none. Applied at every
+    /// start, like `archive_days`.
+    #[serde(default)]
+    pub notify: Vec<String>,
 }
 
 /// `[[portal.canned]]`: a canned answer operators send with `#c <key>`.
@@ -561,6 +668,9 @@ impl Config {
         if self.server.certificate.is_some() != self.server.key.is_some() {
             return Err("server.certificate and server.key go together".into());
         }
+        if let Some(smtp) = &self.smtp {
+            smtp.check()?;
+        }
         if self.portals.is_empty() {
             return Err("at least one [[portal]] is needed".into());
         }
@@ -595,6 +705,20 @@ impl Config {
                 }
                 if !(1..=3600).contains(&department.offer_timeout) {
                     return Err(format!("{what}: offer_timeout is 1 to 3,600 seconds"));
+                }
+            }
+            let mut notify = HashSet::new();
+            for address in &portal.notify {
+                let what = format!("portal {:?}, notify", portal.name);
+                let mailbox =
+                    salesiq_integrations::Mailbox::parse(address).map_err(|e| match e {
+                        salesiq_integrations::ConnectorError::BadAddress { reason, .. } => {
+                            format!("{what}: {address:?} is not an e-mail address: {reason}")
+                        }
+                        other => format!("{what}: {other}"),
+                    })?;
+                if !notify.insert(mailbox.address().to_ascii_lowercase()) {
+                    return Err(format!("{what}: {address:?} is listed twice"));
                 }
             }
             let departments: HashSet<&str> =
@@ -852,6 +976,82 @@ mod tests {
         assert!(refused(&twice).contains("listed twice"));
         let demo = Config::demo().unwrap();
         assert!(demo.portals[0].canned.iter().any(|c| c.key == "hello"));
+    }
+
+    #[test]
+    fn smtp_is_optional_and_checked() {
+        let config = Config::parse(MINIMAL, "test.toml").unwrap();
+        assert!(
+            config.smtp.is_none(),
+            "no [smtp]: no mail leaves the machine"
+        );
+        let smtp = |keys: &str| {
+            format!(
+                "{MINIMAL}[smtp]\nhost = \"smtp.example.com\"\nfrom = \"Acme <support@example.com>\"\n{keys}"
+            )
+        };
+        let config = Config::parse(&smtp(""), "test.toml").unwrap();
+        let parsed = config.smtp.unwrap();
+        assert!(parsed.starttls, "STARTTLS is required by default");
+        assert_eq!((parsed.port(), parsed.timeout), (587, 30));
+        let plain = Config::parse(&smtp("starttls = false\n"), "test.toml").unwrap();
+        assert_eq!(plain.smtp.unwrap().port(), 25);
+        let own = Config::parse(
+            &smtp("port = 2525\nusername = \"gw\"\npassword = \"hunter2\"\ntimeout = 5\n"),
+            "test.toml",
+        )
+        .unwrap();
+        let own = own.smtp.unwrap();
+        assert_eq!((own.port(), own.timeout), (2525, 5));
+        assert!(!format!("{own:?}").contains("hunter2"), "{own:?}");
+
+        let bad_from = smtp("").replace("Acme <support@example.com>", "support at example.com");
+        let why = refused(&bad_from);
+        assert!(
+            why.contains("smtp.from") && why.contains("support at example.com"),
+            "{why}"
+        );
+        assert!(refused(&smtp("username = \"gw\"\n")).contains("go together"));
+        let leak = refused(&smtp(
+            "starttls = false\nusername = \"gw\"\npassword = \"p\"\n",
+        ));
+        assert!(leak.contains("starttls"), "{leak}");
+        assert!(refused(&smtp("timeout = 0\n")).contains("smtp.timeout"));
+        assert!(
+            refused(&smtp("tls = true\n")).contains("tls"),
+            "unknown keys"
+        );
+        assert!(
+            refused(&format!("{MINIMAL}[smtp]\nhost = \"h\"\n")).contains("from"),
+            "from is required"
+        );
+    }
+
+    #[test]
+    fn notify_addresses_are_checked() {
+        let notify = |list: &str| format!("{MINIMAL}notify = [{list}]\n");
+        let config = Config::parse(MINIMAL, "test.toml").unwrap();
+        assert!(config.portals[0].notify.is_empty(), "none by default");
+        let config = Config::parse(
+            &notify("\"ops@example.com\", \"Sales <sales@example.com>\""),
+            "test.toml",
+        )
+        .unwrap();
+        assert_eq!(
+            config.portals[0].notify,
+            ["ops@example.com", "Sales <sales@example.com>"]
+        );
+        let why = refused(&notify("\"ops@example.com\", \"ops.example.com\""));
+        assert_eq!(
+            why,
+            "test.toml: portal \"p\", notify: \"ops.example.com\" is not an e-mail address: it has no '@'"
+        );
+        assert!(refused(&notify("\"ops@example.com\\r\\nBcc: x@example.com\"")).contains("notify"));
+        let twice = refused(&notify("\"ops@example.com\", \"Ops <OPS@example.com>\""));
+        assert!(twice.contains("listed twice"), "{twice}");
+        let demo = Config::demo().unwrap();
+        assert_eq!(demo.portals[0].notify, ["Demo Ops <ops@demo.example>"]);
+        assert!(demo.smtp.is_none(), "the demo sends no mail");
     }
 
     #[test]

@@ -77,6 +77,19 @@ fn print_welcome(config: &Config, running: &app::Running) {
     if let (Some(kind), Some(path)) = (&running.geoip, &server.geoip) {
         println!("Visitors' countries from {kind} ({}).", path.display());
     }
+    if let Some(smtp) = &config.smtp {
+        let how = if smtp.starttls {
+            "STARTTLS"
+        } else {
+            "plain SMTP"
+        };
+        println!(
+            "E-mail goes out through {}:{} ({how}), from {}.",
+            smtp.host,
+            smtp.port(),
+            smtp.from
+        );
+    }
     if running.restored_chats > 0 {
         println!(
             "Restored {} live chat(s) from the last run: their visitors resume them.",

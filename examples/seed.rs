@@ -33,20 +33,23 @@ pub async fn seed(
             None => {
                 let new = Portal::new(&portal.name, &portal.locale)
                     .with_archive_days(portal.archive_days)
-                    .with_max_chats_per_operator(portal.max_chats_per_operator);
+                    .with_max_chats_per_operator(portal.max_chats_per_operator)
+                    .with_notify(&portal.notify);
                 store.put_portal(&new).await?;
                 seeded.portals += 1;
             }
-            // The archive's retention and the capacity are settings: the
-            // file's win.
+            // The archive's retention, the capacity and who is told by
+            // e-mail are settings: the file's win.
             Some(stored)
                 if stored.archive_days != portal.archive_days
-                    || stored.max_chats_per_operator != portal.max_chats_per_operator =>
+                    || stored.max_chats_per_operator != portal.max_chats_per_operator
+                    || stored.notify != portal.notify =>
             {
-                let updated = stored
+                let settings = stored
                     .with_archive_days(portal.archive_days)
-                    .with_max_chats_per_operator(portal.max_chats_per_operator);
-                store.put_portal(&updated).await?;
+                    .with_max_chats_per_operator(portal.max_chats_per_operator)
+                    .with_notify(&portal.notify);
+                store.put_portal(&settings).await?;
             }
             Some(_) => {}
         }
@@ -114,7 +117,11 @@ mod tests {
 
     use std::sync::Arc;
 
-    use salesiq_session::{Routing, SqliteStore, Store, StoreAccounts};
+    use salesiq_session::SqliteStore;
+
+    use super::*;
+
+    use salesiq_session::Routing;
 
     use crate::config::Config;
 
@@ -167,5 +174,52 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(alice.max_chats, None);
+    }
+
+    /// A fresh SQLite file of the test's own (no dev-dependencies here:
+    /// a directory under the system's temporary one, removed at the end).
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        std::env::temp_dir().join(format!(
+            "salesiq-seed-{name}-{}-{nanos}",
+            std::process::id()
+        ))
+    }
+
+    #[tokio::test]
+    async fn notify_is_a_setting_applied_at_every_start() {
+        let dir = scratch("notify");
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.join("s.sqlite3")).unwrap());
+        let accounts = StoreAccounts::new(store.clone());
+        let file = |notify: &str| {
+            let text = format!(
+                "[server]\ndomain = \"chat.example.com\"\n[[portal]]\nname = \"p\"\n\
+                 archive_days = 7\nnotify = [{notify}]\n"
+            );
+            Config::parse(&text, "test.toml").unwrap().portals
+        };
+        seed(store.as_ref(), &accounts, &file("\"a@example.com\""))
+            .await
+            .unwrap();
+        let stored = store.portal("p").await.unwrap().unwrap();
+        assert_eq!(stored.notify, ["a@example.com"]);
+        let again = seed(
+            store.as_ref(),
+            &accounts,
+            &file("\"Ops <b@example.com>\", \"c@example.com\""),
+        )
+        .await
+        .unwrap();
+        assert_eq!(again.portals, 0, "the portal was there already");
+        let stored = store.portal("p").await.unwrap().unwrap();
+        assert_eq!(stored.notify, ["Ops <b@example.com>", "c@example.com"]);
+        assert_eq!(stored.archive_days, 7);
+        seed(store.as_ref(), &accounts, &file("")).await.unwrap();
+        assert!(store.portal("p").await.unwrap().unwrap().notify.is_empty());
+        drop((store, accounts));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -1,4 +1,5 @@
-# What scripts/postgres.sh and scripts/nats.sh share: sourced, not run.
+# What scripts/postgres.sh, scripts/nats.sh and scripts/smtp.sh share:
+# sourced, not run.
 
 # Installs Debian's package $1 (with sudo when not root); says so on stderr.
 apt_install() {

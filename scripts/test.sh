@@ -3,9 +3,10 @@
 # tests need (Debian's chromium and chromium-driver) and the interop tests
 # need (slixmpp) when it is missing, starts a private PostgreSQL for the
 # PgStore tests (scripts/postgres.sh, which installs Debian's postgresql
-# when missing) and a private NATS server for the NatsBus tests
-# (scripts/nats.sh, which installs Debian's nats-server when missing),
-# both stopped again at exit,
+# when missing), a private NATS server for the NatsBus tests
+# (scripts/nats.sh, which installs Debian's nats-server when missing) and
+# an SMTP sink for the SmtpMailer tests (scripts/smtp.sh, which installs
+# aiosmtpd when missing), all stopped again at exit,
 # then runs `cargo test --workspace` with any arguments given.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,5 +39,14 @@ echo "== starting nats-server (NatsBus tests)"
 trap 'bash scripts/nats.sh stop; bash scripts/postgres.sh stop' EXIT
 SALESIQ_NATS_URL=$(bash scripts/nats.sh start)
 export SALESIQ_NATS_URL
+
+# salesiq-integrations' SMTP tests (crates/salesiq-integrations/tests/mail.rs)
+# send to this sink and read what it kept; the script prints
+# `export SALESIQ_SMTP_ADDR=...` and `export SALESIQ_SMTP_DIR=...`.
+echo "== starting the SMTP sink (SmtpMailer tests)"
+trap 'bash scripts/smtp.sh stop; bash scripts/nats.sh stop; bash scripts/postgres.sh stop' EXIT
+smtp_env=$(bash scripts/smtp.sh start)
+eval "$smtp_env"
+: "${SALESIQ_SMTP_ADDR:?}" "${SALESIQ_SMTP_DIR:?}"
 
 cargo test --workspace "$@"

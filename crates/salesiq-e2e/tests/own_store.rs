@@ -24,6 +24,7 @@ fn portal(p: Portal) -> Portal {
     Portal::new(&p.name, &p.locale)
         .with_archive_days(p.archive_days)
         .with_max_chats_per_operator(p.max_chats_per_operator)
+        .with_notify(p.notify)
 }
 fn department(d: Department) -> Department {
     Department::new(d.id, &d.portal, &d.name, d.convert_to_ticket)

@@ -1,7 +1,10 @@
 //! The one error type of the connectors.
 
-/// Why a connector could not answer. [`ConnectorError::reply`] is the
-/// friendly text an operator sees; the details go to the logs.
+use std::time::Duration;
+
+/// Why a connector could not answer, or a mailer could not send.
+/// [`ConnectorError::reply`] is the friendly text an operator sees; the
+/// details go to the logs.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConnectorError {
@@ -20,6 +23,35 @@ pub enum ConnectorError {
     /// No such ticket or contact where one was named.
     #[error("not found")]
     NotFound,
+    /// An e-mail address that is not one, or not one we send to (see
+    /// [`Mailbox`](crate::Mailbox)); nothing was sent.
+    #[error("{field}: {address:?} is not an e-mail address: {reason}")]
+    BadAddress {
+        /// Where it was given: `to`, `reply_to`, `from` or `address`.
+        field: &'static str,
+        /// What was given.
+        address: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A mail that cannot be sent as it is: no recipient, a line break in
+    /// the subject, a body over [`Mail::MAX_BODY`](crate::Mail::MAX_BODY)
+    /// bytes; nothing was sent.
+    #[error("{field}: {reason}")]
+    BadMail {
+        /// `to`, `subject` or `body`.
+        field: &'static str,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// The server did not finish in this time (it may still deliver what
+    /// it had taken in full; a mail is sent at most once).
+    #[error("timed out after {0:?}")]
+    Timeout(Duration),
+    /// The mail server refused the mail for good (a permanent SMTP reply,
+    /// such as an unknown recipient or a sender it does not relay for).
+    #[error("refused: {0}")]
+    Refused(String),
 }
 
 /// Which service a reply is about.
@@ -30,6 +62,8 @@ pub enum Service {
     Crm,
     /// The helpdesk.
     Helpdesk,
+    /// E-mail (a [`Mailer`](crate::Mailer)).
+    Mail,
 }
 
 impl ConnectorError {
@@ -39,6 +73,8 @@ impl ConnectorError {
             return self.reply(service);
         }
         match (self, service) {
+            (Self::BadAddress { .. }, _) => "メールアドレスが正しくありません",
+            (_, Service::Mail) => "現在メールを送信できません",
             (Self::NotFound, Service::Crm) => "CRMにそのレコードはありません",
             (Self::NotFound, _) => "サポートにその問い合わせはありません",
             (Self::RateLimited, Service::Crm) => {
@@ -56,6 +92,8 @@ impl ConnectorError {
     /// not theirs to debug.
     pub fn reply(&self, service: Service) -> &'static str {
         match (self, service) {
+            (Self::BadAddress { .. }, _) => "That is not a valid e-mail address",
+            (_, Service::Mail) => "The e-mail could not be sent right now",
             (Self::NotFound, Service::Crm) => "No such record in the CRM",
             (Self::NotFound, _) => "No such ticket in the helpdesk",
             (Self::RateLimited, Service::Crm) => "The CRM is busy right now; try again in a minute",

@@ -1,7 +1,9 @@
-//! CRM and helpdesk connectors for salesiq-gateway: the object-safe traits
-//! the session layer calls for `#crm info` and the `#support` commands, an
-//! in-memory implementation of each for tests and demos, and HTTP
-//! implementations for the vendor APIs (Zoho CRM v2, Zoho Desk v1).
+//! CRM, helpdesk and e-mail connectors for salesiq-gateway: the
+//! object-safe traits the session layer calls for `#crm info` and the
+//! `#support` commands, and to send mail ([`Mailer`]: messages left,
+//! missed chats, transcripts); an in-memory implementation of each for
+//! tests and demos; HTTP implementations for the vendor APIs (Zoho CRM v2,
+//! Zoho Desk v1) and an SMTP one for mail.
 //!
 //! ```
 //! use salesiq_integrations::{CrmConnector, CrmModule, CrmRecord, MemoryCrm};
@@ -28,6 +30,10 @@
 //! * TLS is rustls with the ring provider and the platform's verifier,
 //!   configured per client, so embedding this crate installs no
 //!   process-wide crypto provider.
+//! * A [`Mail`] is checked when it is made (addresses, a subject of one
+//!   line): a mail that exists can be sent, and no text it carries can
+//!   add a header. Sending it is the [`Mailer`]'s, from the mailer's one
+//!   sender address.
 //!
 //! # Crate features
 //!
@@ -36,6 +42,10 @@
 //!   connectors only, and compiles no HTTP or TLS stack (the workspace's
 //!   domain crate and the example server use it so, about 60 build units
 //!   fewer; the example turns it on with its own `zoho` feature).
+//! * `smtp` (on by default): `SmtpMailer` and `SmtpConfig`, over SMTP with
+//!   lettre (STARTTLS on rustls). Without it the crate still has the
+//!   [`Mailer`] trait, [`Mail`], [`Mailbox`] and [`MemoryMailer`] (the
+//!   example server turns it on with its own `smtp` feature).
 
 mod connectors;
 mod crm;
@@ -45,6 +55,9 @@ mod future;
 mod helpdesk;
 #[cfg(feature = "zoho")]
 mod http;
+mod mail;
+#[cfg(feature = "smtp")]
+mod smtp;
 
 pub use connectors::{Connectors, PortalConnectors};
 pub use crm::{CrmConnector, CrmModule, CrmRecord, MemoryCrm};
@@ -57,6 +70,9 @@ pub use helpdesk::{
 };
 #[cfg(feature = "zoho")]
 pub use http::{HttpConfig, OAuthClient, ZOHO_ACCOUNTS_URL, ZohoCrm, ZohoDesk};
+pub use mail::{Mail, Mailbox, Mailer, MemoryMailer};
 /// URLs of vendor APIs ([`HttpConfig::base_url`], [`OAuthClient::accounts_url`]).
 #[cfg(feature = "zoho")]
 pub use reqwest::Url;
+#[cfg(feature = "smtp")]
+pub use smtp::{SmtpConfig, SmtpMailer};

@@ -64,9 +64,9 @@ pub(crate) async fn put_portal(store: &PgStore, portal: &Portal) -> StoreResult<
     let name = portal.name.to_ascii_lowercase();
     execute(
         &store.client().await?,
-        "INSERT INTO portals (name, locale, archive_days, max_chats) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (name) DO UPDATE SET locale = $2, archive_days = $3, max_chats = $4",
-        &[&name, &portal.locale, &days, &max_chats],
+        "INSERT INTO portals (name, locale, archive_days, max_chats, notify) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (name) DO UPDATE SET locale = $2, archive_days = $3, max_chats = $4, notify = $5",
+        &[&name, &portal.locale, &days, &max_chats, &portal.notify],
     )
     .await
     .map(drop)
@@ -77,7 +77,7 @@ pub(crate) async fn portal(store: &PgStore, name: &str) -> StoreResult<Option<Po
     let name = name.to_ascii_lowercase();
     let found = row(
         &store.client().await?,
-        "SELECT name, locale, archive_days, max_chats FROM portals WHERE name = $1",
+        "SELECT name, locale, archive_days, max_chats, notify FROM portals WHERE name = $1",
         &[&name],
     )
     .await
@@ -86,10 +86,12 @@ pub(crate) async fn portal(store: &PgStore, name: &str) -> StoreResult<Option<Po
         .map(|row| {
             let days: i32 = get(&row, 2)?;
             let max_chats: i32 = get(&row, 3)?;
+            let notify: Vec<String> = get(&row, 4)?;
             Ok(
                 Portal::new(&get::<String>(&row, 0)?, &get::<String>(&row, 1)?)
                     .with_archive_days(u32::try_from(days).unwrap_or(0))
-                    .with_max_chats_per_operator(u32::try_from(max_chats).unwrap_or(0)),
+                    .with_max_chats_per_operator(u32::try_from(max_chats).unwrap_or(0))
+                    .with_notify(notify),
             )
         })
         .transpose()

@@ -19,6 +19,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     ),
     ("canned", include_str!("../migrations/0004_canned.sql")),
     ("routing", include_str!("../migrations/0005_routing.sql")),
+    (
+        "portal_notify",
+        include_str!("../migrations/0006_portal_notify.sql"),
+    ),
 ];
 
 /// The advisory lock that serialises migrations: two nodes starting at

@@ -104,6 +104,69 @@ async fn portals(store: &dyn Store) {
         "a portal keeps its archive retention"
     );
     assert_eq!(
+        store
+            .portal("conf-a")
+            .await
+            .expect("portal")
+            .map(|p| p.notify),
+        Some(Vec::new()),
+        "a portal tells nobody by default"
+    );
+    let notify = [
+        "ops@conf.example",
+        "Sales Team <sales@conf.example>",
+        "\"Lee, Ann\" <ann@conf.example>",
+        "サポート <support@conf.example>",
+    ];
+    store
+        .put_portal(
+            &Portal::new("conf-a", "ja")
+                .with_archive_days(30)
+                .with_notify(notify),
+        )
+        .await
+        .expect("put_portal with notify");
+    let found = store
+        .portal("conf-a")
+        .await
+        .expect("portal")
+        .expect("found");
+    assert_eq!(
+        found.notify, notify,
+        "a portal keeps its notify addresses, in order"
+    );
+    assert_eq!(
+        (found.locale.as_str(), found.archive_days),
+        ("ja", 30),
+        "and the rest"
+    );
+    store
+        .put_portal(&found.clone().with_notify(["ops@conf.example"]))
+        .await
+        .expect("put_portal with fewer");
+    assert_eq!(
+        store
+            .portal("conf-a")
+            .await
+            .expect("portal")
+            .map(|p| p.notify),
+        Some(vec!["ops@conf.example".to_owned()]),
+        "put_portal replaces the addresses"
+    );
+    store
+        .put_portal(&found.with_notify(Vec::<String>::new()))
+        .await
+        .expect("put_portal with none");
+    assert_eq!(
+        store
+            .portal("conf-a")
+            .await
+            .expect("portal")
+            .map(|p| p.notify),
+        Some(Vec::new()),
+        "and clears them"
+    );
+    assert_eq!(
         store.portal("conf-none").await.expect("portal"),
         None,
         "no such portal"

@@ -51,6 +51,13 @@ pub struct Portal {
     /// [`Operator::max_chats`] says otherwise (default
     /// [`DEFAULT_MAX_CHATS`]).
     pub max_chats_per_operator: u32,
+    /// Who is told by e-mail of what happens while nobody answers (issue
+    /// 15: messages left, missed chats): e-mail addresses, `addr` or
+    /// `Name <addr>`, in order; none by default. The store keeps them as
+    /// given; checking them is the caller's (with
+    /// `salesiq_integrations::Mailbox`). An address has no line break
+    /// (a store may keep them one a line, and refuses one that has).
+    pub notify: Vec<String>,
 }
 
 /// How many chats an operator takes at once by default: five.
@@ -113,6 +120,7 @@ impl Portal {
             locale: locale.to_owned(),
             archive_days: crate::archive::DEFAULT_ARCHIVE_DAYS,
             max_chats_per_operator: DEFAULT_MAX_CHATS,
+            notify: Vec::new(),
         }
     }
 
@@ -125,6 +133,15 @@ impl Portal {
     /// The same, where an operator takes `max` chats at once by default.
     pub fn with_max_chats_per_operator(mut self, max: u32) -> Self {
         self.max_chats_per_operator = max;
+        self
+    }
+
+    /// The same, telling `addresses` by e-mail ([`Portal::notify`]).
+    pub fn with_notify(mut self, addresses: impl IntoIterator<Item = impl AsRef<str>>) -> Self {
+        self.notify = addresses
+            .into_iter()
+            .map(|a| a.as_ref().to_owned())
+            .collect();
         self
     }
 }
