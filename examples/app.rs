@@ -101,8 +101,17 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         .map_err(|e| StartError::Io(format!("{}: {e}", server.data_dir.display())))?;
     let database = server.data_dir.join("gateway.sqlite3");
     // Before anything listens: a wrong path stops the start at once.
-    let geoip = match &server.geoip {
+    let geoip: Option<Arc<GeoIp>> = match &server.geoip {
+        #[cfg(feature = "geoip")]
         Some(path) => Some(Arc::new(GeoIp::open(path)?)),
+        #[cfg(not(feature = "geoip"))]
+        Some(_) => {
+            return Err(StartError::Io(
+                "server.geoip is set, but the example was built without it: \
+                 add `--features geoip` to cargo run"
+                    .into(),
+            ));
+        }
         None => None,
     };
     let store = open_store(config, &database).await?;
@@ -614,6 +623,7 @@ mod tests {
 
     /// `[server] geoip` naming a file that is no mmdb database stops the
     /// start with the file's name, before anything listens.
+    #[cfg(feature = "geoip")]
     #[tokio::test]
     async fn a_geoip_file_that_is_no_database_stops_the_start() {
         let dir = std::env::temp_dir().join(format!("salesiq-geoip-test-{}", std::process::id()));

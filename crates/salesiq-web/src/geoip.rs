@@ -4,6 +4,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
+#[cfg(feature = "geoip")]
 use maxminddb::geoip2;
 
 /// Why a GeoIP database could not be opened.
@@ -26,6 +27,15 @@ pub enum GeoIpError {
         /// The reader's reason.
         message: String,
     },
+    /// This build reads no GeoIP databases: salesiq-web's feature
+    /// `geoip` (on by default) is off.
+    #[error(
+        "GeoIP database {origin}: this build reads no GeoIP databases (salesiq-web's feature `geoip` is off)"
+    )]
+    Unsupported {
+        /// The file, or `"bytes"`.
+        origin: String,
+    },
 }
 
 /// A GeoIP database in MaxMind's mmdb format (GeoLite2-Country,
@@ -46,9 +56,21 @@ pub enum GeoIpError {
 /// assert!(matches!(GeoIp::open(&path), Err(GeoIpError::Invalid { .. })));
 /// ```
 pub struct GeoIp {
+    #[cfg(feature = "geoip")]
     reader: maxminddb::Reader<Vec<u8>>,
+    /// Without the feature, no `GeoIp` is ever made.
+    #[cfg(not(feature = "geoip"))]
+    never: std::convert::Infallible,
 }
 
+#[cfg(not(feature = "geoip"))]
+impl fmt::Debug for GeoIp {
+    fn fmt(&self, _: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.never {}
+    }
+}
+
+#[cfg(feature = "geoip")]
 impl fmt::Debug for GeoIp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let metadata = self.reader.metadata();
@@ -75,6 +97,14 @@ impl GeoIp {
         Self::read(bytes, "bytes")
     }
 
+    #[cfg(not(feature = "geoip"))]
+    fn read(_: Vec<u8>, origin: &str) -> Result<Self, GeoIpError> {
+        Err(GeoIpError::Unsupported {
+            origin: origin.to_owned(),
+        })
+    }
+
+    #[cfg(feature = "geoip")]
     fn read(bytes: Vec<u8>, origin: &str) -> Result<Self, GeoIpError> {
         let reader = maxminddb::Reader::from_source(bytes).map_err(|e| GeoIpError::Invalid {
             origin: origin.to_owned(),
@@ -86,6 +116,9 @@ impl GeoIp {
     /// What the database says it is, e.g. `GeoLite2-Country` or
     /// `DBIP-Country-Lite`.
     pub fn database_type(&self) -> &str {
+        #[cfg(not(feature = "geoip"))]
+        match self.never {}
+        #[cfg(feature = "geoip")]
         &self.reader.metadata().database_type
     }
 
@@ -98,6 +131,14 @@ impl GeoIp {
     /// IPv4-mapped IPv6 addresses (`::ffff:192.0.2.1`) are looked up as
     /// the IPv4 address they carry.
     pub fn country(&self, ip: IpAddr) -> Option<String> {
+        #[cfg(not(feature = "geoip"))]
+        match (self.never, ip) {}
+        #[cfg(feature = "geoip")]
+        self.lookup(ip)
+    }
+
+    #[cfg(feature = "geoip")]
+    fn lookup(&self, ip: IpAddr) -> Option<String> {
         let result = self.reader.lookup(ip.to_canonical()).ok()?;
         let record: geoip2::Country<'_> = result.decode().ok()??;
         [record.country, record.registered_country]
@@ -109,7 +150,7 @@ impl GeoIp {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "geoip"))]
 mod tests {
     #![allow(clippy::unwrap_used)]
 
