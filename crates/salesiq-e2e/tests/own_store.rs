@@ -8,9 +8,9 @@
 
 use salesiq_session::{
     ArchivePage, ArchiveQuery, ArchivedMessage, Author, BoardPost, BoxFuture, CannedAnswer, Chat,
-    ChatEvent, ChatId, ChatLine, ChatState, Credentials, Department, DepartmentId, LiveChat,
-    NewOperator, Note, OfflineMessage, Operator, OperatorId, OperatorRef, Photo, Portal, Routing,
-    SqliteStore, Store, StoreResult, Visitor, VisitorDetails, VisitorId,
+    ChatEvent, ChatId, ChatLine, ChatState, Credentials, Department, DepartmentId, LeftMessage,
+    LeftMessageId, LiveChat, NewOperator, Note, OfflineMessage, Operator, OperatorId, OperatorRef,
+    Photo, Portal, Routing, SqliteStore, Store, StoreResult, Visitor, VisitorDetails, VisitorId,
 };
 
 #[derive(Debug)]
@@ -29,6 +29,7 @@ fn portal(p: Portal) -> Portal {
 fn department(d: Department) -> Department {
     Department::new(d.id, &d.portal, &d.name, d.convert_to_ticket)
         .with_routing(d.routing, d.offer_timeout_secs)
+        .with_hours(d.hours.as_deref(), d.timezone.as_deref())
 }
 fn operator(o: Operator) -> Operator {
     Operator::new(o.id, &o.portal, &o.email, &o.display_name)
@@ -103,6 +104,47 @@ impl Store for Rebuilt {
         timeout: u32,
     ) -> BoxFuture<'_, StoreResult<()>> {
         self.inner.set_routing(d, routing, timeout)
+    }
+    fn set_hours<'a>(
+        &'a self,
+        d: DepartmentId,
+        hours: Option<&'a str>,
+        timezone: Option<&'a str>,
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        self.inner.set_hours(d, hours, timezone)
+    }
+    fn add_left_message<'a>(
+        &'a self,
+        m: &'a LeftMessage,
+    ) -> BoxFuture<'a, StoreResult<LeftMessageId>> {
+        self.inner.add_left_message(m)
+    }
+    fn left_messages<'a>(
+        &'a self,
+        p: &'a str,
+        limit: usize,
+    ) -> BoxFuture<'a, StoreResult<Vec<LeftMessage>>> {
+        Box::pin(async move {
+            Ok(self
+                .inner
+                .left_messages(p, limit)
+                .await?
+                .into_iter()
+                .map(|m| {
+                    LeftMessage::new(
+                        &m.portal,
+                        m.kind,
+                        &m.name,
+                        m.email.as_deref(),
+                        &m.text,
+                        m.at,
+                    )
+                    .with_id(m.id)
+                    .with_department(m.department)
+                    .with_chat(m.chat)
+                })
+                .collect())
+        })
     }
     fn set_max_chats(&self, o: OperatorId, max: Option<u32>) -> BoxFuture<'_, StoreResult<()>> {
         self.inner.set_max_chats(o, max)

@@ -1,8 +1,8 @@
 //! Portals, departments, operators, usernames, photos and credentials.
 
 use salesiq_session::{
-    Credentials, Department, DepartmentId, NewOperator, Operator, OperatorId, Photo, Portal,
-    Routing, ScramCredentials, StoreError, StoreResult,
+    Credentials, Department, DepartmentId, LeftKind, LeftMessage, LeftMessageId, NewOperator,
+    Operator, OperatorId, Photo, Portal, Routing, ScramCredentials, StoreError, StoreResult,
 };
 use tokio_postgres::Row;
 
@@ -41,6 +41,8 @@ fn operators_of(found: Vec<Row>) -> StoreResult<Vec<Operator>> {
 fn department(row: &Row) -> StoreResult<Department> {
     let routing: String = get(row, 4)?;
     let timeout: i32 = get(row, 5)?;
+    let hours: Option<String> = get(row, 6)?;
+    let timezone: Option<String> = get(row, 7)?;
     Ok(Department::new(
         DepartmentId(get(row, 0)?),
         &get::<String>(row, 1)?,
@@ -50,7 +52,8 @@ fn department(row: &Row) -> StoreResult<Department> {
     .with_routing(
         Routing::from_name(&routing).unwrap_or_default(),
         u32::try_from(timeout).unwrap_or(0),
-    ))
+    )
+    .with_hours(hours.as_deref(), timezone.as_deref()))
 }
 
 /// A count a store keeps as a PostgreSQL INTEGER.
@@ -124,7 +127,8 @@ pub(crate) async fn departments(store: &PgStore, portal: &str) -> StoreResult<Ve
     let portal = portal.to_ascii_lowercase();
     let found = rows(
         &store.client().await?,
-        r#"SELECT id, portal, name, convert_to_ticket, routing, offer_timeout FROM departments WHERE portal = $1
+        r#"SELECT id, portal, name, convert_to_ticket, routing, offer_timeout, hours, timezone
+           FROM departments WHERE portal = $1
            ORDER BY name COLLATE "C", id"#,
         &[&portal],
     )
@@ -302,6 +306,86 @@ pub(crate) async fn set_routing(
         return Err(StoreError::NotFound(format!("department {department}")));
     }
     Ok(())
+}
+
+pub(crate) async fn set_hours(
+    store: &PgStore,
+    department: DepartmentId,
+    hours: Option<&str>,
+    timezone: Option<&str>,
+) -> StoreResult<()> {
+    let changed = execute(
+        &store.client().await?,
+        "UPDATE departments SET hours = $1, timezone = $2 WHERE id = $3",
+        &[&hours, &timezone, &department.0],
+    )
+    .await
+    .map_err(backend)?;
+    if changed == 0 {
+        return Err(StoreError::NotFound(format!("department {department}")));
+    }
+    Ok(())
+}
+
+pub(crate) async fn add_left_message(
+    store: &PgStore,
+    m: &LeftMessage,
+) -> StoreResult<LeftMessageId> {
+    let portal = m.portal.to_ascii_lowercase();
+    let added = row(
+        &store.client().await?,
+        "INSERT INTO left_messages (portal, department, kind, name, email, text, chat, at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        &[
+            &portal,
+            &m.department.map(|d| d.0),
+            &m.kind.as_str(),
+            &m.name,
+            &m.email,
+            &m.text,
+            &m.chat.map(|c| c.0),
+            &m.at,
+        ],
+    )
+    .await
+    .map_err(backend)?
+    .ok_or_else(|| StoreError::backend_message("INSERT ... RETURNING returned no row"))?;
+    Ok(LeftMessageId(get(&added, 0)?))
+}
+
+pub(crate) async fn left_messages(
+    store: &PgStore,
+    portal: &str,
+    limit: usize,
+) -> StoreResult<Vec<LeftMessage>> {
+    let portal = portal.to_ascii_lowercase();
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let found = rows(
+        &store.client().await?,
+        "SELECT id, portal, department, kind, name, email, text, chat, at FROM left_messages
+         WHERE portal = $1 ORDER BY id DESC LIMIT $2",
+        &[&portal, &limit],
+    )
+    .await
+    .map_err(backend)?;
+    found
+        .iter()
+        .map(|row| {
+            let kind: String = get(row, 3)?;
+            let email: Option<String> = get(row, 5)?;
+            Ok(LeftMessage::new(
+                &get::<String>(row, 1)?,
+                LeftKind::from_name(&kind).unwrap_or(LeftKind::Message),
+                &get::<String>(row, 4)?,
+                email.as_deref(),
+                &get::<String>(row, 6)?,
+                get(row, 8)?,
+            )
+            .with_id(LeftMessageId(get(row, 0)?))
+            .with_department(get::<Option<i64>>(row, 2)?.map(DepartmentId))
+            .with_chat(get::<Option<i64>>(row, 7)?.map(salesiq_session::ChatId)))
+        })
+        .collect()
 }
 
 pub(crate) async fn set_max_chats(

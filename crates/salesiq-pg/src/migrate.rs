@@ -23,6 +23,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
         "portal_notify",
         include_str!("../migrations/0006_portal_notify.sql"),
     ),
+    (
+        "hours_and_left_messages",
+        include_str!("../migrations/0007_hours_and_left_messages.sql"),
+    ),
 ];
 
 /// The advisory lock that serialises migrations: two nodes starting at

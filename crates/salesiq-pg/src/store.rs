@@ -112,6 +112,27 @@ impl Store for PgStore {
     fn departments<'a>(&'a self, portal: &'a str) -> BoxFuture<'a, StoreResult<Vec<Department>>> {
         Box::pin(accounts::departments(self, portal))
     }
+    fn set_hours<'a>(
+        &'a self,
+        department: DepartmentId,
+        hours: Option<&'a str>,
+        timezone: Option<&'a str>,
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(accounts::set_hours(self, department, hours, timezone))
+    }
+    fn add_left_message<'a>(
+        &'a self,
+        message: &'a salesiq_session::LeftMessage,
+    ) -> BoxFuture<'a, StoreResult<salesiq_session::LeftMessageId>> {
+        Box::pin(accounts::add_left_message(self, message))
+    }
+    fn left_messages<'a>(
+        &'a self,
+        portal: &'a str,
+        limit: usize,
+    ) -> BoxFuture<'a, StoreResult<Vec<salesiq_session::LeftMessage>>> {
+        Box::pin(accounts::left_messages(self, portal, limit))
+    }
     fn set_routing(
         &self,
         department: DepartmentId,

@@ -30,6 +30,8 @@
 //!   limit to none, a department's routing to broadcast with 30-second
 //!   offers; each is kept as set, and setting it for a row the store
 //!   lacks is `NotFound`;
+//! * a department's hours and time zone are kept as set, and cleared;
+//!   messages left and missed chats come back newest first, per portal;
 //! * an operator's archive is theirs alone, read by id oldest first, in
 //!   pages both ways, filtered by contact and time, pruned per portal.
 
@@ -54,6 +56,7 @@ pub async fn run(store: &dyn Store) {
     notes_blocks_board_and_tickets(store).await;
     canned_answers(store).await;
     capacity_and_routing(store).await;
+    hours_and_left_messages(store).await;
     offline_messages(store).await;
     live_chats(store).await;
     live_chat_owners(store).await;
@@ -1067,6 +1070,84 @@ async fn capacity_and_routing(store: &dyn Store) {
             Err(StoreError::NotFound(_))
         ),
         "no such operator"
+    );
+}
+
+async fn hours_and_left_messages(store: &dyn Store) {
+    use crate::model::{LeftKind, LeftMessage};
+    let name = "conf-hours";
+    store
+        .put_portal(&Portal::new(name, "ja"))
+        .await
+        .expect("put_portal");
+    let desk = store
+        .add_department(name, "Desk", false)
+        .await
+        .expect("add_department");
+    assert_eq!(
+        (desk.hours.as_deref(), desk.timezone.as_deref()),
+        (None, None)
+    );
+    store
+        .set_hours(desk.id, Some("Mon-Fri 09:00-18:00"), Some("Asia/Tokyo"))
+        .await
+        .expect("set_hours");
+    let found = store.departments(name).await.expect("departments");
+    assert_eq!(
+        (found[0].hours.as_deref(), found[0].timezone.as_deref()),
+        (Some("Mon-Fri 09:00-18:00"), Some("Asia/Tokyo")),
+        "a department keeps its hours"
+    );
+    store
+        .set_hours(desk.id, None, None)
+        .await
+        .expect("clear hours");
+    let found = store.departments(name).await.expect("departments");
+    assert_eq!(
+        (found[0].hours.as_deref(), found[0].timezone.as_deref()),
+        (None, None)
+    );
+    assert!(
+        matches!(
+            store.set_hours(DepartmentId(i64::MAX), None, None).await,
+            Err(StoreError::NotFound(_))
+        ),
+        "no such department"
+    );
+
+    let at = chrono::DateTime::from_timestamp_millis(1_764_550_800_123).expect("time");
+    let left = LeftMessage::new(
+        name,
+        LeftKind::Message,
+        "Ann",
+        Some("ann@x.example"),
+        "Call me 電話",
+        at,
+    )
+    .with_department(Some(desk.id));
+    let first = store
+        .add_left_message(&left)
+        .await
+        .expect("add_left_message");
+    let missed = LeftMessage::new(name, LeftKind::MissedChat, "Bo", None, "Hello?", at)
+        .with_chat(Some(ChatId(77)));
+    let second = store.add_left_message(&missed).await.expect("add missed");
+    assert!(first != second, "each has its id");
+    let other = LeftMessage::new("conf-a", LeftKind::Message, "Eve", None, "not yours", at);
+    store
+        .add_left_message(&other)
+        .await
+        .expect("another portal's");
+    let found = store.left_messages(name, 10).await.expect("left_messages");
+    assert_eq!(
+        found,
+        [missed.with_id(second), left.with_id(first)],
+        "newest first, this portal's only, as stored"
+    );
+    assert_eq!(
+        store.left_messages(name, 1).await.expect("one").len(),
+        1,
+        "a limit"
     );
 }
 

@@ -111,6 +111,7 @@ mod contact;
 mod directory;
 mod future;
 mod gateway;
+mod hours;
 mod memory;
 mod model;
 mod sanitize;
@@ -134,12 +135,13 @@ pub use gateway::{
     MAX_OFFERS_PER_DEVICE, Numbered, OperatorEvent, OperatorInput, OperatorSink, PortError,
     Restored, RosterItem, VISITOR_QUEUE, VisitorChat, VisitorEvent, VisitorLimits,
 };
+pub use hours::{HoursError, OpeningHours, check_timezone};
 pub use memory::MemoryAccounts;
 pub use model::{
     Author, BoardPost, CannedAnswer, Chat, ChatEvent, ChatId, ChatLine, ChatState,
-    DEFAULT_MAX_CHATS, DEFAULT_OFFER_TIMEOUT_SECS, Department, DepartmentId, LiveChat, NewOperator,
-    Note, OfflineMessage, Operator, OperatorId, Portal, Routing, Visitor, VisitorDetails,
-    VisitorId,
+    DEFAULT_MAX_CHATS, DEFAULT_OFFER_TIMEOUT_SECS, Department, DepartmentId, LeftKind, LeftMessage,
+    LeftMessageId, LiveChat, NewOperator, Note, OfflineMessage, Operator, OperatorId, Portal,
+    Routing, Visitor, VisitorDetails, VisitorId,
 };
 pub use sanitize::{clean_line, clean_text};
 #[cfg(feature = "sqlite")]

@@ -35,6 +35,10 @@ id!(
     /// A chat.
     ChatId
 );
+id!(
+    /// A message left while nobody answered, or a missed chat.
+    LeftMessageId
+);
 
 /// A tenant: one company's account. Everything else belongs to one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,6 +167,12 @@ pub struct Department {
     /// Seconds an offer to one operator stands under round robin and
     /// least busy routing (default [`DEFAULT_OFFER_TIMEOUT_SECS`]).
     pub offer_timeout_secs: u32,
+    /// When it takes chats ([`crate::OpeningHours`]'s form, e.g.
+    /// `Mon-Fri 09:00-18:00`); `None`: always. Outside them a request is
+    /// answered "leave a message".
+    pub hours: Option<String>,
+    /// The IANA time zone of `hours` (`Asia/Tokyo`); `None`: UTC.
+    pub timezone: Option<String>,
 }
 
 impl Department {
@@ -175,7 +185,17 @@ impl Department {
             convert_to_ticket,
             routing: Routing::Broadcast,
             offer_timeout_secs: DEFAULT_OFFER_TIMEOUT_SECS,
+            hours: None,
+            timezone: None,
         }
+    }
+
+    /// The same, taking chats during `hours` in `timezone` (see
+    /// [`Department::hours`]).
+    pub fn with_hours(mut self, hours: Option<&str>, timezone: Option<&str>) -> Self {
+        self.hours = hours.map(str::to_owned);
+        self.timezone = timezone.map(str::to_owned);
+        self
     }
 
     /// The same, routing its requests by `routing`, each offer standing
@@ -662,5 +682,103 @@ impl ChatEvent {
     /// Event number `seq`.
     pub fn new(seq: u64, event: crate::gateway::VisitorEvent) -> Self {
         Self { seq, event }
+    }
+}
+
+/// What a [`LeftMessage`] records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum LeftKind {
+    /// A visitor left a message because nobody was there (or outside the
+    /// department's hours).
+    Message,
+    /// A chat request ended with nobody accepting it.
+    MissedChat,
+}
+
+impl LeftKind {
+    /// Its name in a store: `message`, `missed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LeftKind::Message => "message",
+            LeftKind::MissedChat => "missed",
+        }
+    }
+
+    /// The kind [`LeftKind::as_str`] names.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "message" => Some(LeftKind::Message),
+            "missed" => Some(LeftKind::MissedChat),
+            _ => None,
+        }
+    }
+}
+
+/// A message a visitor left while nobody answered, or a chat request
+/// nobody accepted: what the portal's `notify` addresses and helpdesk are
+/// told of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LeftMessage {
+    /// Its id (0 before the store gave it one).
+    pub id: LeftMessageId,
+    /// The portal.
+    pub portal: String,
+    /// The department the visitor asked for.
+    pub department: Option<DepartmentId>,
+    /// A message, or a missed chat.
+    pub kind: LeftKind,
+    /// The visitor's name.
+    pub name: String,
+    /// Their e-mail address, if given.
+    pub email: Option<String>,
+    /// The message; for a missed chat, the question.
+    pub text: String,
+    /// The chat that was missed.
+    pub chat: Option<ChatId>,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+impl LeftMessage {
+    /// A message (or missed chat) of `portal` at `at`, not yet stored.
+    pub fn new(
+        portal: &str,
+        kind: LeftKind,
+        name: &str,
+        email: Option<&str>,
+        text: &str,
+        at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id: LeftMessageId(0),
+            portal: portal.to_ascii_lowercase(),
+            department: None,
+            kind,
+            name: name.to_owned(),
+            email: email.map(str::to_owned),
+            text: text.to_owned(),
+            chat: None,
+            at,
+        }
+    }
+
+    /// The same, for `department`.
+    pub fn with_department(mut self, department: Option<DepartmentId>) -> Self {
+        self.department = department;
+        self
+    }
+
+    /// The same, of `chat`.
+    pub fn with_chat(mut self, chat: Option<ChatId>) -> Self {
+        self.chat = chat;
+        self
+    }
+
+    /// The same, with its id.
+    pub fn with_id(mut self, id: LeftMessageId) -> Self {
+        self.id = id;
+        self
     }
 }

@@ -114,6 +114,13 @@ const MIGRATIONS: &[&str] = &["
 ", "
     -- Portal::notify: e-mail addresses, one a line ('' for none).
     ALTER TABLE portals ADD COLUMN notify TEXT NOT NULL DEFAULT '';
+", "
+    ALTER TABLE departments ADD COLUMN hours TEXT;
+    ALTER TABLE departments ADD COLUMN timezone TEXT;
+    CREATE TABLE left_messages (
+        id INTEGER PRIMARY KEY, portal TEXT NOT NULL, department INTEGER, kind TEXT NOT NULL,
+        name TEXT NOT NULL, email TEXT, text TEXT NOT NULL, chat INTEGER, at INTEGER NOT NULL);
+    CREATE INDEX left_messages_by_portal ON left_messages (portal, id);
 "];
 
 /// The SQLite store.
@@ -275,9 +282,10 @@ fn operator(row: &Row<'_>) -> rusqlite::Result<Operator> {
 }
 
 /// A department row: id, portal, name, convert_to_ticket, routing,
-/// offer_timeout.
+/// offer_timeout, hours, timezone.
 fn department(row: &Row<'_>) -> rusqlite::Result<Department> {
     let routing: String = row.get(4)?;
+    let (hours, timezone): (Option<String>, Option<String>) = (row.get(6)?, row.get(7)?);
     Ok(Department::new(
         DepartmentId(row.get(0)?),
         &row.get::<_, String>(1)?,
@@ -287,7 +295,8 @@ fn department(row: &Row<'_>) -> rusqlite::Result<Department> {
     .with_routing(
         crate::model::Routing::from_name(&routing).unwrap_or_default(),
         row.get(5)?,
-    ))
+    )
+    .with_hours(hours.as_deref(), timezone.as_deref()))
 }
 
 const VISITOR: &str = "SELECT id, portal, number, name, email, ip, country, browser, os, first_page, current_page FROM visitors";
@@ -427,9 +436,88 @@ impl Store for SqliteStore {
         let portal = portal.to_ascii_lowercase();
         self.run(move |c| {
             let mut query = c
-                .prepare("SELECT id, portal, name, convert_to_ticket, routing, offer_timeout FROM departments WHERE portal = ?1 ORDER BY name")
+                .prepare("SELECT id, portal, name, convert_to_ticket, routing, offer_timeout, hours, timezone FROM departments WHERE portal = ?1 ORDER BY name")
                 .map_err(backend)?;
             let rows = query.query_map([portal], department);
+            rows.and_then(Iterator::collect).map_err(backend)
+        })
+    }
+
+    fn set_hours<'a>(
+        &'a self,
+        department: DepartmentId,
+        hours: Option<&'a str>,
+        timezone: Option<&'a str>,
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        let (hours, timezone) = (hours.map(str::to_owned), timezone.map(str::to_owned));
+        self.run(move |c| {
+            let changed = c
+                .execute(
+                    "UPDATE departments SET hours = ?1, timezone = ?2 WHERE id = ?3",
+                    params![hours, timezone, department.0],
+                )
+                .map_err(backend)?;
+            if changed == 0 {
+                return Err(StoreError::NotFound(format!("department {department}")));
+            }
+            Ok(())
+        })
+    }
+
+    fn add_left_message<'a>(
+        &'a self,
+        message: &'a crate::model::LeftMessage,
+    ) -> BoxFuture<'a, StoreResult<crate::model::LeftMessageId>> {
+        let m = message.clone();
+        self.run(move |c| {
+            c.execute(
+                "INSERT INTO left_messages (portal, department, kind, name, email, text, chat, at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    m.portal.to_ascii_lowercase(),
+                    m.department.map(|d| d.0),
+                    m.kind.as_str(),
+                    m.name,
+                    m.email,
+                    m.text,
+                    m.chat.map(|c| c.0),
+                    m.at.timestamp_millis()
+                ],
+            )
+            .map_err(backend)?;
+            Ok(crate::model::LeftMessageId(c.last_insert_rowid()))
+        })
+    }
+
+    fn left_messages<'a>(
+        &'a self,
+        portal: &'a str,
+        limit: usize,
+    ) -> BoxFuture<'a, StoreResult<Vec<crate::model::LeftMessage>>> {
+        let portal = portal.to_ascii_lowercase();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.run(move |c| {
+            let mut query = c
+                .prepare(
+                    "SELECT id, portal, department, kind, name, email, text, chat, at FROM left_messages
+                     WHERE portal = ?1 ORDER BY id DESC LIMIT ?2",
+                )
+                .map_err(backend)?;
+            let rows = query.query_map(params![portal, limit], |row| {
+                let kind: String = row.get(3)?;
+                let email: Option<String> = row.get(5)?;
+                Ok(crate::model::LeftMessage::new(
+                    &row.get::<_, String>(1)?,
+                    crate::model::LeftKind::from_name(&kind).unwrap_or(crate::model::LeftKind::Message),
+                    &row.get::<_, String>(4)?,
+                    email.as_deref(),
+                    &row.get::<_, String>(6)?,
+                    time(row.get(8)?),
+                )
+                .with_id(crate::model::LeftMessageId(row.get(0)?))
+                .with_department(row.get::<_, Option<i64>>(2)?.map(DepartmentId))
+                .with_chat(row.get::<_, Option<i64>>(7)?.map(ChatId)))
+            });
             rows.and_then(Iterator::collect).map_err(backend)
         })
     }

@@ -148,6 +148,16 @@ pub trait Store: Send + Sync + fmt::Debug {
     ) -> BoxFuture<'a, StoreResult<Department>>;
     /// The portal's departments, by name.
     fn departments<'a>(&'a self, portal: &'a str) -> BoxFuture<'a, StoreResult<Vec<Department>>>;
+    /// Sets (or, with `None`, clears) a department's opening hours and
+    /// their time zone ([`Department::hours`]); the caller checks them
+    /// ([`crate::OpeningHours::parse`], [`crate::check_timezone`]).
+    /// [`StoreError::NotFound`] for a department the store lacks.
+    fn set_hours<'a>(
+        &'a self,
+        department: DepartmentId,
+        hours: Option<&'a str>,
+        timezone: Option<&'a str>,
+    ) -> BoxFuture<'a, StoreResult<()>>;
     /// Sets how a department's chat requests are offered
     /// ([`Department::routing`], [`Department::offer_timeout_secs`]);
     /// [`StoreError::NotFound`] for a department the store lacks.
@@ -211,6 +221,18 @@ pub trait Store: Send + Sync + fmt::Debug {
         operator: OperatorId,
         max: Option<u32>,
     ) -> BoxFuture<'_, StoreResult<()>>;
+    /// Keeps a message left, or a missed chat; its new id.
+    fn add_left_message<'a>(
+        &'a self,
+        message: &'a crate::model::LeftMessage,
+    ) -> BoxFuture<'a, StoreResult<crate::model::LeftMessageId>>;
+    /// A portal's messages left and missed chats, newest first, at most
+    /// `limit`.
+    fn left_messages<'a>(
+        &'a self,
+        portal: &'a str,
+        limit: usize,
+    ) -> BoxFuture<'a, StoreResult<Vec<crate::model::LeftMessage>>>;
     /// Stores an operator's credentials (never the password itself).
     fn set_credentials<'a>(
         &'a self,
