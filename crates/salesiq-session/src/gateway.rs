@@ -84,6 +84,8 @@ mod commands;
 mod handover;
 mod integrations;
 mod limits;
+mod offline;
+pub use offline::LeaveMessage;
 mod restore;
 pub use restore::Restored;
 mod routing;
@@ -146,6 +148,13 @@ pub(crate) struct Inner {
     cluster: Option<Arc<dyn Cluster>>,
     /// Held while chats of other nodes are taken over.
     takeover: tokio::sync::Mutex<()>,
+    /// Where messages left and missed chats are mailed.
+    mailer: Option<Arc<dyn salesiq_integrations::Mailer>>,
+    /// Whether a request that finds nobody taking chats is answered
+    /// "leave a message" (else it queues).
+    offline_when_nobody: bool,
+    /// Messages left per address this hour.
+    left: Mutex<offline::MessageCounts>,
 }
 
 /// How often a portal's archive is pruned at most.
@@ -218,9 +227,29 @@ pub struct GatewayBuilder {
     limits: VisitorLimits,
     visitor_grace: Duration,
     cluster: Option<Arc<dyn Cluster>>,
+    mailer: Option<Arc<dyn salesiq_integrations::Mailer>>,
+    offline_when_nobody: bool,
 }
 
 impl GatewayBuilder {
+    /// Where messages left and missed chats are mailed, to each portal's
+    /// [`crate::Portal::notify`] addresses (issue 15). Without one, they
+    /// are stored and made tickets, and mailed to nobody.
+    pub fn mailer(mut self, mailer: Arc<dyn salesiq_integrations::Mailer>) -> Self {
+        self.mailer = Some(mailer);
+        self
+    }
+
+    /// Whether a chat request that finds nobody of its department (or
+    /// portal) taking chats is refused with [`GatewayError::Offline`], so
+    /// that the visitor may leave a message (`true`, the default), or
+    /// queues until somebody comes (`false`). Opening hours apply either
+    /// way.
+    pub fn offline_when_nobody(mut self, offline: bool) -> Self {
+        self.offline_when_nobody = offline;
+        self
+    }
+
     /// One node of many (issue 14): chats of other nodes, devices on
     /// other nodes and operator input for them go through `cluster`
     /// (see [`Cluster`]). Without it the gateway is alone.
@@ -286,6 +315,9 @@ impl GatewayBuilder {
             pruned: Mutex::default(),
             cluster: self.cluster,
             takeover: tokio::sync::Mutex::new(()),
+            mailer: self.mailer,
+            offline_when_nobody: self.offline_when_nobody,
+            left: Mutex::default(),
         });
         tokio::spawn(board::run(Arc::downgrade(&inner), posts));
         Gateway { inner }
@@ -327,6 +359,8 @@ impl Gateway {
             limits: VisitorLimits::default(),
             visitor_grace: DEFAULT_VISITOR_GRACE,
             cluster: None,
+            mailer: None,
+            offline_when_nobody: true,
         }
     }
 
@@ -894,6 +928,15 @@ impl Gateway {
             Some(department) => self.inner.department_operators(department.id).await?,
             None => None,
         };
+        if let Some(closed) =
+            self.inner
+                .closed(&request.portal, department.as_ref(), eligible.as_ref())
+        {
+            let locale = self.inner.locale(&request.portal).await;
+            return Err(GatewayError::Offline {
+                message: offline::offline_text(locale, &closed),
+            });
+        }
         let (visitor, chat) = store
             .open_chat(
                 &request.portal,
@@ -949,7 +992,7 @@ impl Gateway {
         let name = format!("{} (#{})", visitor.details.name, visitor.number);
         let status = match &department {
             Some(department) => format!("{question} — {}", department.name),
-            None => question,
+            None => question.clone(),
         };
         let locale = self.inner.locale(&portal).await;
         let (to_visitor, events) = mpsc::channel(VISITOR_QUEUE);
@@ -997,6 +1040,7 @@ impl Gateway {
             grace: self.inner.visitor_grace,
             eligible,
             department,
+            question,
             tx,
             rx,
             wake,

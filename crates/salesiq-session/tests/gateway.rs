@@ -84,7 +84,11 @@ async fn world_with(
         store.claim_username(operator.id, username).await.unwrap();
     }
     let sink = Arc::new(Recorder::default());
-    let mut gateway = Gateway::builder(store.clone()).visitor_limits(limits);
+    // These tests are of queueing: a request that finds nobody waits for
+    // them (the "leave a message" answer has tests of its own).
+    let mut gateway = Gateway::builder(store.clone())
+        .visitor_limits(limits)
+        .offline_when_nobody(false);
     if let Some((crm, desk)) = connectors {
         gateway = gateway.connectors(crm, desk);
     }
@@ -1295,7 +1299,9 @@ async fn waiting_chats_reach_every_device() {
     }
     let w = world("en").await;
     let sink = Arc::new(Devices::default());
-    let gateway = Gateway::new(w.store.clone(), sink.clone());
+    let gateway = Gateway::builder(w.store.clone())
+        .offline_when_nobody(false)
+        .build(sink.clone());
     let _visitor = gateway
         .request_chat(ChatRequest::new("demo", ann(), "Anyone?", None))
         .await

@@ -74,7 +74,11 @@ impl World {
     /// A gateway over the world's file: one run of the process.
     fn process(&self) -> (Gateway, Arc<Recorder>) {
         let sink = Arc::new(Recorder::default());
-        (Gateway::new(self.store.clone(), sink.clone()), sink)
+        // Requests made with nobody there wait (what comes back is tested).
+        let gateway = Gateway::builder(self.store.clone())
+            .offline_when_nobody(false)
+            .build(sink.clone());
+        (gateway, sink)
     }
 }
 

@@ -271,6 +271,18 @@ pub enum GatewayError {
     /// The contact is not the gateway's (a colleague).
     #[error("not a contact of the gateway")]
     NotGateway,
+    /// Nobody of the department (or portal) takes chats, or it is outside
+    /// the department's hours: the visitor may leave a message
+    /// ([`crate::Gateway::leave_message`]). `message` is for them, in the
+    /// portal's language.
+    #[error("{message}")]
+    Offline {
+        /// What the visitor is told.
+        message: String,
+    },
+    /// A message left that cannot be taken; why, for the visitor.
+    #[error("{0}")]
+    BadMessage(String),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -86,6 +86,7 @@ pub(super) struct Setup {
     pub(super) grace: Duration,
     pub(super) eligible: Option<HashSet<OperatorRef>>,
     pub(super) department: Option<crate::model::Department>,
+    pub(super) question: String,
     pub(super) tx: mpsc::Sender<Msg>,
     pub(super) rx: mpsc::Receiver<Msg>,
     pub(super) wake: Arc<Notify>,
@@ -145,6 +146,8 @@ pub(super) struct ChatTask {
     /// The department the visitor asked for: its canned answers
     /// (`#c`) and `{department}`.
     pub(super) department: Option<crate::model::Department>,
+    /// What the visitor asked when they started.
+    question: String,
     /// When a request nobody accepted gives up.
     queue_deadline: Option<Instant>,
     /// A pending `#e <seconds>`.
@@ -194,6 +197,7 @@ impl ChatTask {
             requests: Vec::new(),
             eligible: setup.eligible,
             department: setup.department,
+            question: setup.question,
             end_at: None,
             typing: HashSet::new(),
             visitor_state: None,
@@ -818,6 +822,24 @@ impl ChatTask {
     /// (`visitor_reason`), and every operator who has the contact told and
     /// rid of it.
     pub(super) async fn end(&mut self, visitor_reason: Option<&str>, operator_note: &str) {
+        if self.operator.is_none() {
+            // Nobody accepted: a missed chat, reported like a message left.
+            let missed = crate::model::LeftMessage::new(
+                &self.portal,
+                crate::model::LeftKind::MissedChat,
+                &self.details.name,
+                self.details.email.as_deref(),
+                &self.question,
+                chrono::Utc::now(),
+            )
+            .with_department(self.department.as_ref().map(|d| d.id))
+            .with_chat(Some(self.id));
+            let department = self.department.as_ref().map(|d| d.name.clone());
+            logged(
+                self.inner.keep_and_report(missed, department).await,
+                "a missed chat was not recorded",
+            );
+        }
         self.ended = true;
         let token = self.inner.remove(self.id);
         logged(

@@ -42,6 +42,9 @@ pub struct VisitorLimits {
     pub line_burst: u32,
     /// ...and per minute after that: 60.
     pub lines_per_minute: u32,
+    /// Messages one address may leave an hour when nobody is there
+    /// ([`crate::Gateway::leave_message`]): 5.
+    pub messages_per_hour: u32,
 }
 
 impl Default for VisitorLimits {
@@ -52,6 +55,7 @@ impl Default for VisitorLimits {
             chats_per_portal: 2_000,
             line_burst: 20,
             lines_per_minute: 60,
+            messages_per_hour: 5,
         }
     }
 }
@@ -66,6 +70,7 @@ impl VisitorLimits {
             chats_per_portal: usize::MAX,
             line_burst: u32::MAX,
             lines_per_minute: u32::MAX,
+            messages_per_hour: u32::MAX,
         }
     }
 
