@@ -139,11 +139,13 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
     let visitor_grace = Duration::from_secs(server.visitor_grace);
     let node = node::join(&config.cluster).await?;
     let on_node = node.clone();
+    let gateway_mailer = mailer.clone();
     let xmpp = Server::builder(xmpp_config, identity, accounts.clone(), accounts.clone());
     let xmpp = node
         .relay(xmpp)
         .gateway(move |sink| {
             let builder = Gateway::builder(gateway_store)
+                .mailer(gateway_mailer)
                 .portal_connectors(connectors)
                 .visitor_limits(visitor_limits)
                 .visitor_grace(visitor_grace);

@@ -580,6 +580,12 @@ pub struct DepartmentConfig {
     /// `least_busy` (1 to 3,600). Default 30.
     #[serde(default = "offer_timeout")]
     pub offer_timeout: u32,
+    /// When it takes chats, e.g. `"Mon-Fri 09:00-18:00, Sat 10:00-14:00"`
+    /// (salesiq_session::OpeningHours); outside them a request is
+    /// answered "leave a message". Default: always. Applied at every start.
+    pub hours: Option<String>,
+    /// The IANA time zone of `hours`, e.g. `"Asia/Tokyo"`. Default UTC.
+    pub timezone: Option<String>,
 }
 
 impl DepartmentConfig {
@@ -705,6 +711,17 @@ impl Config {
                 }
                 if !(1..=3600).contains(&department.offer_timeout) {
                     return Err(format!("{what}: offer_timeout is 1 to 3,600 seconds"));
+                }
+                if let Some(hours) = &department.hours {
+                    salesiq_session::OpeningHours::parse(hours)
+                        .map_err(|e| format!("{what}: hours: {e}"))?;
+                }
+                if let Some(timezone) = &department.timezone {
+                    if department.hours.is_none() {
+                        return Err(format!("{what}: timezone needs hours"));
+                    }
+                    salesiq_session::check_timezone(timezone)
+                        .map_err(|e| format!("{what}: timezone: {e}"))?;
                 }
             }
             let mut notify = HashSet::new();
@@ -953,6 +970,23 @@ mod tests {
         let department =
             |extra: &str| format!("{MINIMAL}[[portal.department]]\nname = \"Desk\"\n{extra}");
         assert!(refused(&department("routing = \"random\"\n")).contains("round_robin"));
+        let open = Config::parse(
+            &department("hours = \"Mon-Fri 09:00-18:00\"\ntimezone = \"Asia/Tokyo\"\n"),
+            "test.toml",
+        )
+        .unwrap();
+        assert_eq!(
+            open.portals[0].departments[0].hours.as_deref(),
+            Some("Mon-Fri 09:00-18:00")
+        );
+        assert!(refused(&department("hours = \"weekdays 9-6\"\n")).contains("hours:"));
+        assert!(
+            refused(&department(
+                "hours = \"Mon 09:00-10:00\"\ntimezone = \"Mars/Olympus\"\n"
+            ))
+            .contains("timezone:")
+        );
+        assert!(refused(&department("timezone = \"Asia/Tokyo\"\n")).contains("needs hours"));
         assert!(refused(&department("offer_timeout = 0\n")).contains("1 to 3,600"));
         assert!(
             refused(&format!("{MINIMAL}max_chats_per_operator = 0\n"))

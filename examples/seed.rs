@@ -62,14 +62,24 @@ pub async fn seed(
                 departments.push(added);
                 seeded.departments += 1;
             }
-            // Routing is a setting too.
-            if let Some(found) = departments.iter().find(|d| d.name == wanted.name)
-                && (found.routing != wanted.routing()
-                    || found.offer_timeout_secs != wanted.offer_timeout)
-            {
-                store
-                    .set_routing(found.id, wanted.routing(), wanted.offer_timeout)
-                    .await?;
+            // Routing and hours are settings too.
+            if let Some(found) = departments.iter().find(|d| d.name == wanted.name) {
+                if found.routing != wanted.routing()
+                    || found.offer_timeout_secs != wanted.offer_timeout
+                {
+                    store
+                        .set_routing(found.id, wanted.routing(), wanted.offer_timeout)
+                        .await?;
+                }
+                if found.hours != wanted.hours || found.timezone != wanted.timezone {
+                    store
+                        .set_hours(
+                            found.id,
+                            wanted.hours.as_deref(),
+                            wanted.timezone.as_deref(),
+                        )
+                        .await?;
+                }
             }
         }
         for wanted in &portal.operators {

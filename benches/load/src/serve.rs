@@ -141,7 +141,8 @@ async fn node(
         // unbounded, like the pacing above.
         builder = builder.gateway(move |sink| {
             let gateway = salesiq_session::Gateway::builder(store)
-                .visitor_limits(salesiq_session::VisitorLimits::unlimited());
+                .visitor_limits(salesiq_session::VisitorLimits::unlimited())
+                .offline_when_nobody(false);
             match cluster {
                 Some(cluster) => gateway.cluster(cluster.cluster()).build(cluster.sink(sink)),
                 None => gateway.build(sink),
@@ -165,7 +166,8 @@ async fn gateway_store(
     let failed = |e: salesiq_session::StoreError| e.to_string();
     for k in 0..pairs {
         store
-            .put_portal(&Portal::new(&format!("p{k}"), "en"))
+            // Load, not routing, is measured: operators take every chat.
+            .put_portal(&Portal::new(&format!("p{k}"), "en").with_max_chats_per_operator(1_000_000))
             .await
             .map_err(failed)?;
         for i in [2 * k, 2 * k + 1] {

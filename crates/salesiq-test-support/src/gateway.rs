@@ -49,7 +49,10 @@ pub async fn world_with(
     let gateway_store = store.clone();
     let world_store = store.clone();
     let server = TestServer::start_with_gateway(adjust, accounts.clone(), accounts, move |sink| {
-        let builder = Gateway::builder(gateway_store);
+        // Requests queue even with nobody there: these worlds test what
+        // operators see (the "leave a message" answer is tested in
+        // salesiq-session's and salesiq-web's offline tests).
+        let builder = Gateway::builder(gateway_store).offline_when_nobody(false);
         match crm {
             Some(crm) => builder
                 .connectors(Arc::new(crm), Arc::new(MemoryHelpdesk::new()))

@@ -138,7 +138,31 @@ function onFrame(frame) {
     case "ended":
       endChat(frame.reason);
       break;
+    case "offline":
+      // Nobody is there: a message instead of a chat.
+      chat = null;
+      save();
+      show($("chat"), false);
+      show($("offline"), true);
+      show($("offline-form"), true);
+      show($("message-left"), false);
+      $("offline-message").textContent = frame.message;
+      $("left-name").value = $("name").value;
+      $("left-email").value = $("email").value;
+      $("left-text").value = $("question").value;
+      break;
+    case "message_left":
+      show($("offline-form"), false);
+      show($("message-left"), true);
+      ended = true;
+      if (socket) socket.close();
+      break;
     case "error":
+      if (!$("offline").hidden) {
+        $("offline-error").textContent = frame.message;
+        show($("offline-error"), true);
+        break;
+      }
       if (chat && chat.token && !chat.live) {
         // The chat to resume is over (or the server forgot it).
         chat = null;
@@ -295,6 +319,17 @@ $("leave").addEventListener("click", () => {
 // Tell the server the page is going, so that it is not a leave.
 window.addEventListener("pagehide", () => {
   if (socket) socket.close();
+});
+
+$("offline-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  show($("offline-error"), false);
+  send({
+    type: "leave_message",
+    name: $("left-name").value.trim(),
+    email: $("left-email").value.trim(),
+    text: $("left-text").value.trim(),
+  });
 });
 
 $("again").addEventListener("click", () => {

@@ -15,7 +15,10 @@
 //! `{"type":"message","from","text","seq"}`, `{"type":"typing","from","state"}`
 //! (`state` one of `composing`, `paused`, `active`, `inactive`, `gone`),
 //! `{"type":"push","url","seq"}`, `{"type":"ended","reason","seq"}`,
-//! `{"type":"error","message"}`. Bad JSON or an unknown type gets an error
+//! `{"type":"error","message"}`, `{"type":"offline","message"}` (instead
+//! of `session` when nobody takes chats or it is outside the department's
+//! hours: a `{"type":"leave_message","name","email","text"}` may follow,
+//! answered `{"type":"message_left"}`). Bad JSON or an unknown type gets an error
 //! frame and the connection stays open.
 //!
 //! A closed socket does not end the chat: it waits for a `resume` for the
@@ -42,8 +45,8 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
 use salesiq_session::{
-    Activity, ChatId, ChatRequest, Gateway, GatewayError, Numbered, VisitorChat, VisitorDetails,
-    VisitorEvent,
+    Activity, ChatId, ChatRequest, Gateway, GatewayError, LeaveMessage, Numbered, VisitorChat,
+    VisitorDetails, VisitorEvent,
 };
 use serde::{Deserialize, Serialize};
 
@@ -101,6 +104,18 @@ pub enum VisitorFrame {
     },
     /// The visitor ends the chat.
     Leave,
+    /// After an `offline` answer: a message for the portal instead of a
+    /// chat (`{"type":"leave_message","name","email","text"}`), once per
+    /// socket.
+    #[serde(rename = "leave_message")]
+    LeaveMessage {
+        /// The visitor's name.
+        name: String,
+        /// Where to answer them.
+        email: String,
+        /// The message.
+        text: String,
+    },
 }
 
 /// The two typing states of XEP-0085 that a visitor page reports.
@@ -167,6 +182,13 @@ enum ToVisitor {
     Error {
         message: String,
     },
+    /// Nobody is there (or it is outside the department's hours): a
+    /// `leave_message` may follow.
+    Offline {
+        message: String,
+    },
+    #[serde(rename = "message_left")]
+    MessageLeft,
 }
 
 impl From<Numbered> for ToVisitor {
@@ -206,6 +228,10 @@ pub struct Limits {
     /// Default [`START_TIMEOUT`].
     pub start_timeout: std::time::Duration,
 }
+
+/// How long a socket answered `offline` stays open for its
+/// `leave_message`: fifteen minutes to write it.
+pub const OFFLINE_FORM_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 /// The default of [`Limits::start_timeout`]: a minute.
 pub const START_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
@@ -389,7 +415,9 @@ async fn serve(
     limits: Limits,
 ) {
     // Nothing before `start`, and not for long.
-    let deadline = tokio::time::Instant::now() + limits.start_timeout;
+    let mut deadline = tokio::time::Instant::now() + limits.start_timeout;
+    // After `offline`: the department asked for, until a message is left.
+    let mut offline: Option<Option<String>> = None;
     let mut chat = loop {
         let Ok(frame) = tokio::time::timeout_at(deadline, next(&mut socket)).await else {
             error(&mut socket, "no chat was started in time").await;
@@ -412,13 +440,17 @@ async fn serve(
                 details.os = client.os.clone();
                 details.first_page = page.clone();
                 details.current_page = page;
-                let request = ChatRequest::new(
-                    &portal,
-                    details,
-                    &question,
-                    department.as_deref().filter(|d| !d.is_empty()),
-                );
+                let department = department.filter(|d| !d.is_empty());
+                let request = ChatRequest::new(&portal, details, &question, department.as_deref());
                 match gateway.request_chat(request).await {
+                    Err(GatewayError::Offline { message }) => {
+                        // Time to write a message.
+                        deadline = tokio::time::Instant::now() + OFFLINE_FORM_TIMEOUT;
+                        offline = Some(department);
+                        if !send(&mut socket, &ToVisitor::Offline { message }).await {
+                            return;
+                        }
+                    }
                     Ok(chat) => {
                         let session = ToVisitor::Session {
                             resume: chat.resume_token().to_owned(),
@@ -456,6 +488,34 @@ async fn serve(
                             return;
                         }
                     }
+                }
+            }
+            Some(VisitorFrame::LeaveMessage { name, email, text }) => {
+                let Some(department) = offline.take() else {
+                    let why = "a message is left when nobody is there: say start first";
+                    if !error(&mut socket, why).await {
+                        return;
+                    }
+                    continue;
+                };
+                let message = LeaveMessage::new(&portal, &name, &email, &text)
+                    .with_department(department.as_deref())
+                    .with_ip(Some(&client.ip));
+                let answer = match gateway.leave_message(message).await {
+                    Ok(_) => send(&mut socket, &ToVisitor::MessageLeft).await,
+                    Err(e) => {
+                        // A mistake may be put right, on the same form.
+                        if matches!(
+                            e,
+                            GatewayError::BadMessage(_) | GatewayError::TooLong { .. }
+                        ) {
+                            offline = Some(department);
+                        }
+                        error(&mut socket, &e.to_string()).await
+                    }
+                };
+                if !answer {
+                    return;
                 }
             }
             Some(_) => {
@@ -520,7 +580,11 @@ async fn relay(socket: &mut WebSocket, gateway: &Gateway, chat: &mut VisitorChat
                         gateway.visitor_typing(id, state).await
                     }
                     Some(VisitorFrame::Page { url }) => gateway.visitor_page(id, &url).await,
-                    Some(VisitorFrame::Start { .. } | VisitorFrame::Resume { .. }) => {
+                    Some(
+                        VisitorFrame::Start { .. }
+                        | VisitorFrame::Resume { .. }
+                        | VisitorFrame::LeaveMessage { .. },
+                    ) => {
                         if !error(socket, "the chat has started already").await {
                             return Closed::Gone;
                         }

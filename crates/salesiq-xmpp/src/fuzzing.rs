@@ -204,7 +204,12 @@ async fn serve(
         acceptor().clone(),
         accounts.clone(),
         accounts,
-        Some(Box::new(move |sink| Gateway::new(store, sink))),
+        // The visitor waits for the operator (nobody is there yet).
+        Some(Box::new(move |sink| {
+            Gateway::builder(store)
+                .offline_when_nobody(false)
+                .build(sink)
+        })),
         None,
     );
     let Some(gateway) = shared.gateway.clone() else {
