@@ -37,6 +37,8 @@
 //!   domain crate and the example server use it so, about 60 build units
 //!   fewer; the example turns it on with its own `zoho` feature).
 
+#[cfg(feature = "zoho")]
+mod client;
 mod connectors;
 mod crm;
 mod demo;
