@@ -1,7 +1,8 @@
-//! The one error type of the connectors.
+//! The one error type of the crate: the connectors' and the webhooks'.
 
-/// Why a connector could not answer. [`ConnectorError::reply`] is the
-/// friendly text an operator sees; the details go to the logs.
+/// Why a connector could not answer, or a webhook was refused.
+/// [`ConnectorError::reply`] is the friendly text an operator sees; the
+/// details go to the logs.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConnectorError {
@@ -20,6 +21,16 @@ pub enum ConnectorError {
     /// No such ticket or contact where one was named.
     #[error("not found")]
     NotFound,
+    /// A configuration was refused: a webhook's URL, secret or events
+    /// ([`Webhook::new`](crate::Webhook::new), [`EventKind`](crate::EventKind)'s
+    /// `from_str`).
+    #[error("{key}: {reason}")]
+    Invalid {
+        /// The key at fault: `url`, `secret` or `events`.
+        key: &'static str,
+        /// What is wrong with it, and what would be right.
+        reason: String,
+    },
 }
 
 /// Which service a reply is about.

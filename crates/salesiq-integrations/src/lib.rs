@@ -1,7 +1,11 @@
 //! CRM and helpdesk connectors for salesiq-gateway: the object-safe traits
 //! the session layer calls for `#crm info` and the `#support` commands, an
 //! in-memory implementation of each for tests and demos, and HTTP
-//! implementations for the vendor APIs (Zoho CRM v2, Zoho Desk v1).
+//! implementations for the vendor APIs (Zoho CRM v2, Zoho Desk v1); and
+//! webhooks for embedders: each portal's chat events ([`WebhookEvent`])
+//! as signed JSON POSTs to its own endpoints ([`Webhook`], and
+//! `WebhookSender` with the `webhooks` feature), behind the
+//! [`ChatEvents`] seam the chat domain publishes to.
 //!
 //! ```
 //! use salesiq_integrations::{CrmConnector, CrmModule, CrmRecord, MemoryCrm};
@@ -28,6 +32,12 @@
 //! * TLS is rustls with the ring provider and the platform's verifier,
 //!   configured per client, so embedding this crate installs no
 //!   process-wide crypto provider.
+//! * Webhook events are published without waiting: onto a bounded queue
+//!   that drops the newest event when full (counted and logged), emptied
+//!   by a task that POSTs each to its portal's subscribed webhooks only,
+//!   signed (`X-Salesiq-Signature: sha256=<hex HMAC-SHA256 of the body>`)
+//!   and retried with exponential backoff under one idempotency id
+//!   (`X-Salesiq-Delivery`).
 //!
 //! # Crate features
 //!
@@ -36,8 +46,14 @@
 //!   connectors only, and compiles no HTTP or TLS stack (the workspace's
 //!   domain crate and the example server use it so, about 60 build units
 //!   fewer; the example turns it on with its own `zoho` feature).
+//! * `webhooks` (on by default): `WebhookSender`, `RetryPolicy`,
+//!   `SenderConfig`, `WebhookStats` and `signature`, on the same HTTP
+//!   stack. Without it the crate still has the events, the webhook
+//!   configuration and its checks, `ChatEvents` and `MemoryEvents`, and
+//!   compiles no HTTP client (the example turns it on with its own
+//!   `webhooks` feature).
 
-#[cfg(feature = "zoho")]
+#[cfg(any(feature = "zoho", feature = "webhooks"))]
 mod client;
 mod connectors;
 mod crm;
@@ -47,6 +63,7 @@ mod future;
 mod helpdesk;
 #[cfg(feature = "zoho")]
 mod http;
+mod webhook;
 
 pub use connectors::{Connectors, PortalConnectors};
 pub use crm::{CrmConnector, CrmModule, CrmRecord, MemoryCrm};
@@ -62,3 +79,9 @@ pub use http::{HttpConfig, OAuthClient, ZOHO_ACCOUNTS_URL, ZohoCrm, ZohoDesk};
 /// URLs of vendor APIs ([`HttpConfig::base_url`], [`OAuthClient::accounts_url`]).
 #[cfg(feature = "zoho")]
 pub use reqwest::Url;
+pub use webhook::{
+    ChatEvents, DELIVERY_HEADER, EVENT_HEADER, EventKind, MemoryEvents, SIGNATURE_HEADER, Webhook,
+    WebhookEvent,
+};
+#[cfg(feature = "webhooks")]
+pub use webhook::{RetryPolicy, SenderConfig, WebhookSender, WebhookStats, signature};
