@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use salesiq_integrations::{
-    CrmConnector, HelpdeskConnector, Mailer, MemoryMailer, PortalConnectors,
+    ChatEvents, CrmConnector, HelpdeskConnector, Mailer, MemoryMailer, PortalConnectors,
 };
 use salesiq_session::{Gateway, SqliteStore, Store, StoreAccounts};
 use salesiq_web::{GeoIp, JabberSettings, Web};
@@ -49,6 +49,10 @@ pub enum StartError {
     /// `[server] geoip`: the file is missing or is no mmdb database.
     #[error("server.geoip: {0}")]
     GeoIp(#[from] salesiq_web::GeoIpError),
+    /// `[[portal.webhook]]`: the sender could not start, or the build has
+    /// none.
+    #[error("webhooks: {0}")]
+    Webhooks(String),
 }
 
 /// A running example server.
@@ -86,9 +90,16 @@ pub struct Running {
     /// or, without one, memory. Each portal's `notify` addresses are in
     /// the store ([`salesiq_session::Portal::notify`]).
     pub mailer: Arc<dyn Mailer>,
+    /// Where chat events go to the portals' `[[portal.webhook]]`s (a
+    /// `salesiq_integrations::WebhookSender`, in a build with the
+    /// `webhooks` feature); `None` when no portal has one. Publishing
+    /// never waits. Stopping the server delivers what is queued, for up
+    /// to 5 s.
+    pub events: Option<Arc<dyn ChatEvents>>,
     stop: watch::Sender<bool>,
     gateway: Gateway,
     node: node::Node,
+    hooks: hooks::Hooks,
     xmpp: JoinHandle<()>,
     web: JoinHandle<()>,
 }
@@ -114,6 +125,7 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         }
         None => None,
     };
+    let hooks = hooks::start(config)?;
     let store = open_store(config, &database).await?;
     let accounts = Arc::new(StoreAccounts::new(store.clone()));
     let seeded = seed(store.as_ref(), &accounts, &config.portals).await?;
@@ -213,9 +225,11 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
         accounts: StoreAccounts::clone(&accounts),
         geoip: geoip_type,
         mailer,
+        events: hooks.events(),
         stop,
         gateway,
         node,
+        hooks,
         xmpp,
         web,
     })
@@ -403,6 +417,92 @@ mod node {
     }
 }
 
+/// `[[portal.webhook]]`: the portals' webhooks, served by one
+/// `WebhookSender`.
+#[cfg(feature = "webhooks")]
+mod hooks {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use salesiq_integrations::{ChatEvents, SenderConfig, Webhook, WebhookSender};
+
+    use super::StartError;
+    use crate::config::Config;
+
+    /// The sender, if any portal has a webhook.
+    #[derive(Debug)]
+    pub(super) struct Hooks(Option<Arc<WebhookSender>>);
+
+    pub(super) fn start(config: &Config) -> Result<Hooks, StartError> {
+        let mut webhooks: Vec<(&str, Webhook)> = Vec::new();
+        for portal in &config.portals {
+            for hook in &portal.webhooks {
+                let webhook = hook
+                    .webhook()
+                    .map_err(|e| StartError::Webhooks(format!("portal {:?}: {e}", portal.name)))?;
+                webhooks.push((&portal.name, webhook));
+            }
+        }
+        if webhooks.is_empty() {
+            return Ok(Hooks(None));
+        }
+        let sender = WebhookSender::start(webhooks, SenderConfig::default())
+            .map_err(|e| StartError::Webhooks(e.to_string()))?;
+        Ok(Hooks(Some(Arc::new(sender))))
+    }
+
+    impl Hooks {
+        pub(super) fn events(&self) -> Option<Arc<dyn ChatEvents>> {
+            let sender = self.0.clone()?;
+            Some(sender)
+        }
+
+        /// Delivers what is queued, for up to 5 s.
+        pub(super) async fn stop(&self) {
+            if let Some(sender) = &self.0
+                && !sender.shutdown(Duration::from_secs(5)).await
+            {
+                eprintln!("webhooks: deliveries still failing after 5 s were given up");
+            }
+        }
+    }
+}
+
+/// `[[portal.webhook]]` without the `webhooks` feature: refused when a
+/// portal has one.
+#[cfg(not(feature = "webhooks"))]
+mod hooks {
+    use std::sync::Arc;
+
+    use salesiq_integrations::ChatEvents;
+
+    use super::StartError;
+    use crate::config::Config;
+
+    /// No sender in this build.
+    #[derive(Debug)]
+    pub(super) struct Hooks;
+
+    pub(super) fn start(config: &Config) -> Result<Hooks, StartError> {
+        match config.portals.iter().find(|p| !p.webhooks.is_empty()) {
+            None => Ok(Hooks),
+            Some(portal) => Err(StartError::Webhooks(format!(
+                "portal {:?} has [[portal.webhook]] entries, but the example was built \
+                 without webhooks: add `--features webhooks` to cargo run",
+                portal.name
+            ))),
+        }
+    }
+
+    impl Hooks {
+        pub(super) fn events(&self) -> Option<Arc<dyn ChatEvents>> {
+            None
+        }
+
+        pub(super) async fn stop(&self) {}
+    }
+}
+
 async fn wait_for(mut stopped: watch::Receiver<bool>) {
     let _ = stopped.wait_for(|stop| *stop).await;
 }
@@ -414,6 +514,7 @@ impl Running {
     /// closes. Returns how many chats were kept.
     pub async fn stop(self) -> usize {
         let ended = self.gateway.shut_down().await.unwrap_or(0);
+        self.hooks.stop().await;
         self.node.leave().await;
         let _ = self.stop.send(true);
         let _ = self.xmpp.await;
@@ -622,6 +723,108 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+
+    /// A configuration on free ports in a data directory of its own, with
+    /// a webhook of portal `p` at `url` for `chat.ended`.
+    fn with_webhook(name: &str, url: &str) -> (Config, PathBuf) {
+        let dir = std::env::temp_dir().join(format!("salesiq-{name}-{}", std::process::id()));
+        let text = format!(
+            "[server]\ndomain = \"chat.example.com\"\ndata_dir = {dir:?}\n\
+             starttls_port = 0\ndirect_tls_port = 0\nhttp_port = 0\n[[portal]]\nname = \"p\"\n\
+             [[portal.webhook]]\nurl = \"{url}\"\nsecret = \"s3cret\"\nevents = [\"chat.ended\"]\n"
+        );
+        (Config::parse(&text, "test.toml").unwrap(), dir)
+    }
+
+    /// Built without the `webhooks` feature, a portal with a webhook
+    /// stops the start, saying which portal and how to build.
+    #[cfg(not(feature = "webhooks"))]
+    #[tokio::test]
+    async fn webhooks_need_the_feature() {
+        let (config, dir) = with_webhook("webhooks-off", "https://crm.example.com/h");
+        let error = start(&config).await.unwrap_err();
+        assert!(matches!(error, StartError::Webhooks(_)), "{error}");
+        let text = error.to_string();
+        assert!(
+            text.contains("portal \"p\"") && text.contains("--features webhooks"),
+            "{text}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Built with it, `Running::events` delivers a portal's events to
+    /// its webhook, signed with its secret.
+    #[cfg(feature = "webhooks")]
+    #[tokio::test]
+    async fn the_portals_webhook_gets_its_events_signed() {
+        use salesiq_integrations::{EventKind, WebhookEvent};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hooks", listener.local_addr().unwrap());
+        let (config, dir) = with_webhook("webhooks-on", &url);
+        let running = start(&config).await.unwrap();
+        let events = running.events.clone().unwrap();
+        let event = WebhookEvent::new(EventKind::ChatEnded, "p", Default::default());
+        events.publish(event.clone());
+        // Another kind, which this webhook did not ask for.
+        events.publish(WebhookEvent::new(
+            EventKind::ChatRequested,
+            "p",
+            Default::default(),
+        ));
+
+        let wait = Duration::from_secs(10);
+        let (mut socket, _) = tokio::time::timeout(wait, listener.accept())
+            .await
+            .unwrap()
+            .unwrap();
+        let mut request = Vec::new();
+        let body = loop {
+            let mut buffer = [0; 4096];
+            let n = tokio::time::timeout(wait, socket.read(&mut buffer))
+                .await
+                .unwrap()
+                .unwrap();
+            assert!(n > 0, "the request ended early");
+            request.extend_from_slice(&buffer[..n]);
+            let text = String::from_utf8_lossy(&request).to_string();
+            if let Some((_, body)) = text.split_once("\r\n\r\n")
+                && body.len() == event.body().len()
+            {
+                break body.to_owned();
+            }
+        };
+        let head = String::from_utf8_lossy(&request).to_lowercase();
+        assert!(head.starts_with("post /hooks http/1.1\r\n"), "{head}");
+        assert_eq!(body.as_bytes(), event.body());
+        let signature = salesiq_integrations::signature("s3cret", body.as_bytes());
+        assert!(
+            head.contains(&format!("\r\nx-salesiq-signature: {signature}\r\n")),
+            "{head}"
+        );
+        assert!(head.contains(&format!("\r\nx-salesiq-delivery: {}\r\n", event.id)));
+        socket
+            .write_all(b"HTTP/1.1 204 No Content\r\n\r\n")
+            .await
+            .unwrap();
+        // Nothing more: not the chat.requested, on this connection or
+        // another.
+        let quiet = Duration::from_millis(300);
+        let mut buffer = [0; 64];
+        assert!(
+            tokio::time::timeout(quiet, socket.read(&mut buffer))
+                .await
+                .is_err()
+        );
+        assert!(
+            tokio::time::timeout(quiet, listener.accept())
+                .await
+                .is_err()
+        );
+        running.stop().await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     /// `[server] geoip` naming a file that is no mmdb database stops the
     /// start with the file's name, before anything listens.

@@ -12,6 +12,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use salesiq_integrations::{ConnectorError, Webhook};
 use salesiq_session::VisitorLimits;
 use salesiq_web::{GeoIp, HttpLimits, visitor_ws};
 use serde::Deserialize;
@@ -490,6 +491,56 @@ pub struct PortalConfig {
     /// start, like `archive_days`.
     #[serde(default)]
     pub notify: Vec<String>,
+    /// Its webhooks (`[[portal.webhook]]`): endpoints that receive its
+    /// chat events as signed POSTs.
+    #[serde(default, rename = "webhook")]
+    pub webhooks: Vec<WebhookConfig>,
+}
+
+/// `[[portal.webhook]]`: an endpoint of the portal's own that receives
+/// its chat events as signed JSON POSTs.
+///
+/// ```toml
+/// [[portal.webhook]]
+/// url = "https://crm.example.com/salesiq/events"   # http:// or https://
+/// secret = "a long random string"                  # signs every body
+/// events = ["chat.requested", "chat.ended", "chat.missed"]
+/// ```
+///
+/// `events` are one or more of `chat.requested`, `chat.accepted`,
+/// `chat.ended`, `chat.missed`, `chat.rated` and `message.left`. Only
+/// this portal's events reach it. Checked when the file is read (a bad
+/// URL, an empty secret, an unknown or no event, the same URL twice in a
+/// portal); delivered by the example built with `--features webhooks`,
+/// and refused at start by one built without, so that the first run
+/// compiles no HTTP client.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct WebhookConfig {
+    /// Where the events go.
+    pub url: String,
+    /// The HMAC-SHA256 key of the `X-Salesiq-Signature` header.
+    pub secret: String,
+    /// The events it wants, by their dotted names.
+    pub events: Vec<String>,
+}
+
+impl WebhookConfig {
+    /// The webhook it describes, checked.
+    pub fn webhook(&self) -> Result<Webhook, ConnectorError> {
+        Webhook::parse(&self.url, &self.secret, &self.events)
+    }
+}
+
+impl std::fmt::Debug for WebhookConfig {
+    /// Leaves the secret out.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookConfig")
+            .field("url", &self.url)
+            .field("events", &self.events)
+            .finish_non_exhaustive()
+    }
 }
 
 /// `[[portal.canned]]`: a canned answer operators send with `#c <key>`.
@@ -758,6 +809,17 @@ impl Config {
                 }
                 if !keys.insert((canned.department.clone(), canned.key.clone())) {
                     return Err(format!("{what} is listed twice"));
+                }
+            }
+            let mut urls = HashSet::new();
+            for (n, hook) in portal.webhooks.iter().enumerate() {
+                let what = format!("portal {:?}, webhook {}", portal.name, n + 1);
+                hook.webhook().map_err(|e| format!("{what}: {e}"))?;
+                if !urls.insert(hook.url.as_str()) {
+                    return Err(format!(
+                        "{what}: url {:?} is listed twice; give it all its events in one entry",
+                        hook.url
+                    ));
                 }
             }
             let mut emails = HashSet::new();
@@ -1086,6 +1148,75 @@ mod tests {
         let demo = Config::demo().unwrap();
         assert_eq!(demo.portals[0].notify, ["Demo Ops <ops@demo.example>"]);
         assert!(demo.smtp.is_none(), "the demo sends no mail");
+    }
+
+    #[test]
+    fn webhooks_are_checked_when_the_file_is_read() {
+        let hook = |url: &str, secret: &str, events: &str| {
+            format!(
+                "{MINIMAL}[[portal.webhook]]\nurl = \"{url}\"\nsecret = \"{secret}\"\nevents = {events}\n"
+            )
+        };
+        let text = hook(
+            "https://crm.example.com/hooks",
+            "s3cret",
+            r#"["chat.requested", "chat.ended"]"#,
+        );
+        let config = Config::parse(&text, "test.toml").unwrap();
+        let webhooks = &config.portals[0].webhooks;
+        assert_eq!(webhooks.len(), 1);
+        let webhook = webhooks[0].webhook().unwrap();
+        assert_eq!(webhook.url(), "https://crm.example.com/hooks");
+        assert_eq!(
+            webhook.events(),
+            [
+                salesiq_integrations::EventKind::ChatRequested,
+                salesiq_integrations::EventKind::ChatEnded
+            ]
+        );
+        assert!(!format!("{config:?}").contains("s3cret"), "{config:?}");
+        assert!(Config::demo().unwrap().portals[0].webhooks.is_empty());
+
+        let ok_events = r#"["chat.ended"]"#;
+        let error = refused(&hook("ftp://crm.example.com/", "s", ok_events));
+        assert!(
+            error.contains("portal \"p\", webhook 1: url: ") && error.contains("http://"),
+            "{error}"
+        );
+        let error = refused(&hook("https://", "s", ok_events));
+        assert!(error.contains("webhook 1: url: "), "{error}");
+        let error = refused(&hook("https://crm.example.com/", "", ok_events));
+        assert!(
+            error.contains("portal \"p\", webhook 1: secret: "),
+            "{error}"
+        );
+        let error = refused(&hook(
+            "https://crm.example.com/",
+            "s",
+            r#"["chat.ended", "chat.started"]"#,
+        ));
+        assert!(
+            error.contains("portal \"p\", webhook 1: events: ")
+                && error.contains("\"chat.started\"")
+                && error.contains("chat.missed"),
+            "{error}"
+        );
+        let error = refused(&hook("https://crm.example.com/", "s", "[]"));
+        assert!(error.contains("webhook 1: events: "), "{error}");
+        let twice = format!(
+            "{}{}",
+            hook("https://crm.example.com/", "s", ok_events),
+            &hook("https://crm.example.com/", "t", r#"["chat.missed"]"#)[MINIMAL.len()..]
+        );
+        assert!(
+            refused(&twice).contains("webhook 2: url \"https://crm.example.com/\" is listed twice"),
+            "{}",
+            refused(&twice)
+        );
+        let typo = refused(&format!(
+            "{MINIMAL}[[portal.webhook]]\nurl = \"https://x.example\"\nsecret = \"s\"\nevent = [\"chat.ended\"]\n"
+        ));
+        assert!(typo.contains("event"), "{typo}");
     }
 
     #[test]

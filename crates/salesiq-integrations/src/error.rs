@@ -1,8 +1,9 @@
-//! The one error type of the connectors.
+//! The one error type of the crate: the connectors' and the webhooks'.
 
 use std::time::Duration;
 
-/// Why a connector could not answer, or a mailer could not send.
+/// Why a connector could not answer, a mailer could not send, or a
+/// webhook was refused.
 /// [`ConnectorError::reply`] is the friendly text an operator sees; the
 /// details go to the logs.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -52,6 +53,16 @@ pub enum ConnectorError {
     /// such as an unknown recipient or a sender it does not relay for).
     #[error("refused: {0}")]
     Refused(String),
+    /// A configuration was refused: a webhook's URL, secret or events
+    /// ([`Webhook::new`](crate::Webhook::new), [`EventKind`](crate::EventKind)'s
+    /// `from_str`).
+    #[error("{key}: {reason}")]
+    Invalid {
+        /// The key at fault: `url`, `secret` or `events`.
+        key: &'static str,
+        /// What is wrong with it, and what would be right.
+        reason: String,
+    },
 }
 
 /// Which service a reply is about.

@@ -139,21 +139,9 @@ impl std::fmt::Debug for HttpConfig {
     }
 }
 
-/// A reqwest client on rustls with the ring provider and the platform's
-/// certificate verifier, set up here rather than through a process-wide
-/// default provider.
+/// A client whose requests time out after `timeout`.
 fn client(timeout: Duration) -> Result<reqwest::Client, ConnectorError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = rustls_platform_verifier::Verifier::new(provider.clone())
-        .map_err(|e| ConnectorError::Unavailable(format!("TLS setup: {e}")))?;
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| ConnectorError::Unavailable(format!("TLS setup: {e}")))?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(verifier))
-        .with_no_client_auth();
-    reqwest::Client::builder()
-        .tls_backend_preconfigured(tls)
+    crate::client::builder()?
         .timeout(timeout)
         .build()
         .map_err(|e| ConnectorError::Unavailable(format!("HTTP client setup: {e}")))

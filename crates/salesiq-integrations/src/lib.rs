@@ -3,7 +3,11 @@
 //! `#support` commands, and to send mail ([`Mailer`]: messages left,
 //! missed chats, transcripts); an in-memory implementation of each for
 //! tests and demos; HTTP implementations for the vendor APIs (Zoho CRM v2,
-//! Zoho Desk v1) and an SMTP one for mail.
+//! Zoho Desk v1) and an SMTP one for mail; and webhooks for embedders:
+//! each portal's chat events ([`WebhookEvent`]) as signed JSON POSTs to
+//! its own endpoints ([`Webhook`], and `WebhookSender` with the
+//! `webhooks` feature), behind the [`ChatEvents`] seam the chat domain
+//! publishes to.
 //!
 //! ```
 //! use salesiq_integrations::{CrmConnector, CrmModule, CrmRecord, MemoryCrm};
@@ -34,6 +38,12 @@
 //!   line): a mail that exists can be sent, and no text it carries can
 //!   add a header. Sending it is the [`Mailer`]'s, from the mailer's one
 //!   sender address.
+//! * Webhook events are published without waiting: onto a bounded queue
+//!   that drops the newest event when full (counted and logged), emptied
+//!   by a task that POSTs each to its portal's subscribed webhooks only,
+//!   signed (`X-Salesiq-Signature: sha256=<hex HMAC-SHA256 of the body>`)
+//!   and retried with exponential backoff under one idempotency id
+//!   (`X-Salesiq-Delivery`).
 //!
 //! # Crate features
 //!
@@ -46,7 +56,15 @@
 //!   lettre (STARTTLS on rustls). Without it the crate still has the
 //!   [`Mailer`] trait, [`Mail`], [`Mailbox`] and [`MemoryMailer`] (the
 //!   example server turns it on with its own `smtp` feature).
+//! * `webhooks` (on by default): `WebhookSender`, `RetryPolicy`,
+//!   `SenderConfig`, `WebhookStats` and `signature`, on the same HTTP
+//!   stack. Without it the crate still has the events, the webhook
+//!   configuration and its checks, `ChatEvents` and `MemoryEvents`, and
+//!   compiles no HTTP client (the example turns it on with its own
+//!   `webhooks` feature).
 
+#[cfg(any(feature = "zoho", feature = "webhooks"))]
+mod client;
 mod connectors;
 mod crm;
 mod demo;
@@ -58,6 +76,7 @@ mod http;
 mod mail;
 #[cfg(feature = "smtp")]
 mod smtp;
+mod webhook;
 
 pub use connectors::{Connectors, PortalConnectors};
 pub use crm::{CrmConnector, CrmModule, CrmRecord, MemoryCrm};
@@ -76,3 +95,9 @@ pub use mail::{Mail, Mailbox, Mailer, MemoryMailer};
 pub use reqwest::Url;
 #[cfg(feature = "smtp")]
 pub use smtp::{SmtpConfig, SmtpMailer};
+pub use webhook::{
+    ChatEvents, DELIVERY_HEADER, EVENT_HEADER, EventKind, MemoryEvents, SIGNATURE_HEADER, Webhook,
+    WebhookEvent,
+};
+#[cfg(feature = "webhooks")]
+pub use webhook::{RetryPolicy, SenderConfig, WebhookSender, WebhookStats, signature};
