@@ -152,15 +152,19 @@ pub async fn start(config: &Config) -> Result<Running, StartError> {
     let node = node::join(&config.cluster).await?;
     let on_node = node.clone();
     let gateway_mailer = mailer.clone();
+    let gateway_events = hooks.events();
     let xmpp = Server::builder(xmpp_config, identity, accounts.clone(), accounts.clone());
     let xmpp = node
         .relay(xmpp)
         .gateway(move |sink| {
-            let builder = Gateway::builder(gateway_store)
+            let mut builder = Gateway::builder(gateway_store)
                 .mailer(gateway_mailer)
                 .portal_connectors(connectors)
                 .visitor_limits(visitor_limits)
                 .visitor_grace(visitor_grace);
+            if let Some(events) = gateway_events {
+                builder = builder.events(events);
+            }
             on_node.build(builder, sink)
         })
         .bind()

@@ -46,6 +46,15 @@
 //! * A store failure is logged and does not stop the chat: a line is still
 //!   relayed, an end still tells everybody (the next start's
 //!   [`Gateway::restore_chats`] settles the store).
+//! * Chat events ([`GatewayBuilder::events`], for webhooks) carry, as
+//!   JSON `data`: `chat.requested` `{chat, visitor, name, email,
+//!   question, department}`; `chat.accepted` `{chat, visitor, operator,
+//!   operator_name}` (`operator` is the username); `chat.ended` `{chat,
+//!   visitor, operators, reason}`; `chat.missed` (ended with nobody
+//!   accepting, instead of `chat.ended`) `{chat, visitor, name, email,
+//!   question, department}`; `message.left` `{id, name, email, text,
+//!   department}`. `chat` and `id` are the store's ids, `visitor` the
+//!   visitor's number in the portal.
 //! * Chats outlive the process: stopping ([`Gateway::shut_down`]) or
 //!   crashing ends none, and the next start brings them back
 //!   ([`Gateway::restore_chats`] says what comes back).
@@ -155,6 +164,8 @@ pub(crate) struct Inner {
     offline_when_nobody: bool,
     /// Messages left per address this hour.
     left: Mutex<offline::MessageCounts>,
+    /// Where chat events go (webhooks).
+    events: Option<Arc<dyn salesiq_integrations::ChatEvents>>,
 }
 
 /// How often a portal's archive is pruned at most.
@@ -229,9 +240,21 @@ pub struct GatewayBuilder {
     cluster: Option<Arc<dyn Cluster>>,
     mailer: Option<Arc<dyn salesiq_integrations::Mailer>>,
     offline_when_nobody: bool,
+    events: Option<Arc<dyn salesiq_integrations::ChatEvents>>,
 }
 
 impl GatewayBuilder {
+    /// Where the chat events of every portal are published (issue 15,
+    /// webhooks: `salesiq_integrations::WebhookSender` delivers them to
+    /// each portal's own endpoints): `chat.requested`, `chat.accepted`,
+    /// `chat.ended`, `chat.missed`, `message.left` (`chat.rated` once
+    /// ratings come). Publishing never waits. The data of each is
+    /// documented on [`Gateway`]'s module (see "Chat events").
+    pub fn events(mut self, events: Arc<dyn salesiq_integrations::ChatEvents>) -> Self {
+        self.events = Some(events);
+        self
+    }
+
     /// Where messages left and missed chats are mailed, to each portal's
     /// [`crate::Portal::notify`] addresses (issue 15). Without one, they
     /// are stored and made tickets, and mailed to nobody.
@@ -318,6 +341,7 @@ impl GatewayBuilder {
             mailer: self.mailer,
             offline_when_nobody: self.offline_when_nobody,
             left: Mutex::default(),
+            events: self.events,
         });
         tokio::spawn(board::run(Arc::downgrade(&inner), posts));
         Gateway { inner }
@@ -361,6 +385,7 @@ impl Gateway {
             cluster: None,
             mailer: None,
             offline_when_nobody: true,
+            events: None,
         }
     }
 
@@ -964,6 +989,18 @@ impl Gateway {
         });
         task.offer_to_available();
         let (id, number) = (task.id, task.number);
+        self.inner.publish(
+            salesiq_integrations::EventKind::ChatRequested,
+            &request.portal,
+            serde_json::json!({
+                "chat": id.0,
+                "visitor": number,
+                "name": request.details.name,
+                "email": request.details.email,
+                "question": request.question,
+                "department": task.department.as_ref().map(|d| d.name.clone()),
+            }),
+        );
         let span = tracing::info_span!("chat", id = id.0, portal = %request.portal);
         tokio::spawn(task.run().instrument(span));
         Ok(VisitorChat {
@@ -1430,6 +1467,18 @@ impl Inner {
             }
         };
         chrono::Utc::now() - chrono::Duration::days(i64::from(days))
+    }
+
+    /// Publishes a chat event of `portal`, if anybody listens.
+    pub(super) fn publish(
+        &self,
+        kind: salesiq_integrations::EventKind,
+        portal: &str,
+        data: serde_json::Value,
+    ) {
+        if let Some(events) = &self.events {
+            events.publish(salesiq_integrations::WebhookEvent::new(kind, portal, data));
+        }
     }
 
     /// The portal's language.

@@ -706,6 +706,16 @@ impl ChatTask {
         self.tell_visitor(VisitorEvent::Joined {
             operator: name.clone(),
         });
+        self.inner.publish(
+            salesiq_integrations::EventKind::ChatAccepted,
+            &self.portal,
+            serde_json::json!({
+                "chat": self.id.0,
+                "visitor": self.number,
+                "operator": operator.username(),
+                "operator_name": name,
+            }),
+        );
         let contact = self.contact().clone();
         let sink = &self.inner.sink;
         for other in &others {
@@ -835,9 +845,33 @@ impl ChatTask {
             .with_department(self.department.as_ref().map(|d| d.id))
             .with_chat(Some(self.id));
             let department = self.department.as_ref().map(|d| d.name.clone());
+            self.inner.publish(
+                salesiq_integrations::EventKind::ChatMissed,
+                &self.portal,
+                serde_json::json!({
+                    "chat": self.id.0,
+                    "visitor": self.number,
+                    "name": self.details.name,
+                    "email": self.details.email,
+                    "question": self.question,
+                    "department": department,
+                }),
+            );
             logged(
                 self.inner.keep_and_report(missed, department).await,
                 "a missed chat was not recorded",
+            );
+        } else {
+            let operators: Vec<&str> = self.members().map(OperatorRef::username).collect();
+            self.inner.publish(
+                salesiq_integrations::EventKind::ChatEnded,
+                &self.portal,
+                serde_json::json!({
+                    "chat": self.id.0,
+                    "visitor": self.number,
+                    "operators": operators,
+                    "reason": operator_note,
+                }),
             );
         }
         self.ended = true;

@@ -345,9 +345,20 @@ impl Gateway {
         )
         .with_department(department.as_ref().map(|d| d.id));
         tracing::info!(portal = %message.portal, "a message was left");
-        self.inner
-            .keep_and_report(left, department.map(|d| d.name))
-            .await
+        let department = department.map(|d| d.name);
+        let id = self.inner.keep_and_report(left, department.clone()).await?;
+        self.inner.publish(
+            salesiq_integrations::EventKind::MessageLeft,
+            &message.portal,
+            serde_json::json!({
+                "id": id.0,
+                "name": name,
+                "email": email,
+                "text": text,
+                "department": department,
+            }),
+        );
+        Ok(id)
     }
 }
 
