@@ -19,6 +19,16 @@ if [[ ! -x /usr/bin/chromium || ! -x /usr/bin/chromedriver ]]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 
+# Opening hours are read in their time zones from the system's zoneinfo
+# (salesiq-session's OpeningHours, tz-rs): Debian's tzdata.
+if [[ ! -e /usr/share/zoneinfo/Asia/Tokyo ]]; then
+    echo "== installing tzdata (opening hours in time zones)"
+    sudo=""
+    if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq tzdata >/dev/null
+fi
+
 # The archive's interop test (crates/salesiq-xmpp/tests/slixmpp_mam.rs)
 # drives slixmpp, the version measured on these machines.
 if ! python3 -c 'import slixmpp' 2>/dev/null; then
