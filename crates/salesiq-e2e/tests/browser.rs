@@ -512,3 +512,97 @@ async fn an_operator_creates_a_username_on_the_settings_page() {
     alice.end().await;
     running.stop().await;
 }
+
+/// Issue 15, item 4: with nobody there, the page offers the form; the
+/// message left reaches the portal's `notify` address through a real SMTP
+/// server (the tests' sink, `scripts/smtp.sh`).
+#[tokio::test]
+async fn nobody_there_a_browser_visitor_leaves_a_message() {
+    let (Ok(addr), Ok(sink_dir)) = (
+        std::env::var("SALESIQ_SMTP_ADDR"),
+        std::env::var("SALESIQ_SMTP_DIR"),
+    ) else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "SALESIQ_SMTP_ADDR and SALESIQ_SMTP_DIR must be set under CI (scripts/test.sh)"
+        );
+        eprintln!("skipped: no SMTP sink (bash scripts/smtp.sh start)");
+        return;
+    };
+    let (host, port) = addr.rsplit_once(':').unwrap();
+    let ops = format!("ops-browser-{}@demo.example", std::process::id());
+    let dir = tempfile::tempdir().unwrap();
+    let smtp = format!(
+        "[server]\ndomain = \"x.example\"\n[smtp]\nhost = \"{host}\"\nport = {port}\n\
+         from = \"Demo <gw@demo.example>\"\nstarttls = false\n[[portal]]\nname = \"p\"\n"
+    );
+    let running = common::example_with(dir.path(), |config| {
+        config.smtp = salesiq_examples::config::Config::parse(&smtp, "smtp.toml")
+            .unwrap()
+            .smtp;
+        config.portals[0].notify = vec![ops.clone()];
+    })
+    .await;
+    let browser = Browser::open().await;
+    browser
+        .client
+        .goto(&format!("http://{}/", running.http))
+        .await
+        .unwrap();
+    browser.type_into("#name", "Ann Lee").await;
+    browser.type_into("#email", "ann@example.com").await;
+    browser
+        .type_into("#question", "Do you ship to Japan?")
+        .await;
+    browser.click("#start").await;
+    // Nobody is logged in: the form to leave a message, filled in.
+    browser
+        .text_until("#offline-message", |t| t.contains("Nobody is available"))
+        .await;
+    browser.shown("#chat", false).await;
+    assert_eq!(
+        browser
+            .find("#left-text")
+            .await
+            .prop("value")
+            .await
+            .unwrap(),
+        Some("Do you ship to Japan?".to_owned())
+    );
+    browser
+        .type_into("#left-text", "Do you ship to Japan by boat?")
+        .await;
+    browser.screenshot("visitor-offline.png").await;
+    browser.click("#leave-message").await;
+    browser.shown("#message-left", true).await;
+    browser.shown("#offline-form", false).await;
+
+    // The mail, through the SMTP server.
+    let sink_dir = std::path::PathBuf::from(sink_dir);
+    let mut mail = None;
+    for _ in 0..500 {
+        mail = std::fs::read_dir(&sink_dir).unwrap().find_map(|entry| {
+            let path = entry.ok()?.path();
+            if path.extension()? != "json" {
+                return None;
+            }
+            let json: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&path).ok()?).ok()?;
+            let ours = json["rcpt_tos"]
+                .as_array()?
+                .iter()
+                .any(|r| r == ops.as_str());
+            ours.then_some(json)
+        });
+        if mail.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mail = mail.expect("the message was mailed to notify");
+    let body = mail["body"].as_str().unwrap();
+    assert!(body.contains("Do you ship to Japan by boat?"), "{body}");
+    assert!(body.contains("ann@example.com"), "{body}");
+    browser.close().await;
+    running.stop().await;
+}
