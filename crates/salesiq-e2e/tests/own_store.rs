@@ -44,6 +44,7 @@ fn chat(c: Chat) -> Chat {
     Chat::new(c.id, &c.portal, c.visitor, c.department, &c.question)
         .in_state(c.state)
         .started_at(c.started)
+        .with_rating(c.rating)
 }
 fn line(l: ChatLine) -> ChatLine {
     ChatLine::new(l.chat, l.at, l.author, &l.text)
@@ -258,6 +259,13 @@ impl Store for Rebuilt {
     }
     fn chat<'a>(&'a self, p: &'a str, id: ChatId) -> BoxFuture<'a, StoreResult<Option<Chat>>> {
         Box::pin(async move { Ok(self.inner.chat(p, id).await?.map(chat)) })
+    }
+    fn rate_chat<'a>(
+        &'a self,
+        chat: ChatId,
+        rating: &'a salesiq_session::Rating,
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        self.inner.rate_chat(chat, rating)
     }
     fn unfinished_chats(&self) -> BoxFuture<'_, StoreResult<Vec<ChatId>>> {
         self.inner.unfinished_chats()

@@ -215,8 +215,8 @@ pub(crate) async fn chat(store: &PgStore, portal: &str, id: ChatId) -> StoreResu
     let portal = portal.to_ascii_lowercase();
     let found = row(
         &store.client().await?,
-        "SELECT id, portal, visitor, department, question, state, started FROM chats
-         WHERE id = $1 AND portal = $2",
+        "SELECT id, portal, visitor, department, question, state, started, rating, rating_comment
+         FROM chats WHERE id = $1 AND portal = $2",
         &[&id.0, &portal],
     )
     .await
@@ -234,7 +234,33 @@ pub(crate) async fn chat(store: &PgStore, portal: &str, id: ChatId) -> StoreResu
     )
     .in_state(state(&get::<String>(&found, 5)?))
     .started_at(get(&found, 6)?);
-    Ok(Some(chat))
+    let score: Option<i16> = get(&found, 7)?;
+    let comment: Option<String> = get(&found, 8)?;
+    let rating = score.and_then(|s| {
+        salesiq_session::Rating::new(
+            u8::try_from(s).ok()?,
+            comment.as_deref().unwrap_or_default(),
+        )
+    });
+    Ok(Some(chat.with_rating(rating)))
+}
+
+pub(crate) async fn rate_chat(
+    store: &PgStore,
+    chat: ChatId,
+    rating: &salesiq_session::Rating,
+) -> StoreResult<()> {
+    let changed = execute(
+        &store.client().await?,
+        "UPDATE chats SET rating = $1, rating_comment = $2 WHERE id = $3",
+        &[&i16::from(rating.score), &rating.comment, &chat.0],
+    )
+    .await
+    .map_err(backend)?;
+    if changed == 0 {
+        return Err(StoreError::NotFound(format!("chat {chat}")));
+    }
+    Ok(())
 }
 
 pub(crate) async fn unfinished_chats(store: &PgStore) -> StoreResult<Vec<ChatId>> {

@@ -27,6 +27,7 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
         "hours_and_left_messages",
         include_str!("../migrations/0007_hours_and_left_messages.sql"),
     ),
+    ("ratings", include_str!("../migrations/0008_ratings.sql")),
 ];
 
 /// The advisory lock that serialises migrations: two nodes starting at

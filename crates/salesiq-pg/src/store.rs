@@ -260,6 +260,13 @@ impl Store for PgStore {
     fn chat<'a>(&'a self, portal: &'a str, id: ChatId) -> BoxFuture<'a, StoreResult<Option<Chat>>> {
         Box::pin(chats::chat(self, portal, id))
     }
+    fn rate_chat<'a>(
+        &'a self,
+        chat: ChatId,
+        rating: &'a salesiq_session::Rating,
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(chats::rate_chat(self, chat, rating))
+    }
     fn unfinished_chats(&self) -> BoxFuture<'_, StoreResult<Vec<ChatId>>> {
         Box::pin(chats::unfinished_chats(self))
     }

@@ -300,7 +300,11 @@ async fn a_restart_sees_the_data_and_migrates_nothing() {
         .await
         .unwrap();
     let versions: Vec<i32> = versions.iter().map(|row| row.get(0)).collect();
-    assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7], "each migration ran once");
+    assert_eq!(
+        versions,
+        [1, 2, 3, 4, 5, 6, 7, 8],
+        "each migration ran once"
+    );
     again.pool().close();
     db.drop().await;
 }

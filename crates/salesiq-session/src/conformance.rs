@@ -1149,6 +1149,45 @@ async fn hours_and_left_messages(store: &dyn Store) {
         1,
         "a limit"
     );
+
+    // Ratings: kept with the chat, replaced by a second, none at first.
+    let (_, chat) = store
+        .open_chat(name, &visitor("Rater"), None, "Thanks?")
+        .await
+        .expect("open_chat");
+    let found = store
+        .chat(name, chat.id)
+        .await
+        .expect("chat")
+        .expect("found");
+    assert_eq!(found.rating, None, "not rated yet");
+    let good = crate::model::Rating::new(4, "Quick and kind 親切").expect("4 is a score");
+    store.rate_chat(chat.id, &good).await.expect("rate_chat");
+    let found = store
+        .chat(name, chat.id)
+        .await
+        .expect("chat")
+        .expect("found");
+    assert_eq!(found.rating, Some(good), "a rating is kept with its chat");
+    let better = crate::model::Rating::new(5, "").expect("5 is a score");
+    store.rate_chat(chat.id, &better).await.expect("rate again");
+    let found = store
+        .chat(name, chat.id)
+        .await
+        .expect("chat")
+        .expect("found");
+    assert_eq!(found.rating, Some(better));
+    assert!(
+        crate::model::Rating::new(0, "").is_none() && crate::model::Rating::new(6, "").is_none()
+    );
+    let one = crate::model::Rating::new(1, "").expect("1 is a score");
+    assert!(
+        matches!(
+            store.rate_chat(ChatId(i64::MAX), &one).await,
+            Err(StoreError::NotFound(_))
+        ),
+        "no such chat"
+    );
 }
 
 async fn offline_messages(store: &dyn Store) {

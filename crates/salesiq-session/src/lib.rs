@@ -141,7 +141,7 @@ pub use model::{
     Author, BoardPost, CannedAnswer, Chat, ChatEvent, ChatId, ChatLine, ChatState,
     DEFAULT_MAX_CHATS, DEFAULT_OFFER_TIMEOUT_SECS, Department, DepartmentId, LeftKind, LeftMessage,
     LeftMessageId, LiveChat, NewOperator, Note, OfflineMessage, Operator, OperatorId, Portal,
-    Routing, Visitor, VisitorDetails, VisitorId,
+    Rating, Routing, Visitor, VisitorDetails, VisitorId,
 };
 pub use sanitize::{clean_line, clean_text};
 #[cfg(feature = "sqlite")]

@@ -411,6 +411,29 @@ pub struct Chat {
     pub state: ChatState,
     /// When it was requested.
     pub started: DateTime<Utc>,
+    /// The visitor's rating after it ended, if they gave one.
+    pub rating: Option<Rating>,
+}
+
+/// A visitor's rating of a chat: a score of 1 to 5 and an optional
+/// comment (issue 15).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Rating {
+    /// 1 (poor) to 5 (excellent).
+    pub score: u8,
+    /// What they wrote, possibly nothing.
+    pub comment: String,
+}
+
+impl Rating {
+    /// A rating; `None` for a score outside 1 to 5.
+    pub fn new(score: u8, comment: &str) -> Option<Self> {
+        (1..=5).contains(&score).then(|| Self {
+            score,
+            comment: comment.to_owned(),
+        })
+    }
 }
 
 impl Chat {
@@ -431,6 +454,7 @@ impl Chat {
             question: question.to_owned(),
             state: ChatState::Waiting,
             started: Utc::now(),
+            rating: None,
         }
     }
 
@@ -443,6 +467,12 @@ impl Chat {
     /// The same, requested at `started`.
     pub fn started_at(mut self, started: DateTime<Utc>) -> Self {
         self.started = started;
+        self
+    }
+
+    /// The same, rated.
+    pub fn with_rating(mut self, rating: Option<Rating>) -> Self {
+        self.rating = rating;
         self
     }
 }

@@ -121,6 +121,9 @@ const MIGRATIONS: &[&str] = &["
         id INTEGER PRIMARY KEY, portal TEXT NOT NULL, department INTEGER, kind TEXT NOT NULL,
         name TEXT NOT NULL, email TEXT, text TEXT NOT NULL, chat INTEGER, at INTEGER NOT NULL);
     CREATE INDEX left_messages_by_portal ON left_messages (portal, id);
+", "
+    ALTER TABLE chats ADD COLUMN rating INTEGER;
+    ALTER TABLE chats ADD COLUMN rating_comment TEXT;
 "];
 
 /// The SQLite store.
@@ -871,7 +874,7 @@ impl Store for SqliteStore {
         let portal = portal.to_ascii_lowercase();
         self.run(move |c| {
             c.query_row(
-                "SELECT id, portal, visitor, department, question, state, started FROM chats WHERE id = ?1 AND portal = ?2",
+                "SELECT id, portal, visitor, department, question, state, started, rating, rating_comment FROM chats WHERE id = ?1 AND portal = ?2",
                 params![id.0, portal],
                 |row| {
                     Ok(Chat {
@@ -882,11 +885,38 @@ impl Store for SqliteStore {
                         question: row.get(4)?,
                         state: ChatState::parse(&row.get::<_, String>(5)?),
                         started: time(row.get(6)?),
+                        rating: match row.get::<_, Option<u8>>(7)? {
+                            Some(score) => crate::model::Rating::new(
+                                score,
+                                &row.get::<_, Option<String>>(8)?.unwrap_or_default(),
+                            ),
+                            None => None,
+                        },
                     })
                 },
             )
             .optional()
             .map_err(backend)
+        })
+    }
+
+    fn rate_chat<'a>(
+        &'a self,
+        chat: ChatId,
+        rating: &'a crate::model::Rating,
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        let (score, comment) = (rating.score, rating.comment.clone());
+        self.run(move |c| {
+            let changed = c
+                .execute(
+                    "UPDATE chats SET rating = ?1, rating_comment = ?2 WHERE id = ?3",
+                    params![score, comment, chat.0],
+                )
+                .map_err(backend)?;
+            if changed == 0 {
+                return Err(StoreError::NotFound(format!("chat {chat}")));
+            }
+            Ok(())
         })
     }
 

@@ -308,6 +308,14 @@ pub trait Store: Send + Sync + fmt::Debug {
     ) -> BoxFuture<'a, StoreResult<()>>;
     /// A chat's transcript, oldest first.
     fn transcript(&self, chat: ChatId) -> BoxFuture<'_, StoreResult<Vec<ChatLine>>>;
+    /// Keeps the visitor's rating of an ended chat ([`Chat::rating`]),
+    /// replacing one given before; [`StoreError::NotFound`] for a chat the
+    /// store lacks.
+    fn rate_chat<'a>(
+        &'a self,
+        chat: ChatId,
+        rating: &'a crate::model::Rating,
+    ) -> BoxFuture<'a, StoreResult<()>>;
     /// The latest `limit` lines of all of a visitor's chats, oldest first
     /// (`#h`).
     fn history(
