@@ -392,6 +392,22 @@ async fn a_browser_visitor_chats_with_a_jabber_client() {
     assert!(reason.contains("ended"), "{reason}");
     browser.shown("#compose", false).await;
 
+    // The page offers a rating; Alice is told of it (issue 15, item 5).
+    browser.shown("#rate-form", true).await;
+    browser.click("input[name=score][value='4']").await;
+    browser.type_into("#rate-comment", "Very helpful").await;
+    browser.screenshot("visitor-rate.png").await;
+    browser.click("#rate").await;
+    browser.shown("#rated", true).await;
+    browser.shown("#rate-form", false).await;
+    loop {
+        let told = text_from(&mut alice, VISITOR).await;
+        if told.contains("rated") {
+            assert_eq!(told, "[system] rated 4/5: Very helpful");
+            break;
+        }
+    }
+
     browser.close().await;
     alice.end().await;
     running.stop().await;

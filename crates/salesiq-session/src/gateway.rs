@@ -83,6 +83,8 @@ pub use limits::VisitorLimits;
 pub use routing::Availability;
 use routing::Router;
 
+mod afterwards;
+pub use afterwards::{MAX_COMMENT_CHARS, RATE_WINDOW, TRANSCRIPTS_PER_CHAT};
 mod api;
 pub(crate) mod board;
 mod canned;
@@ -166,6 +168,10 @@ pub(crate) struct Inner {
     left: Mutex<offline::MessageCounts>,
     /// Where chat events go (webhooks).
     events: Option<Arc<dyn salesiq_integrations::ChatEvents>>,
+    /// Chats that ended lately, for their ratings.
+    rateable: Mutex<afterwards::Ended>,
+    /// Transcripts mailed per chat.
+    transcripts: Mutex<HashMap<ChatId, u32>>,
 }
 
 /// How often a portal's archive is pruned at most.
@@ -342,6 +348,8 @@ impl GatewayBuilder {
             offline_when_nobody: self.offline_when_nobody,
             left: Mutex::default(),
             events: self.events,
+            rateable: Mutex::default(),
+            transcripts: Mutex::default(),
         });
         tokio::spawn(board::run(Arc::downgrade(&inner), posts));
         Gateway { inner }

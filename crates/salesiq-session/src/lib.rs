@@ -132,8 +132,9 @@ pub use gateway::board::board_contact;
 pub use gateway::{
     Availability, CAPACITY_REFRESH, CHAT_QUEUE, ChatRequest, Cluster, DEFAULT_QUEUE_TIMEOUT,
     DEFAULT_VISITOR_GRACE, Gateway, GatewayBuilder, GatewayError, LeaveMessage, Listing,
-    MAX_LINE_BYTES, MAX_OFFERS_PER_DEVICE, Numbered, OperatorEvent, OperatorInput, OperatorSink,
-    PortError, Restored, RosterItem, VISITOR_QUEUE, VisitorChat, VisitorEvent, VisitorLimits,
+    MAX_COMMENT_CHARS, MAX_LINE_BYTES, MAX_OFFERS_PER_DEVICE, Numbered, OperatorEvent,
+    OperatorInput, OperatorSink, PortError, RATE_WINDOW, Restored, RosterItem,
+    TRANSCRIPTS_PER_CHAT, VISITOR_QUEUE, VisitorChat, VisitorEvent, VisitorLimits,
 };
 pub use hours::{HoursError, OpeningHours, check_timezone};
 pub use memory::MemoryAccounts;

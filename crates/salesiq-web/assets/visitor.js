@@ -87,7 +87,10 @@ function endChat(reason) {
   show($("compose"), false);
   show($("leave"), false);
   show($("ended"), true);
-  if (socket) socket.close();
+  // The socket stays open a while (the server closes it): for a rating
+  // and a transcript.
+  show($("rate-form"), true);
+  show($("rated"), false);
 }
 
 function onFrame(frame) {
@@ -150,6 +153,15 @@ function onFrame(frame) {
       $("left-name").value = $("name").value;
       $("left-email").value = $("email").value;
       $("left-text").value = $("question").value;
+      break;
+    case "rated":
+      show($("rate-form"), false);
+      show($("rated"), true);
+      break;
+    case "transcript_sent":
+      $("transcript-status").textContent =
+        "The transcript is on its way to " + $("transcript-email").value.trim() + ".";
+      show($("transcript-status"), true);
       break;
     case "message_left":
       show($("offline-form"), false);
@@ -253,6 +265,8 @@ $("start-form").addEventListener("submit", (event) => {
     page: location.href,
   };
   ended = false;
+  $("transcript-email").value = start.email;
+  show($("transcript-status"), false);
   chat = { portal, token: null, seq: 0, lines: [], operator: null, live: false };
   save();
   showChat();
@@ -321,6 +335,21 @@ window.addEventListener("pagehide", () => {
   if (socket) socket.close();
 });
 
+$("rate-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const chosen = document.querySelector('input[name="score"]:checked');
+  if (!chosen) return;
+  send({ type: "rate", score: Number(chosen.value), comment: $("rate-comment").value.trim() });
+});
+
+$("transcript-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const email = $("transcript-email").value.trim();
+  if (!email) return;
+  show($("transcript-status"), false);
+  send({ type: "transcript", email });
+});
+
 $("offline-form").addEventListener("submit", (event) => {
   event.preventDefault();
   show($("offline-error"), false);
@@ -336,6 +365,8 @@ $("again").addEventListener("click", () => {
   show($("chat"), false);
   show($("start-form"), true);
   $("question").value = "";
+  // The last chat's socket, kept open for its rating, goes.
+  if (socket) socket.close();
   socket = null;
 });
 

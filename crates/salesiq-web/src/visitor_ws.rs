@@ -18,7 +18,11 @@
 //! `{"type":"error","message"}`, `{"type":"offline","message"}` (instead
 //! of `session` when nobody takes chats or it is outside the department's
 //! hours: a `{"type":"leave_message","name","email","text"}` may follow,
-//! answered `{"type":"message_left"}`). Bad JSON or an unknown type gets an error
+//! answered `{"type":"message_left"}`). During the chat,
+//! `{"type":"transcript","email"}` mails it, answered
+//! `{"type":"transcript_sent"}`; after `ended` (or `leave`) the socket
+//! stays open for [`AFTER_END`] for that and for one
+//! `{"type":"rate","score":1..5,"comment"}`, answered `{"type":"rated"}`. Bad JSON or an unknown type gets an error
 //! frame and the connection stays open.
 //!
 //! A closed socket does not end the chat: it waits for a `resume` for the
@@ -104,6 +108,20 @@ pub enum VisitorFrame {
     },
     /// The visitor ends the chat.
     Leave,
+    /// After `ended`: the visitor's rating, once: a score of 1 to 5 and
+    /// an optional comment.
+    Rate {
+        /// 1 to 5.
+        score: u8,
+        /// What they say of it.
+        #[serde(default)]
+        comment: Option<String>,
+    },
+    /// During the chat or after `ended`: the whole chat by e-mail.
+    Transcript {
+        /// Where to.
+        email: String,
+    },
     /// After an `offline` answer: a message for the portal instead of a
     /// chat (`{"type":"leave_message","name","email","text"}`), once per
     /// socket.
@@ -189,6 +207,9 @@ enum ToVisitor {
     },
     #[serde(rename = "message_left")]
     MessageLeft,
+    Rated,
+    #[serde(rename = "transcript_sent")]
+    TranscriptSent,
 }
 
 impl From<Numbered> for ToVisitor {
@@ -530,12 +551,48 @@ async fn serve(
     match relay(&mut socket, &gateway, &mut chat).await {
         Closed::Left => {
             let _ = gateway.visitor_leaves(id).await;
+            afterwards(&mut socket, &gateway, id).await;
         }
         // A page load or a lost connection: the chat waits for a resume.
         Closed::Gone => {
             let _ = gateway.visitor_gone(&chat).await;
         }
-        Closed::Over | Closed::Elsewhere => {}
+        Closed::Over => afterwards(&mut socket, &gateway, id).await,
+        Closed::Elsewhere => {}
+    }
+}
+
+/// How long the socket stays open after the chat ended, for a `rate` and
+/// a `transcript`: two minutes.
+pub const AFTER_END: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// After the end: a rating and transcripts, until [`AFTER_END`] passes or
+/// the page closes the socket.
+async fn afterwards(socket: &mut WebSocket, gateway: &Gateway, id: ChatId) {
+    let deadline = tokio::time::Instant::now() + AFTER_END;
+    loop {
+        let Ok(frame) = tokio::time::timeout_at(deadline, next(socket)).await else {
+            return;
+        };
+        let answer = match frame {
+            None => return,
+            Some(VisitorFrame::Rate { score, comment }) => gateway
+                .rate_chat(id, score, comment.as_deref().unwrap_or_default())
+                .await
+                .map(|()| ToVisitor::Rated),
+            Some(VisitorFrame::Transcript { email }) => gateway
+                .send_transcript(id, &email)
+                .await
+                .map(|()| ToVisitor::TranscriptSent),
+            Some(_) => Err(GatewayError::BadMessage("the chat has ended".into())),
+        };
+        let sent = match answer {
+            Ok(answer) => send(socket, &answer).await,
+            Err(e) => error(socket, &e.to_string()).await,
+        };
+        if !sent {
+            return;
+        }
     }
 }
 
@@ -580,6 +637,20 @@ async fn relay(socket: &mut WebSocket, gateway: &Gateway, chat: &mut VisitorChat
                         gateway.visitor_typing(id, state).await
                     }
                     Some(VisitorFrame::Page { url }) => gateway.visitor_page(id, &url).await,
+                    Some(VisitorFrame::Transcript { email }) => {
+                        match gateway.send_transcript(id, &email).await {
+                            Ok(()) => {
+                                if !send(socket, &ToVisitor::TranscriptSent).await {
+                                    return Closed::Gone;
+                                }
+                                Ok(())
+                            }
+                            Err(e) => Err(e),
+                        }
+                    }
+                    Some(VisitorFrame::Rate { .. }) => {
+                        Err(GatewayError::BadMessage("rate the chat once it has ended".into()))
+                    }
                     Some(
                         VisitorFrame::Start { .. }
                         | VisitorFrame::Resume { .. }

@@ -209,3 +209,109 @@ fn rand_part() -> u128 {
         .unwrap()
         .as_nanos()
 }
+
+#[derive(Debug, Default)]
+struct Told(std::sync::Mutex<Vec<String>>);
+
+impl OperatorSink for Told {
+    fn send(&self, _: &OperatorRef, event: OperatorEvent) {
+        if let OperatorEvent::Message { text, .. } = event {
+            self.0.lock().unwrap().push(text);
+        }
+    }
+}
+
+/// Issue 15, items 5 and 6: the transcript by e-mail during the chat
+/// (through the SMTP sink), and a rating on the socket after `ended`.
+#[tokio::test]
+async fn a_transcript_during_the_chat_and_a_rating_after_it() {
+    let Some((host, port, dir)) = sink() else {
+        return;
+    };
+    let visitor_email = format!("kim-{}-{}@visitor.example", std::process::id(), rand_part());
+    let store_dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(store_dir.path().join("r.sqlite3")).unwrap());
+    store.put_portal(&Portal::new("demo", "en")).await.unwrap();
+    let bob_row = store
+        .add_operator(&NewOperator::new("demo", "bob@demo.example", "Bob"))
+        .await
+        .unwrap();
+    store.claim_username(bob_row.id, "bob.ops").await.unwrap();
+    let config = SmtpConfig::new(&host, port, "Gateway <gw@salesiq.example>".parse().unwrap())
+        .with_starttls(false);
+    let told = Arc::new(Told::default());
+    let gateway = Gateway::builder(store.clone())
+        .mailer(Arc::new(SmtpMailer::new(config).unwrap()))
+        .build(told.clone());
+    let bob = OperatorRef::new("demo", "bob.ops");
+    gateway.set_available(&bob, true).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app =
+        visitor_ws::router(gateway.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let (mut client, _) =
+        tokio_tungstenite::connect_async(format!("ws://{addr}/ws/visitor?portal=demo"))
+            .await
+            .unwrap();
+    send(
+        &mut client,
+        json!({"type": "start", "name": "Kim", "question": "Parcel?"}),
+    )
+    .await;
+    assert_eq!(frame(&mut client).await["type"], "session");
+    assert_eq!(frame(&mut client).await["type"], "queued");
+    let contact = salesiq_session::ContactId::visitor("demo", 1);
+    gateway.operator_says(&bob, &contact, "y").await.unwrap();
+    assert_eq!(frame(&mut client).await["type"], "joined");
+    gateway
+        .operator_says(&bob, &contact, "It left today.")
+        .await
+        .unwrap();
+    assert_eq!(frame(&mut client).await["type"], "message");
+    // A rating before the end is refused; the transcript is mailed.
+    send(&mut client, json!({"type": "rate", "score": 5})).await;
+    assert_eq!(frame(&mut client).await["type"], "error");
+    send(
+        &mut client,
+        json!({"type": "transcript", "email": visitor_email}),
+    )
+    .await;
+    assert_eq!(frame(&mut client).await, json!({"type": "transcript_sent"}));
+    let mail = mail_to(&dir, &visitor_email).await;
+    assert_eq!(header(&mail, "Subject"), "Your chat with demo");
+    let body = mail["body"].as_str().unwrap().replace("\r\n", "\n");
+    assert!(body.contains("] Bob: It left today."), "{body}");
+
+    // The end: the socket stays open for one rating.
+    gateway.operator_says(&bob, &contact, "#e").await.unwrap();
+    assert_eq!(frame(&mut client).await["type"], "ended");
+    send(
+        &mut client,
+        json!({"type": "rate", "score": 4, "comment": "Fast"}),
+    )
+    .await;
+    assert_eq!(frame(&mut client).await, json!({"type": "rated"}));
+    send(&mut client, json!({"type": "rate", "score": 5})).await;
+    let again = frame(&mut client).await;
+    assert_eq!(again["type"], "error");
+    assert!(
+        again["message"].as_str().unwrap().contains("rated already"),
+        "{again}"
+    );
+    assert!(
+        told.0
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|t| t == "[system] rated 4/5: Fast"),
+        "Bob is told"
+    );
+    let stored = store
+        .chat("demo", salesiq_session::ChatId(1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.rating.map(|r| r.score), Some(4));
+    server.abort();
+}

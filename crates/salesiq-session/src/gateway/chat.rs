@@ -876,6 +876,18 @@ impl ChatTask {
         }
         self.ended = true;
         let token = self.inner.remove(self.id);
+        if self.operator.is_some() {
+            // The visitor may rate it for a while.
+            let rateable = super::afterwards::Rateable {
+                portal: self.portal.clone(),
+                number: self.number,
+                members: self.members().cloned().collect(),
+                locale: self.locale,
+                rated: false,
+                until: Instant::now() + super::afterwards::RATE_WINDOW,
+            };
+            self.inner.rateable(self.id, rateable);
+        }
         logged(
             self.inner
                 .store
