@@ -295,3 +295,31 @@ async fn least_busy_offers_the_operator_with_the_fewest_chats() {
     assert_eq!(w.sink.offers(busy), [4]);
     assert!(w.gateway.is_taking_chats(idle));
 }
+
+/// The notices of round robin routing in a Japanese portal.
+#[tokio::test(start_paused = true)]
+async fn a_japanese_portal_hears_the_routing_notices_in_japanese() {
+    let w = world(&["ann", "bob"], 5, Routing::RoundRobin, 30).await;
+    let (ann, bob) = (&w.ops[0], &w.ops[1]);
+    let japanese = Portal::new("demo", "ja").with_max_chats_per_operator(5);
+    w.store.put_portal(&japanese).await.unwrap();
+    for op in [ann, bob] {
+        w.gateway.set_available(op, true).await;
+    }
+    for visitor in [1, 2] {
+        let _chat = w.visitor("Kim", Some("Desk")).await;
+        w.settle().await;
+        tokio::time::advance(Duration::from_secs(31)).await;
+        w.settle().await;
+        w.says(bob, visitor, "y").await;
+    }
+    let told = w.sink.texts(ann).join("\n");
+    assert!(
+        told.contains(
+            "[システム] 時間内に応答がなかったため、リクエストは次の担当者に回されました"
+        ),
+        "{told}"
+    );
+    assert!(told.contains("チャットの受付を停止しました"), "{told}");
+    assert!(!w.gateway.is_taking_chats(ann));
+}
