@@ -7,7 +7,7 @@ use salesiq_session::{
 use tokio_postgres::Row;
 
 use crate::PgStore;
-use crate::db::{backend, execute, get, row, rows, unique_or};
+use crate::db::{backend, execute, get, row, rows, unique_or, updated};
 
 const OPERATOR: &str =
     "SELECT id, portal, email, display_name, username, photo_type, photo, max_chats
@@ -302,10 +302,7 @@ pub(crate) async fn set_routing(
     )
     .await
     .map_err(backend)?;
-    if changed == 0 {
-        return Err(StoreError::NotFound(format!("department {department}")));
-    }
-    Ok(())
+    updated(changed, || format!("department {department}"))
 }
 
 pub(crate) async fn set_hours(
@@ -321,10 +318,7 @@ pub(crate) async fn set_hours(
     )
     .await
     .map_err(backend)?;
-    if changed == 0 {
-        return Err(StoreError::NotFound(format!("department {department}")));
-    }
-    Ok(())
+    updated(changed, || format!("department {department}"))
 }
 
 pub(crate) async fn add_left_message(
@@ -401,10 +395,7 @@ pub(crate) async fn set_max_chats(
     )
     .await
     .map_err(backend)?;
-    if changed == 0 {
-        return Err(StoreError::NotFound(format!("operator {id}")));
-    }
-    Ok(())
+    updated(changed, || format!("operator {id}"))
 }
 
 pub(crate) async fn set_photo(
@@ -420,10 +411,7 @@ pub(crate) async fn set_photo(
     )
     .await
     .map_err(backend)?;
-    if changed == 0 {
-        return Err(StoreError::NotFound(format!("operator {id}")));
-    }
-    Ok(())
+    updated(changed, || format!("operator {id}"))
 }
 
 pub(crate) async fn set_credentials(
@@ -443,10 +431,7 @@ pub(crate) async fn set_credentials(
     )
     .await
     .map_err(backend)?;
-    if changed == 0 {
-        return Err(StoreError::NotFound(format!("operator {id}")));
-    }
-    Ok(())
+    updated(changed, || format!("operator {id}"))
 }
 
 pub(crate) async fn credentials(

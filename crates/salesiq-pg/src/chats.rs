@@ -10,7 +10,7 @@ use tokio_postgres::Row;
 
 use crate::PgStore;
 use crate::db::{
-    author, author_columns, backend, execute, get, now, row, rows, state, state_column,
+    author, author_columns, backend, execute, get, now, row, rows, state, state_column, updated,
 };
 
 const VISITOR: &str = "SELECT id, portal, number, name, email, ip, country, browser, os, first_page, current_page FROM visitors";
@@ -257,10 +257,7 @@ pub(crate) async fn rate_chat(
     )
     .await
     .map_err(backend)?;
-    if changed == 0 {
-        return Err(StoreError::NotFound(format!("chat {chat}")));
-    }
-    Ok(())
+    updated(changed, || format!("chat {chat}"))
 }
 
 pub(crate) async fn unfinished_chats(store: &PgStore) -> StoreResult<Vec<ChatId>> {

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, SubsecRound, Utc};
 use deadpool_postgres::GenericClient;
-use salesiq_session::{Author, ChatState, StoreError};
+use salesiq_session::{Author, ChatState, StoreError, StoreResult};
 use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
@@ -16,6 +16,15 @@ pub(crate) type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 /// says what PostgreSQL said.
 pub(crate) fn backend(error: impl Into<DriverError>) -> StoreError {
     StoreError::backend(error.into())
+}
+
+/// An `UPDATE` of one row by its id: [`StoreError::NotFound`] (naming
+/// `what`) when no row had it.
+pub(crate) fn updated(changed: u64, what: impl FnOnce() -> String) -> StoreResult<()> {
+    if changed == 0 {
+        return Err(StoreError::NotFound(what()));
+    }
+    Ok(())
 }
 
 /// `error`, or `taken` when it is a unique violation (SQLSTATE 23505).

@@ -258,6 +258,15 @@ fn insert_line(c: &Connection, chat: ChatId, author: &Author, text: &str) -> Sto
     .map_err(backend)
 }
 
+/// An `UPDATE` of one row by its id: [`StoreError::NotFound`] (naming
+/// `what`) when no row had it.
+fn updated(changed: usize, what: impl FnOnce() -> String) -> StoreResult<()> {
+    if changed == 0 {
+        return Err(StoreError::NotFound(what()));
+    }
+    Ok(())
+}
+
 fn is_unique_violation(error: &rusqlite::Error) -> bool {
     matches!(error, rusqlite::Error::SqliteFailure(e, _) if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
         || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
@@ -460,10 +469,7 @@ impl Store for SqliteStore {
                     params![hours, timezone, department.0],
                 )
                 .map_err(backend)?;
-            if changed == 0 {
-                return Err(StoreError::NotFound(format!("department {department}")));
-            }
-            Ok(())
+            updated(changed, || format!("department {department}"))
         })
     }
 
@@ -538,10 +544,7 @@ impl Store for SqliteStore {
                     params![routing.as_str(), offer_timeout_secs, department.0],
                 )
                 .map_err(backend)?;
-            if changed == 0 {
-                return Err(StoreError::NotFound(format!("department {department}")));
-            }
-            Ok(())
+            updated(changed, || format!("department {department}"))
         })
     }
 
@@ -714,10 +717,7 @@ impl Store for SqliteStore {
                     params![max, id.0],
                 )
                 .map_err(backend)?;
-            if changed == 0 {
-                return Err(StoreError::NotFound(format!("operator {id}")));
-            }
-            Ok(())
+            updated(changed, || format!("operator {id}"))
         })
     }
 
@@ -735,10 +735,7 @@ impl Store for SqliteStore {
                     params![mime_type, data, id.0],
                 )
                 .map_err(backend)?;
-            if changed == 0 {
-                return Err(StoreError::NotFound(format!("operator {id}")));
-            }
-            Ok(())
+            updated(changed, || format!("operator {id}"))
         })
     }
 
@@ -759,10 +756,7 @@ impl Store for SqliteStore {
                     params![values.0, values.1, values.2, id.0],
                 )
                 .map_err(backend)?;
-            if changed == 0 {
-                return Err(StoreError::NotFound(format!("operator {id}")));
-            }
-            Ok(())
+            updated(changed, || format!("operator {id}"))
         })
     }
 
@@ -913,10 +907,7 @@ impl Store for SqliteStore {
                     params![score, comment, chat.0],
                 )
                 .map_err(backend)?;
-            if changed == 0 {
-                return Err(StoreError::NotFound(format!("chat {chat}")));
-            }
-            Ok(())
+            updated(changed, || format!("chat {chat}"))
         })
     }
 
