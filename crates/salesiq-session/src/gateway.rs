@@ -939,9 +939,9 @@ impl Gateway {
             .reserve(&request.portal, request.details.ip.as_deref())?;
         let store = &self.inner.store;
         // Requests to portals that do not exist are neither queued nor stored.
-        if store.portal(&request.portal).await?.is_none() {
+        let Some(portal) = store.portal(&request.portal).await? else {
             return Err(GatewayError::UnknownPortal(request.portal));
-        }
+        };
         if let Some(ip) = &request.details.ip
             && store.is_blocked(&request.portal, ip).await?
         {
@@ -965,9 +965,8 @@ impl Gateway {
             self.inner
                 .closed(&request.portal, department.as_ref(), eligible.as_ref())
         {
-            let locale = self.inner.locale(&request.portal).await;
             return Err(GatewayError::Offline {
-                message: offline::offline_text(locale, &closed),
+                message: offline::offline_text(Locale::from_tag(&portal.locale), &closed),
             });
         }
         let (visitor, chat) = store

@@ -258,15 +258,13 @@ impl Inner {
         if notify.is_empty() {
             return;
         }
-        let mail =
-            Mail::new(&notify, &Mail::subject_line(&subject), &body).and_then(|mail| match message
-                .email
-                .as_deref()
-                .map(Mailbox::parse)
-            {
-                Some(Ok(_)) => mail.with_reply_to(message.email.as_deref().unwrap_or_default()),
+        let mail = Mail::new(&notify, &Mail::subject_line(&subject), &body).and_then(|mail| {
+            match message.email.as_deref() {
+                // A missed chat's address was never checked.
+                Some(email) if Mailbox::parse(email).is_ok() => mail.with_reply_to(email),
                 _ => Ok(mail),
-            });
+            }
+        });
         if let Some(mail) = logged(mail, "a message left could not be put in a mail") {
             logged(mailer.send(mail).await, "a message left was not mailed");
         }
