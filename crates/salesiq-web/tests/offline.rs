@@ -105,16 +105,19 @@ fn header(mail: &Value, name: &str) -> String {
         .unwrap_or_default()
 }
 
-#[tokio::test]
-async fn nobody_there_a_message_is_left_and_mailed() {
-    let Some((host, port, dir)) = sink() else {
-        return;
-    };
-    let ops = format!("ops-{}-{}@demo.example", std::process::id(), rand_part());
-    let store_dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(SqliteStore::open(store_dir.path().join("o.sqlite3")).unwrap());
+/// The demo portal telling `notify`, with Bob and a Sales department,
+/// over SQLite in `dir`, and a gateway that mails through the sink at
+/// `host:port` and tells operators through `sink`.
+async fn mailing_gateway(
+    dir: &Path,
+    notify: &[&str],
+    host: &str,
+    port: u16,
+    sink: Arc<dyn OperatorSink>,
+) -> (Arc<SqliteStore>, Gateway) {
+    let store = Arc::new(SqliteStore::open(dir.join("o.sqlite3")).unwrap());
     store
-        .put_portal(&Portal::new("demo", "en").with_notify([ops.as_str()]))
+        .put_portal(&Portal::new("demo", "en").with_notify(notify))
         .await
         .unwrap();
     store.add_department("demo", "Sales", false).await.unwrap();
@@ -123,25 +126,43 @@ async fn nobody_there_a_message_is_left_and_mailed() {
         .await
         .unwrap();
     store.claim_username(bob.id, "bob.ops").await.unwrap();
-    let config = SmtpConfig::new(&host, port, "Gateway <gw@salesiq.example>".parse().unwrap())
+    let config = SmtpConfig::new(host, port, "Gateway <gw@salesiq.example>".parse().unwrap())
         .with_starttls(false);
     let gateway = Gateway::builder(store.clone())
         .mailer(Arc::new(SmtpMailer::new(config).unwrap()))
-        .build(Arc::new(Nobody));
-    // Bob is there, but away: nobody takes chats.
-    let bob = OperatorRef::new("demo", "bob.ops");
-    gateway
-        .set_availability(&bob, Availability::NotTaking)
-        .await;
+        .build(sink);
+    (store, gateway)
+}
+
+/// The visitor API of `gateway` on 127.0.0.1, and a visitor's socket to it.
+async fn visitor_socket(gateway: &Gateway) -> (tokio::task::JoinHandle<()>, Client) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let app =
         visitor_ws::router(gateway.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    let (mut client, _) =
+    let (client, _) =
         tokio_tungstenite::connect_async(format!("ws://{addr}/ws/visitor?portal=demo"))
             .await
             .unwrap();
+    (server, client)
+}
+
+#[tokio::test]
+async fn nobody_there_a_message_is_left_and_mailed() {
+    let Some((host, port, dir)) = sink() else {
+        return;
+    };
+    let ops = format!("ops-{}-{}@demo.example", std::process::id(), rand_part());
+    let store_dir = tempfile::tempdir().unwrap();
+    let (store, gateway) =
+        mailing_gateway(store_dir.path(), &[&ops], &host, port, Arc::new(Nobody)).await;
+    // Bob is there, but away: nobody takes chats.
+    let bob = OperatorRef::new("demo", "bob.ops");
+    gateway
+        .set_availability(&bob, Availability::NotTaking)
+        .await;
+    let (server, mut client) = visitor_socket(&gateway).await;
 
     // A message before `offline` is refused.
     send(
@@ -230,30 +251,11 @@ async fn a_transcript_during_the_chat_and_a_rating_after_it() {
     };
     let visitor_email = format!("kim-{}-{}@visitor.example", std::process::id(), rand_part());
     let store_dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(SqliteStore::open(store_dir.path().join("r.sqlite3")).unwrap());
-    store.put_portal(&Portal::new("demo", "en")).await.unwrap();
-    let bob_row = store
-        .add_operator(&NewOperator::new("demo", "bob@demo.example", "Bob"))
-        .await
-        .unwrap();
-    store.claim_username(bob_row.id, "bob.ops").await.unwrap();
-    let config = SmtpConfig::new(&host, port, "Gateway <gw@salesiq.example>".parse().unwrap())
-        .with_starttls(false);
     let told = Arc::new(Told::default());
-    let gateway = Gateway::builder(store.clone())
-        .mailer(Arc::new(SmtpMailer::new(config).unwrap()))
-        .build(told.clone());
+    let (store, gateway) = mailing_gateway(store_dir.path(), &[], &host, port, told.clone()).await;
     let bob = OperatorRef::new("demo", "bob.ops");
     gateway.set_available(&bob, true).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app =
-        visitor_ws::router(gateway.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    let (mut client, _) =
-        tokio_tungstenite::connect_async(format!("ws://{addr}/ws/visitor?portal=demo"))
-            .await
-            .unwrap();
+    let (server, mut client) = visitor_socket(&gateway).await;
     send(
         &mut client,
         json!({"type": "start", "name": "Kim", "question": "Parcel?"}),
