@@ -169,6 +169,11 @@ pub(crate) struct Router {
 }
 
 impl Router {
+    /// The seat of `operator`, if routing knows them.
+    fn seat_of(&self, operator: &OperatorRef) -> Option<&Seat> {
+        self.seats.get(operator.portal())?.get(operator)
+    }
+
     fn seat(&mut self, operator: &OperatorRef) -> &mut Seat {
         self.seats
             .entry(operator.portal().to_owned())
@@ -243,18 +248,13 @@ impl Router {
 
     /// Whether any device of `operator` is present.
     pub(super) fn is_present(&self, operator: &OperatorRef) -> bool {
-        self.seats
-            .get(operator.portal())
-            .and_then(|s| s.get(operator))
+        self.seat_of(operator)
             .is_some_and(|s| !s.devices.is_empty())
     }
 
     /// Whether `operator` takes chats.
     pub(super) fn is_taking(&self, operator: &OperatorRef) -> bool {
-        self.seats
-            .get(operator.portal())
-            .and_then(|s| s.get(operator))
-            .is_some_and(Seat::taking)
+        self.seat_of(operator).is_some_and(Seat::taking)
     }
 
     /// The present operators of `portal` (among `eligible`), with their
@@ -281,9 +281,7 @@ impl Router {
 
     /// The devices of `operator` that are present.
     fn devices(&self, operator: &OperatorRef) -> Vec<DeviceId> {
-        self.seats
-            .get(operator.portal())
-            .and_then(|s| s.get(operator))
+        self.seat_of(operator)
             .map(|s| s.devices.keys().copied().collect())
             .unwrap_or_default()
     }
@@ -441,10 +439,7 @@ impl Router {
 
     /// How many chats `operator` is in.
     pub(super) fn load(&self, operator: &OperatorRef) -> usize {
-        self.seats
-            .get(operator.portal())
-            .and_then(|s| s.get(operator))
-            .map_or(0, |s| s.load)
+        self.seat_of(operator).map_or(0, |s| s.load)
     }
 
     /// Offers the waiting chats of `portal`, oldest first, to whoever has
@@ -543,12 +538,7 @@ impl Router {
                     }
                 }
                 let turn = self.turn;
-                let seat = self
-                    .seats
-                    .entry(portal.to_owned())
-                    .or_default()
-                    .entry(operator)
-                    .or_default();
+                let seat = self.seat(&operator);
                 seat.offers += 1;
                 seat.last_offer = turn;
             }
